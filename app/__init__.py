@@ -1,0 +1,25 @@
+"""Vellum: a static-first, Git-backed content server."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app import api
+from app.config import load_config
+from app.services import Vellum
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, the site's services, then the HTTP layer. Starts no threads."""
+    settings = load_config(config)
+    services = Vellum(settings)
+    if settings["SYNC_ON_START"]:
+        services.sync(text=settings["TEXT_INDEX"] == "inline")
+    app = Flask(__name__)
+    app.config["JSON_SORT_KEYS"] = False
+    app.extensions["vellum"] = services
+    api.init_app(app)
+    return app

@@ -1,0 +1,144 @@
+"""REST reads: lists, records, search, models and status, at /api and /api/v1."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Flask, Response, request
+
+from app.api import json_response, vellum
+from app.errors import InvalidParameter
+from app.query import get_record, parse_list_query, parse_search_query, to_json
+
+api = Blueprint("api", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(api, url_prefix="/api")
+    app.register_blueprint(api, url_prefix="/api/v1", name="api_v1")
+    app.add_url_rule("/", "index", _root)
+
+
+def _root() -> Response:
+    site = vellum().site
+    return json_response(
+        {"data": {"title": site.title, "api": "/api", "models": sorted(site.models)}}
+    )
+
+
+@api.get("/_status")
+def status() -> Response:
+    v = vellum()
+    catalog = v.catalog()
+    return json_response(
+        {
+            "data": {
+                "site": v.site.title,
+                "head": catalog.head,
+                "records": {name: catalog.count(name) for name in sorted(v.site.models)},
+                "invalid": [p.as_dict() for p in catalog.problems],
+                "index": {
+                    "generation": list(catalog.generation),
+                    "records": len(catalog.by_key),
+                    "text": "ready" if v.text_ready() else "building",
+                },
+            }
+        }
+    )
+
+
+@api.get("/models")
+def models() -> Response:
+    v = vellum()
+    catalog = v.catalog()
+    data = []
+    for name, model in sorted(v.site.models.items()):
+        data.append(
+            {
+                "name": name,
+                "plural": model.list_name,
+                "folder": model.folder,
+                "format": model.format,
+                "inferred": model.inferred,
+                "count": catalog.count(name),
+                "fields": [f.as_dict() for f in catalog.fields[name].values()],
+            }
+        )
+    return json_response(
+        {
+            "data": data,
+            "meta": {"locales": list(v.site.locales), "defaultLocale": v.site.default_locale},
+        }
+    )
+
+
+@api.get("/search")
+def search() -> Response:
+    v = vellum()
+    query = parse_search_query(v.catalog(), request.args.to_dict(flat=False))
+    q = query.q
+    models = [m for m in (request.args.get("models") or "").split(",") if m]
+    for name in models:
+        if name not in v.site.models:
+            raise InvalidParameter("models", f"unknown model {name!r}")
+    page, total = v.search(
+        q, limit=query.limit, offset=query.offset, locale=query.locale, models=models or None
+    )
+    data = [
+        {
+            "id": rec.id,
+            "type": rec.model,
+            "locale": rec.locale,
+            "title": rec.data.get("title") or rec.data.get("name") or rec.id,
+            "score": score,
+            "snippet": snippet,
+            "url": f"/api/{rec.model}/{rec.id}",
+        }
+        for rec, score, snippet in page
+    ]
+    meta = {
+        "total": total,
+        "limit": query.limit,
+        "offset": query.offset,
+        "hasMore": query.offset + len(data) < total,
+        "q": q,
+    }
+    if not v.text_ready():
+        meta["searchComplete"] = False
+    return json_response({"data": data, "meta": meta})
+
+
+@api.get("/<model>")
+def list_records(model: str) -> Response:
+    v = vellum()
+    catalog = v.catalog()
+    query = parse_list_query(catalog, model, request.args.to_dict(flat=False))
+    page = v.list(model, query)
+    payload = {"data": [to_json(catalog, r, query) for r in page.records], "meta": page.meta}
+    response = json_response(payload)
+    response.set_etag(_digest(response.get_data()), weak=True)
+    return response.make_conditional(request)
+
+
+@api.get("/<model>/<record_id>")
+def get_one(model: str, record_id: str) -> Response:
+    v = vellum()
+    catalog = v.catalog()
+    args = request.args.to_dict(flat=False)
+    query = parse_list_query(catalog, model, {k: a for k, a in args.items() if k in _GET_ARGS})
+    rec = get_record(catalog, model, record_id, query.locale)
+    # The ETag is the file's blob sha; a populated answer also depends on other files.
+    etag = rec.sha if not query.populate else _digest(rec.sha, catalog.generation)
+    if etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        response = json_response({"data": to_json(catalog, rec, query), "meta": {}})
+    response.set_etag(etag, weak=bool(query.populate))
+    return response
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()
+
+
+_GET_ARGS = {"populate", "fields", "locale"}

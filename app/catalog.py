@@ -1,0 +1,192 @@
+"""The catalog: an immutable in-memory view of the index that reads are answered from.
+
+It is rebuilt from the records index whenever the index's generation moves, so every
+server process sees the same records. Checks that need the whole set of records happen
+here: duplicate ids, relations to nothing, unique values.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+
+import mistune
+
+from app.index import Entry
+from app.models import Field, Model, coerce_record, infer_type
+from app.records import Problem, Record, _field_line
+from app.site import Site
+
+_MARKDOWN = mistune.create_markdown(
+    escape=True,
+    plugins=["strikethrough", "footnotes", "table", "url", "task_lists", "def_list", "mark"],
+)
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to HTML; raw HTML in the source is escaped, never passed through."""
+    return _MARKDOWN(text)
+
+
+class Catalog:
+    """Records by model, id and locale, plus every problem found in the files."""
+
+    def __init__(self, site: Site, entries: Iterable[Entry], generation=None, head=None) -> None:
+        self.site = site
+        self.generation = generation
+        self.head = head
+        self.problems: list[Problem] = []
+        self.by_key: dict[str, Record] = {}
+        self.records: dict[str, dict[str, dict[str | None, Record]]] = {
+            name: {} for name in site.models
+        }
+        self.fields: dict[str, dict[str, Field]] = {}
+        self._views: dict[tuple, list[Record]] = {}
+        self._sorted: dict[tuple, list[Record]] = {}
+        self._html: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._load(sorted(entries, key=lambda e: e.key))
+
+    # -- building -----------------------------------------------------------------
+    def _load(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            if "problem" in entry.doc:
+                p = entry.doc["problem"]
+                self.problems.append(Problem(p["path"], p["reason"], p["line"], p["field"]))
+                continue
+            rec = Record.from_doc(entry.doc["record"])
+            git_created, git_updated = entry.doc.get("git") or (None, None)
+            rec.created = rec.created or git_created
+            rec.updated = rec.updated or git_updated
+            self._add(rec)
+        for name, model in self.site.models.items():
+            self.fields[name] = self._infer(name) if model.inferred else model.fields
+        self._check_relations()
+        self._check_unique()
+        for rec in self._all():
+            self.by_key[rec.path] = rec
+        self.problems.sort(key=lambda p: p.path)
+
+    def _add(self, rec: Record) -> None:
+        variants = self.records.setdefault(rec.model, {}).setdefault(rec.id, {})
+        other = variants.get(rec.locale)
+        if other is not None:
+            self.problems.append(
+                Problem(rec.path, f"duplicate id '{rec.id}' in {rec.model} (also {other.path})")
+            )
+            return
+        variants[rec.locale] = rec
+
+    def _infer(self, model: str) -> dict[str, Field]:
+        seen: dict[str, list] = defaultdict(list)
+        for rec in self._all(model):
+            for key, value in rec.data.items():
+                seen[key].append(value)
+        fields = {key: Field(name=key, type=infer_type(values)) for key, values in seen.items()}
+        for rec in self._all(model):  # normalise dates so they compare like declared ones
+            typed, errors = coerce_record(fields, rec.data)
+            if not errors:
+                rec.data = typed
+        return fields
+
+    def _check_relations(self) -> None:
+        for name, model in self.site.models.items():
+            relations = model.relations()
+            if not relations:
+                continue
+            for rec in list(self._all(name)):
+                for f in relations:
+                    missing = [t for t in _ids(rec.data.get(f.name)) if t not in self.records[f.to]]
+                    if missing:
+                        self._reject(rec, f.name, f"relation to nothing: no {f.to} '{missing[0]}'")
+                        break
+
+    def _check_unique(self) -> None:
+        for name, model in self.site.models.items():
+            for f in model.fields.values():
+                if not f.unique:
+                    continue
+                seen: dict[tuple, Record] = {}
+                for rec in sorted(self._all(name), key=lambda r: r.path):
+                    value = rec.data.get(f.name)
+                    if value is None:
+                        continue
+                    first = seen.setdefault((rec.locale, value), rec)
+                    if first is not rec:
+                        self._reject(rec, f.name, f"'{value}' is already used by {first.path}")
+
+    def _reject(self, rec: Record, field: str, reason: str) -> None:
+        variants = self.records[rec.model][rec.id]
+        del variants[rec.locale]
+        if not variants:
+            del self.records[rec.model][rec.id]
+        line = _line_in_file(self.site, rec.path, field, self.site.models[rec.model])
+        self.problems.append(Problem(rec.path, reason, line, field))
+
+    def _all(self, model: str | None = None) -> Iterable[Record]:
+        models = [model] if model else list(self.records)
+        for name in models:
+            for variants in self.records[name].values():
+                yield from variants.values()
+
+    # -- reading ------------------------------------------------------------------
+    def count(self, model: str) -> int:
+        return len(self.records.get(model, ()))
+
+    def get(self, model: str, record_id: str, locale: str | None = None) -> Record | None:
+        """The record in this locale, else in the default locale, else any variant."""
+        variants = self.records.get(model, {}).get(record_id)
+        if not variants:
+            return None
+        for candidate in (locale, self.site.default_locale):
+            if candidate in variants:
+                return variants[candidate]
+        return next(iter(variants.values()))
+
+    def view(self, model: str, locale: str | None = None) -> list[Record]:
+        """One record per id in the given locale (falling back to the default), by id."""
+        key = (model, locale)
+        found = self._views.get(key)
+        if found is None:
+            ids = sorted(self.records.get(model, {}))
+            found = [self.get(model, i, locale) for i in ids]
+            if locale is None or locale == self.site.default_locale:
+                found = [r for r in found if r.locale in (None, self.site.default_locale)]
+            self._views[key] = found
+        return found
+
+    def sorted_view(self, model: str, locale: str | None, sort: tuple, key_of) -> list[Record]:
+        """The view in a sort order, computed once per catalog and sort spec."""
+        cache_key = (model, locale, sort)
+        found = self._sorted.get(cache_key)
+        if found is None:
+            found = key_of(self.view(model, locale))
+            with self._lock:
+                if len(self._sorted) > 256:
+                    self._sorted.clear()
+                self._sorted[cache_key] = found
+        return found
+
+    def html(self, rec: Record) -> str | None:
+        """Rendered body, cached by blob sha so each version renders once."""
+        if rec.body is None:
+            return None
+        html = self._html.get(rec.sha)
+        if html is None:
+            html = self._html[rec.sha] = render_markdown(rec.body)
+        return html
+
+
+def _ids(value) -> list[str]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _line_in_file(site: Site, path: str, field: str, model: Model) -> int | None:
+    try:
+        text = (site.root / path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return _field_line(text, field, model.format)

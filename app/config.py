@@ -1,0 +1,87 @@
+"""Settings: defaults, then VELLUM_* environment variables, then explicit overrides."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def parse_bool(value: str) -> bool:
+    """Read an on/off setting the way people write it in shells and .env files."""
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (1/0, true/false), got {value!r}")
+
+
+def parse_optional(value: str) -> str | None:
+    return value or None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting; the environment variable is VELLUM_<name>."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env_var(self) -> str:
+        return f"VELLUM_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SITE", ".", "The site folder: the one that holds vellum.yml."),
+    Setting(
+        "STATE_DIR",
+        None,
+        "Where the index and state live; default <git dir>/vellum/<site path>. Never commit it.",
+        parse_optional,
+    ),
+    Setting(
+        "SYNC_ON_START",
+        True,
+        "Bring the index up to date with the files when the app starts.",
+        parse_bool,
+    ),
+    Setting(
+        "TEXT_INDEX",
+        "inline",
+        "How the full-text index is filled: 'inline' (before answering) or 'background'.",
+    ),
+    Setting("HOST", "127.0.0.1", "Address `vellum serve` listens on."),
+    Setting("PORT", 5000, "Port `vellum serve` listens on.", int),
+    Setting("WORKERS", 2, "Server worker processes.", int),
+    Setting("THREADS", 4, "Threads per worker process.", int),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Resolve every setting; a malformed environment value fails loudly, naming the variable."""
+    environ = os.environ if environ is None else environ
+    config = {s.name: s.default for s in SETTINGS}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env_var)
+        if raw is None:
+            continue
+        try:
+            config[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ValueError(f"{setting.env_var}: {exc}") from exc
+    for key, value in (overrides or {}).items():
+        if key not in _BY_NAME:
+            raise KeyError(f"unknown setting {key!r}")
+        config[key] = value
+    if config["TEXT_INDEX"] not in {"inline", "background"}:
+        raise ValueError("VELLUM_TEXT_INDEX: expected 'inline' or 'background'")
+    return config

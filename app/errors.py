@@ -1,0 +1,100 @@
+"""One error hierarchy: every failure a client can see, with its HTTP status and code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Detail:
+    """One problem inside an error, usually tied to a field or a request parameter."""
+
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "message": self.message}
+
+
+class VellumError(Exception):
+    """Base of every error Vellum reports; renders as the JSON error envelope."""
+
+    status = 500
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, details: list[Detail] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def as_dict(self) -> dict:
+        """The documented envelope: {"error": {"code", "message", "details"}}."""
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": [d.as_dict() for d in self.details],
+            }
+        }
+
+
+class BadRequest(VellumError):
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class InvalidParameter(BadRequest):
+    """A query parameter that cannot be understood; names the parameter."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}", [Detail(param, message)])
+        self.param = param
+
+
+class NotFound(VellumError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class ModelNotFound(NotFound):
+    def __init__(self, model: str) -> None:
+        super().__init__(f"No model named '{model}'")
+        self.model = model
+
+
+class RecordNotFound(NotFound):
+    def __init__(self, model: str, record_id: str) -> None:
+        super().__init__(f"No {model} with id '{record_id}'")
+        self.model = model
+        self.record_id = record_id
+
+
+class MethodNotAllowed(VellumError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+
+
+class Conflict(VellumError):
+    status = 409
+    code = "CONFLICT"
+
+
+class ValidationError(VellumError):
+    status = 422
+    code = "VALIDATION_ERROR"
+
+
+class ServiceUnavailable(VellumError):
+    status = 503
+    code = "UNAVAILABLE"
+
+
+class SiteError(VellumError):
+    """The site itself cannot be loaded: no vellum.yml, a broken one, not a Git repo."""
+
+    status = 500
+    code = "SITE_ERROR"
+
+
+class IndexBusy(ServiceUnavailable):
+    """Another process holds the index's write lock for longer than we wait."""

@@ -1,0 +1,414 @@
+"""The one query layer: REST, GraphQL and the CLI all parse and run lists through here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.catalog import Catalog
+from app.errors import InvalidParameter, ModelNotFound, RecordNotFound
+from app.models import Field, FieldError, coerce, parse_date, parse_datetime
+from app.records import Record
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+OPERATORS = (
+    "$eq", "$ne", "$gt", "$gte", "$lt", "$lte",
+    "$in", "$nin", "$contains", "$startsWith", "$endsWith",
+)  # fmt: skip
+TEXT_OPERATORS = {"$contains", "$startsWith", "$endsWith"}
+ORDER_OPERATORS = {"$gt", "$gte", "$lt", "$lte"}
+# Fields every record has besides its model's: their types for filtering and sorting.
+SYSTEM = {
+    "id": Field("id", "string"),
+    "locale": Field("locale", "string"),
+    "createdAt": Field("createdAt", "datetime"),
+    "updatedAt": Field("updatedAt", "datetime"),
+    "version": Field("version", "string"),
+}
+EXTRA_OUTPUT = {"body", "html", "type"}
+_FILTER_KEY = re.compile(r"^filters?((?:\[[^\[\]]+\])+)$")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One condition: a field path (through relations), an operator and typed operand."""
+
+    path: tuple[str, ...]
+    op: str
+    value: Any
+    param: str
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filters: tuple[Filter, ...] = ()
+    sort: tuple[tuple[str, bool], ...] = ()
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    fields: tuple[str, ...] | None = None
+    populate: tuple[str, ...] = ()
+    q: str | None = None
+    locale: str | None = None
+
+
+@dataclass
+class Page:
+    """A page of records and what a client needs to fetch the next one."""
+
+    records: list[Record]
+    total: int
+    query: ListQuery
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def meta(self) -> dict:
+        q = self.query
+        meta = {
+            "total": self.total,
+            "limit": q.limit,
+            "offset": q.offset,
+            "hasMore": q.offset + len(self.records) < self.total,
+        }
+        if q.locale:
+            meta["locale"] = q.locale
+        meta.update(self.extra)
+        return meta
+
+
+# -- parsing ------------------------------------------------------------------------
+def parse_list_query(catalog: Catalog, model: str, args: Mapping[str, list[str]]) -> ListQuery:
+    """Turn request parameters (each name → its values) into a checked ListQuery."""
+    fields = model_fields(catalog, model)
+    filters = []
+    for key, values in args.items():
+        match = _FILTER_KEY.match(key)
+        if match:
+            for raw in values:
+                filters.append(_parse_filter(catalog, model, key, match.group(1), raw))
+        elif key.startswith("filter"):
+            raise InvalidParameter(key, "expected filter[field]=value or filter[field][$op]=value")
+    return ListQuery(
+        filters=tuple(filters),
+        sort=_parse_sort(fields, _one(args, "sort")),
+        limit=_parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
+        offset=_parse_int(args, "offset", 0, 0, None),
+        fields=_parse_fields(catalog, model, fields, _one(args, "fields")),
+        populate=_parse_populate(catalog, model, _one(args, "populate")),
+        q=(_one(args, "q") or "").strip() or None,
+        locale=_parse_locale(catalog, _one(args, "locale")),
+    )
+
+
+def parse_search_query(catalog: Catalog, args: Mapping[str, list[str]]) -> ListQuery:
+    """Paging, locale and the words of a search across models."""
+    q = (_one(args, "q") or "").strip()
+    if not q:
+        raise InvalidParameter("q", "a search needs q=<words>")
+    return ListQuery(
+        limit=_parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
+        offset=_parse_int(args, "offset", 0, 0, None),
+        q=q,
+        locale=_parse_locale(catalog, _one(args, "locale")),
+    )
+
+
+def model_fields(catalog: Catalog, model: str) -> dict[str, Field]:
+    if model not in catalog.site.models:
+        raise ModelNotFound(model)
+    return catalog.fields[model]
+
+
+def _one(args: Mapping[str, list[str]], name: str) -> str | None:
+    values = args.get(name)
+    return values[-1] if values else None
+
+
+def _parse_int(args, name: str, default: int, low: int, high: int | None) -> int:
+    raw = _one(args, name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter(name, f"expected an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InvalidParameter(name, f"must be {bound}, got {value}")
+    return value
+
+
+def _parse_locale(catalog: Catalog, raw: str | None) -> str | None:
+    if not raw:
+        return None
+    locales = catalog.site.locales
+    if locales and raw not in locales:
+        raise InvalidParameter(
+            "locale", f"unknown locale {raw!r}; this site has {', '.join(locales)}"
+        )
+    return raw
+
+
+def _parse_sort(fields: dict[str, Field], raw: str | None) -> tuple[tuple[str, bool], ...]:
+    if not raw:
+        return ()
+    keys = []
+    for part in raw.split(","):
+        part = part.strip()
+        desc = part.startswith("-")
+        name = part.lstrip("-+")
+        if ":" in name:  # also accept field:desc / field:asc
+            name, _, direction = name.partition(":")
+            desc = direction.lower() == "desc"
+        f = fields.get(name) or SYSTEM.get(name)
+        if f is None:
+            raise InvalidParameter("sort", f"unknown field {name!r}")
+        if f.type in {"list", "object"} or (f.type == "relation" and f.many):
+            raise InvalidParameter("sort", f"cannot sort by {name!r} ({f.type})")
+        keys.append((name, desc))
+    return tuple(keys)
+
+
+def _parse_fields(catalog, model, fields, raw: str | None) -> tuple[str, ...] | None:
+    if not raw:
+        return None
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    for name in names:
+        if name not in fields and name not in SYSTEM and name not in EXTRA_OUTPUT:
+            raise InvalidParameter("fields", f"unknown field {name!r} in {model}")
+    return names
+
+
+def _parse_populate(catalog: Catalog, model: str, raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    relations = [f.name for f in catalog.site.models[model].relations()]
+    if raw.strip() == "*":
+        return tuple(relations)
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    for name in names:
+        if name not in relations:
+            known = ", ".join(relations) or "none"
+            raise InvalidParameter("populate", f"{name!r} is not a relation of {model} ({known})")
+    return names
+
+
+def _parse_filter(catalog: Catalog, model: str, param: str, brackets: str, raw: str) -> Filter:
+    parts = brackets[1:-1].split("][")
+    op = "$eq"
+    if parts[-1].startswith("$"):
+        op = parts.pop()
+    if op not in OPERATORS:
+        raise InvalidParameter(param, f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
+    if not parts or any(p.startswith("$") for p in parts):
+        raise InvalidParameter(param, "the operator must come last: filter[field][$op]=value")
+    path = tuple(seg for p in parts for seg in p.split("."))
+    f = _resolve_path(catalog, model, path, param)
+    return Filter(path=path, op=op, value=_operand(f, op, raw, param), param=param)
+
+
+def _resolve_path(catalog: Catalog, model: str, path: tuple[str, ...], param: str) -> Field:
+    fields = model_fields(catalog, model)
+    for depth, name in enumerate(path):
+        f = fields.get(name) or SYSTEM.get(name)
+        if f is None:
+            raise InvalidParameter(param, f"unknown field {name!r} in {model}")
+        if depth == len(path) - 1:
+            return f
+        if f.type != "relation":
+            raise InvalidParameter(
+                param, f"{name!r} is not a relation, so it has no {path[depth + 1]!r}"
+            )
+        model, fields = f.to, model_fields(catalog, f.to)
+    raise AssertionError("unreachable")
+
+
+def _operand(f: Field, op: str, raw: str, param: str) -> Any:
+    kind = f.of if f.type == "list" and f.of else f.type
+    if op in TEXT_OPERATORS and kind in {"integer", "number", "boolean"}:
+        raise InvalidParameter(param, f"{op} applies to text, not to {kind} fields")
+    if op in ORDER_OPERATORS and kind in {"boolean", "object"}:
+        raise InvalidParameter(param, f"{op} does not apply to {kind} fields")
+    if op in {"$in", "$nin"}:
+        return frozenset(_scalar(kind, f, item.strip(), param) for item in raw.split(","))
+    if op in TEXT_OPERATORS:
+        return raw.lower()
+    return _scalar(kind, f, raw, param)
+
+
+def _scalar(kind: str, f: Field, raw: str, param: str) -> Any:
+    try:
+        if kind == "integer" or kind == "number":
+            number = float(raw)
+            return int(number) if number.is_integer() else number
+        if kind == "boolean":
+            lowered = raw.lower()
+            if lowered not in {"true", "false", "1", "0"}:
+                raise FieldError(f"expected true or false, got {raw!r}")
+            return lowered in {"true", "1"}
+        if kind == "datetime":
+            return parse_datetime(raw)
+        if kind == "date":
+            return parse_date(raw)
+        if kind == "enum":
+            return coerce(f, raw)
+    except (ValueError, FieldError) as exc:
+        message = str(exc) if isinstance(exc, FieldError) else f"expected a number, got {raw!r}"
+        raise InvalidParameter(param, message) from None
+    return raw
+
+
+# -- running ------------------------------------------------------------------------
+def run_list(catalog: Catalog, model: str, query: ListQuery, search=None) -> Page:
+    """Filter, order and slice one model's records. `search(q, model)` → ranked ids."""
+    model_fields(catalog, model)
+    if query.sort:
+        records = catalog.sorted_view(model, query.locale, query.sort, _sorter(query.sort))
+    else:
+        records = catalog.view(model, query.locale)
+    extra = {}
+    if query.q:
+        ranked = search(query.q, model) if search else []
+        position = {rid: n for n, rid in enumerate(ranked)}
+        records = [r for r in records if r.id in position]
+        if not query.sort:
+            records.sort(key=lambda r: position[r.id])
+    if query.filters:
+        test = _predicate(catalog, query)
+        records = [r for r in records if test(r)]
+    page = records[query.offset : query.offset + query.limit]
+    return Page(records=page, total=len(records), query=query, extra=extra)
+
+
+def get_record(catalog: Catalog, model: str, record_id: str, locale: str | None = None) -> Record:
+    model_fields(catalog, model)
+    rec = catalog.get(model, record_id, locale)
+    if rec is None:
+        raise RecordNotFound(model, record_id)
+    return rec
+
+
+def value_of(rec: Record, name: str) -> Any:
+    if name == "id":
+        return rec.id
+    if name == "locale":
+        return rec.locale
+    if name == "createdAt":
+        return rec.created
+    if name == "updatedAt":
+        return rec.updated
+    if name == "version":
+        return rec.sha
+    return rec.data.get(name)
+
+
+def _sorter(sort: tuple[tuple[str, bool], ...]) -> Callable[[list[Record]], list[Record]]:
+    def apply(records: list[Record]) -> list[Record]:
+        ordered = list(records)
+        for name, desc in reversed(sort):  # stable sorts, last key first
+            present = [r for r in ordered if value_of(r, name) is not None]
+            missing = [r for r in ordered if value_of(r, name) is None]
+            try:
+                present.sort(key=lambda r: value_of(r, name), reverse=desc)
+            except TypeError:  # mixed types in an inferred field
+                present.sort(key=lambda r: str(value_of(r, name)), reverse=desc)
+            ordered = present + missing  # records without the field always come last
+        return ordered
+
+    return apply
+
+
+def _predicate(catalog: Catalog, query: ListQuery) -> Callable[[Record], bool]:
+    tests = [_condition(catalog, f, query.locale) for f in query.filters]
+    return lambda rec: all(test(rec) for test in tests)
+
+
+def _condition(catalog: Catalog, flt: Filter, locale: str | None) -> Callable[[Record], bool]:
+    match = _MATCHERS[flt.op]
+    operand = flt.value
+    negative = flt.op in {"$ne", "$nin"}
+    getter = _getter(catalog, flt.path, locale)
+
+    def test(rec: Record) -> bool:
+        values = getter(rec)
+        if negative:
+            return all(v is None or match(v, operand) for v in values)
+        return any(v is not None and _safe(match, v, operand) for v in values)
+
+    return test
+
+
+def _safe(match, value, operand) -> bool:
+    try:
+        return match(value, operand)
+    except TypeError:
+        return False
+
+
+def _getter(catalog: Catalog, path: tuple[str, ...], locale: str | None):
+    """rec → the list of values at path (lists and many-relations fan out)."""
+    models = catalog.site.models
+
+    def values_at(rec: Record, depth: int) -> list:
+        value = value_of(rec, path[depth])
+        items = value if isinstance(value, list) else [value]
+        if depth == len(path) - 1:
+            return items
+        target = models[rec.model].fields[path[depth]].to
+        out = []
+        for rid in items:
+            related = catalog.get(target, rid, locale) if rid is not None else None
+            if related is not None:
+                out.extend(values_at(related, depth + 1))
+        return out
+
+    return lambda rec: values_at(rec, 0)
+
+
+_MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
+    "$eq": lambda v, x: v == x,
+    "$ne": lambda v, x: v != x,
+    "$gt": lambda v, x: v > x,
+    "$gte": lambda v, x: v >= x,
+    "$lt": lambda v, x: v < x,
+    "$lte": lambda v, x: v <= x,
+    "$in": lambda v, x: v in x,
+    "$nin": lambda v, x: v not in x,
+    "$contains": lambda v, x: x in str(v).lower(),
+    "$startsWith": lambda v, x: str(v).lower().startswith(x),
+    "$endsWith": lambda v, x: str(v).lower().endswith(x),
+}
+
+
+# -- shaping ------------------------------------------------------------------------
+def to_json(catalog: Catalog, rec: Record, query: ListQuery | None = None) -> dict:
+    """A record as the API shows it: flat, with system fields, populated where asked."""
+    out: dict[str, Any] = {"id": rec.id, "type": rec.model, "locale": rec.locale}
+    out.update(rec.data)
+    if rec.body is not None:
+        out["body"] = rec.body
+        out["html"] = catalog.html(rec)
+    out["createdAt"] = rec.created
+    out["updatedAt"] = rec.updated
+    out["version"] = rec.sha
+    if query is None:
+        return out
+    model = catalog.site.models[rec.model]
+    for name in query.populate:
+        out[name] = _populate(catalog, model.fields[name], out.get(name), query.locale)
+    if query.fields is not None:
+        keep = {"id", "type", *query.fields}
+        out = {k: v for k, v in out.items() if k in keep}
+    return out
+
+
+def _populate(catalog: Catalog, f: Field, value, locale: str | None):
+    def one(rid):
+        related = catalog.get(f.to, rid, locale)
+        return to_json(catalog, related) if related is not None else None
+
+    if f.many:
+        return [one(rid) for rid in value or []]
+    return one(value) if value is not None else None

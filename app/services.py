@@ -1,0 +1,112 @@
+"""The services of one site in one process, built once and handed to every view."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.catalog import Catalog
+from app.config import load_config
+from app.git import GitRepo
+from app.index import Store
+from app.indexer import SyncReport, sync_records, sync_text, text_doc, text_is_current
+from app.query import ListQuery, Page, run_list
+from app.site import Site, load_site
+
+
+def default_state_dir(repo: GitRepo, site: Site) -> Path:
+    """Inside .git, so it is never committed: .git/vellum/<site folder>."""
+    rel = repo.relative(site.root) or "_root"
+    return repo.git_dir / "vellum" / rel.replace("/", "__")
+
+
+class Vellum:
+    """Site, Git repository, index and the current catalog of one site."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config = config if config is not None else load_config()
+        self.site = load_site(self.config["SITE"])
+        self.repo = GitRepo(self.site.root)
+        state = self.config.get("STATE_DIR")
+        self.state_dir = Path(state).resolve() if state else default_state_dir(self.repo, self.site)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.state_dir / "index")
+        self._catalog: Catalog | None = None
+        self._text_current: tuple | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.store.close()
+        self.repo.close()
+
+    # -- keeping the index current ----------------------------------------------------
+    def sync(
+        self, *, rebuild: bool = False, text: bool = True, progress: Callable | None = None
+    ) -> SyncReport:
+        """Bring the records index (and, with text=True, the full-text index) up to date."""
+        report = sync_records(self.site, self.repo, self.store, rebuild=rebuild, progress=progress)
+        if report.rebuilt:
+            self.store.clear_text()
+        if text:
+            sync_text(self.site, self.store)
+        return report
+
+    def sync_text(self, *, parallel: bool = True, progress: Callable | None = None) -> int:
+        return sync_text(self.site, self.store, parallel=parallel, progress=progress)
+
+    # -- reading -----------------------------------------------------------------------
+    def catalog(self) -> Catalog:
+        """The catalog for the index as it is now; rebuilt when another commit landed."""
+        generation = self.store.generation()
+        current = self._catalog
+        if current is not None and current.generation == generation:
+            return current
+        with self._lock:
+            if self._catalog is None or self._catalog.generation != generation:
+                meta, entries = self.store.read_records()
+                self._catalog = Catalog(self.site, entries, generation, meta.get("head"))
+                self._entries = entries
+            return self._catalog
+
+    def text_ready(self) -> bool:
+        """Whether full-text search covers every record of the current catalog."""
+        catalog = self.catalog()
+        key = catalog.generation
+        if self._text_current is None or self._text_current[0] != key:
+            self._text_current = (key, text_is_current(self.store, self._entries))
+        return self._text_current[1]
+
+    def list(self, model: str, query: ListQuery) -> Page:
+        catalog = self.catalog()
+        page = run_list(catalog, model, query, search=self._search_ids(catalog))
+        if query.q and not self.text_ready():
+            page.extra["searchComplete"] = False
+        return page
+
+    def _search_ids(self, catalog: Catalog) -> Callable[[str, str], list[str]]:
+        def search(q: str, model: str) -> list[str]:
+            hits, _ = self.store.search(q, models=[model])
+            return [catalog.by_key[h.key].id for h in hits if h.key in catalog.by_key]
+
+        return search
+
+    def search(self, q: str, *, limit: int, offset: int, locale: str | None, models=None):
+        """Ranked (record, score, snippet) across models for one locale, and the total."""
+        catalog = self.catalog()
+        hits, terms = self.store.search(q, models=models)
+        wanted = locale or catalog.site.default_locale
+        found = []
+        for hit in hits:
+            rec = catalog.by_key.get(hit.key)
+            if rec is not None and catalog.get(rec.model, rec.id, wanted) is rec:
+                found.append((rec, hit.score))
+        page = []
+        for rec, score in found[offset : offset + limit]:
+            text = (
+                rec.body
+                or text_doc(self.site.models[rec.model], rec.path, rec.sha, rec.to_doc()).content
+            )
+            page.append((rec, score, self.store.snippet(text, terms)))
+        return page, len(found)

@@ -1,0 +1,263 @@
+"""The `vellum` command: thin commands over app/ (open the site, call the core, print)."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from app.config import load_config
+from app.errors import VellumError
+from app.services import Vellum
+
+
+def _echo_json(payload) -> None:
+    click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+
+
+def json_option(command):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(command)
+
+
+def with_site(command):
+    """Open the site named by --site / VELLUM_SITE, bring its index up to date, pass it in."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            services = open_site(ctx.obj["site"])
+            try:
+                services.sync()
+                return ctx.invoke(command, services, *args, **kwargs)
+            finally:
+                services.close()
+        except VellumError as exc:
+            raise click.ClickException(exc.message) from exc
+
+    return wrapper
+
+
+def open_site(site: str, **overrides) -> Vellum:
+    return Vellum(load_config({"SITE": site, **overrides}))
+
+
+@click.group()
+@click.option(
+    "--site",
+    envvar="VELLUM_SITE",
+    default=".",
+    show_default=True,
+    help="The site folder (holds vellum.yml). Also VELLUM_SITE.",
+)
+@click.version_option(package_name="vellum")
+@click.pass_context
+def cli(ctx: click.Context, site: str) -> None:
+    """Vellum: Markdown and JSON in Git, served as a fast REST API."""
+    ctx.obj = {"site": site}
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Create DIRECTORY as a new Git repository holding a starter site, committed."""
+    from app.starter import create_site
+
+    try:
+        sha = create_site(directory)
+    except VellumError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Created a Vellum site in {directory} (commit {sha[:7]}).")
+    click.echo(f"Next: vellum serve {directory}")
+
+
+@cli.command()
+@click.argument("site", required=False)
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 5000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default 2).")
+@click.pass_context
+def serve(ctx: click.Context, site: str | None, host, port, workers) -> None:
+    """Serve SITE (default: --site) with a production WSGI server."""
+    from app.server import run
+
+    overrides = {"SITE": site or ctx.obj["site"]}
+    for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            overrides[key] = value
+    try:
+        config = load_config(overrides)
+        services = Vellum(config)
+        report = services.sync(text=False)
+        services.close()
+    except (VellumError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Indexed {services.site.title}: {report.reindexed} parsed, {report.unchanged} unchanged "
+        f"in {report.seconds:.2f}s"
+    )
+    # Full-text search fills in beside the server so lists and gets answer at once.
+    subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--site", config["SITE"], "index", "--text-only"]
+    )
+    click.echo(f"Serving on http://{config['HOST']}:{config['PORT']}/api")
+    run(config)
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Parse every file again, not just changed ones.")
+@click.option("--text-only", is_flag=True, hidden=True)
+@json_option
+@click.pass_context
+def index(ctx: click.Context, rebuild: bool, text_only: bool, as_json: bool) -> None:
+    """Bring the index up to date with the files (only changed files are parsed)."""
+    try:
+        services = open_site(ctx.obj["site"])
+    except VellumError as exc:
+        raise click.ClickException(exc.message) from exc
+    try:
+        if text_only:
+            services.sync_text()
+            return
+        if as_json:
+            report = services.sync(rebuild=rebuild, text=False)
+        else:
+            total = sum(1 for _ in _scan(services))
+            with click.progressbar(length=total, label="Indexing", file=sys.stderr) as bar:
+                report = services.sync(rebuild=rebuild, text=False, progress=bar.update)
+        written = services.sync_text(parallel=True)
+    except VellumError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        services.close()
+    if as_json:
+        _echo_json({**report.as_dict(), "textIndexed": written})
+    else:
+        click.echo(
+            f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+            f"{report.unchanged} unchanged; {written} written to full text"
+            + (" (full rebuild)" if report.rebuilt else "")
+        )
+
+
+def _scan(services: Vellum):
+    from app.records import scan
+
+    return scan(services.site)
+
+
+@cli.command()
+@json_option
+@with_site
+def validate(services: Vellum, as_json: bool) -> None:
+    """Check every file; exit 1 with one line per problem when anything is invalid."""
+    problems = services.catalog().problems
+    if as_json:
+        _echo_json({"valid": not problems, "problems": [p.as_dict() for p in problems]})
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        if not problems:
+            click.echo("All records are valid.")
+    if problems:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--model", "models", multiple=True, help="Only this model (repeatable).")
+@click.option("--limit", type=int, default=10, show_default=True)
+@click.option("--locale", default=None)
+@json_option
+@with_site
+def search(services: Vellum, query: str, models, limit: int, locale, as_json: bool) -> None:
+    """Full-text search across models."""
+    from app.query import parse_search_query
+
+    args = {"q": [query], "limit": [str(limit)]}
+    if locale:
+        args["locale"] = [locale]
+    parsed = parse_search_query(services.catalog(), args)
+    page, total = services.search(
+        parsed.q, limit=parsed.limit, offset=0, locale=parsed.locale, models=list(models) or None
+    )
+    if as_json:
+        rows = [{"id": r.id, "type": r.model, "score": s, "snippet": sn} for r, s, sn in page]
+        _echo_json({"data": rows, "meta": {"total": total}})
+        return
+    for rec, score, _ in page:
+        title = rec.data.get("title") or rec.data.get("name") or rec.id
+        click.echo(f"{rec.model}/{rec.id}\t{score:.2f}\t{title}")
+    click.echo(f"{total} match(es)", err=True)
+
+
+@cli.command(name="list")
+@click.argument("model")
+@click.option("--filter", "filters", multiple=True, help="field=value or field[$op]=value.")
+@click.option("--sort", default=None, help="e.g. -publishedAt,title")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--offset", type=int, default=0, show_default=True)
+@click.option("--locale", default=None)
+@click.option("--fields", default=None, help="Comma-separated fields to show.")
+@click.option("--populate", default=None, help="Relations to embed, or *.")
+@click.option("-q", "q", default=None, help="Full-text words within the model.")
+@json_option
+@with_site
+def list_command(services: Vellum, model: str, filters, as_json: bool, **options) -> None:
+    """List records of MODEL, filtered, sorted and paginated like GET /api/MODEL."""
+    from app.query import parse_list_query, to_json
+
+    args = {k: [str(v)] for k, v in options.items() if v is not None}
+    for item in filters:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected field=value, got {item!r}", param_hint="--filter")
+        name, bracket, rest = key.partition("[")  # views[$gt] → filter[views][$gt]
+        args.setdefault(f"filter[{name}]{bracket}{rest}", []).append(value)
+    catalog = services.catalog()
+    query = parse_list_query(catalog, model, args)
+    page = services.list(model, query)
+    rows = [to_json(catalog, r, query) for r in page.records]
+    if as_json:
+        _echo_json({"data": rows, "meta": page.meta})
+        return
+    for row in rows:
+        title = row.get("title") or row.get("name") or ""
+        click.echo(f"{row['id']}\t{title}")
+    click.echo(f"{len(rows)} of {page.total}", err=True)
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("record_id")
+@click.option("--locale", default=None)
+@click.option("--populate", default=None)
+@json_option
+@with_site
+def get(services: Vellum, model: str, record_id: str, locale, populate, as_json: bool) -> None:
+    """Show one record."""
+    from app.query import get_record, parse_list_query, to_json
+
+    catalog = services.catalog()
+    args = {k: [v] for k, v in (("locale", locale), ("populate", populate)) if v}
+    query = parse_list_query(catalog, model, args)
+    row = to_json(catalog, get_record(catalog, model, record_id, query.locale), query)
+    if as_json:
+        _echo_json({"data": row})
+        return
+    for key, value in row.items():
+        if key not in {"body", "html"}:
+            click.echo(
+                f"{key}: {orjson.dumps(value).decode() if not isinstance(value, str) else value}"
+            )
+    if row.get("body"):
+        click.echo("")
+        click.echo(row["body"])
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,107 @@
+"""The CLI through click's runner, on real repositories."""
+
+from __future__ import annotations
+
+import json
+
+from cli.main import cli
+from tests.conftest import git, write_files
+
+
+def run(runner, site, *args):
+    return runner.invoke(cli, ["--site", str(site), *args], catch_exceptions=False)
+
+
+def test_init_creates_a_committed_site(runner, tmp_path):
+    target = tmp_path / "blog"
+    result = runner.invoke(cli, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "vellum.yml").exists()
+    assert git(target, "log", "--format=%s") == "Start a Vellum site"
+    assert git(target, "status", "--porcelain") == ""
+    assert git(target, "config", "receive.denyCurrentBranch") == "updateInstead"
+    listed = run(runner, target, "list", "post", "--json")
+    assert [r["id"] for r in json.loads(listed.output)["data"]] == ["hello-world"]
+    assert run(runner, target, "validate").exit_code == 0
+
+
+def test_init_refuses_a_folder_with_files(runner, tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    result = runner.invoke(cli, ["init", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "not empty" in result.output
+
+
+def test_validate_reports_each_problem_and_exits_1(runner, query_repo):
+    write_files(
+        query_repo,
+        {"posts/bad.md": "---\ntitle: Bad\nviews: many\n---\n", "people/x.json": "{oops"},
+    )
+    result = run(runner, query_repo, "validate")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "people/x.json:1: invalid JSON: Expecting property name enclosed in double quotes",
+        "posts/bad.md:3: views: expected an integer, got a string 'many'",
+    ]
+    as_json = json.loads(run(runner, query_repo, "validate", "--json").output)
+    assert as_json["valid"] is False and len(as_json["problems"]) == 2
+
+
+def test_validate_clean_site(runner, query_repo):
+    result = run(runner, query_repo, "validate")
+    assert result.exit_code == 0 and result.output == "All records are valid.\n"
+
+
+def test_list_with_filters_sort_and_limit(runner, query_repo):
+    result = run(
+        runner, query_repo, "list", "post", "--filter", "status=published",
+        "--filter", "views[$gte]=50", "--sort", "-views", "--json",
+    )  # fmt: skip
+    body = json.loads(result.output)
+    assert [r["id"] for r in body["data"]] == ["beta", "epsilon"]
+    text = run(runner, query_repo, "list", "post", "--sort", "title", "--limit", "2")
+    assert text.output.splitlines()[:2] == ["alpha\tAlpha", "beta\tBeta"]
+
+
+def test_list_refuses_what_the_api_refuses(runner, query_repo):
+    result = run(runner, query_repo, "list", "post", "--filter", "nope=1")
+    assert result.exit_code == 1
+    assert "filter[nope]: unknown field 'nope' in post" in result.output
+    assert run(runner, query_repo, "list", "ghost").exit_code == 1
+
+
+def test_get_and_search(runner, query_repo):
+    got = json.loads(
+        run(runner, query_repo, "get", "post", "beta", "--populate", "author", "--json").output
+    )
+    assert got["data"]["author"]["name"] == "John Roe"
+    text = run(runner, query_repo, "get", "person", "jane").output
+    assert "name: Jane Doe" in text
+    missing = run(runner, query_repo, "get", "post", "nope")
+    assert missing.exit_code == 1 and "No post with id 'nope'" in missing.output
+    found = json.loads(run(runner, query_repo, "search", "typography", "--json").output)
+    assert [(h["type"], h["id"]) for h in found["data"]] == [("post", "beta")]
+
+
+def test_index_and_rebuild(runner, query_repo):
+    first = json.loads(run(runner, query_repo, "index", "--json").output)
+    assert first["added"] == 10 and first["textIndexed"] == 10
+    second = json.loads(run(runner, query_repo, "index", "--json").output)
+    assert (second["added"], second["unchanged"], second["textIndexed"]) == (0, 10, 0)
+    rebuilt = json.loads(run(runner, query_repo, "index", "--rebuild", "--json").output)
+    assert rebuilt["rebuilt"] is True and rebuilt["added"] == 10 and rebuilt["textIndexed"] == 10
+
+
+def test_site_from_environment(runner, query_repo, monkeypatch):
+    monkeypatch.setenv("VELLUM_SITE", str(query_repo))
+    result = runner.invoke(cli, ["list", "person", "--json"])
+    assert [r["id"] for r in json.loads(result.output)["data"]] == ["jane", "john"]
+
+
+def test_not_a_site(runner, tmp_path):
+    result = run(runner, tmp_path / "missing", "list", "post")
+    assert result.exit_code == 1 and "does not exist" in result.output
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    result = run(runner, plain, "validate")
+    assert result.exit_code == 1 and "not inside a Git repository" in result.output

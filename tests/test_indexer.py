@@ -1,0 +1,232 @@
+"""The index on a real repository: incremental sync, restarts, Git dates, invalid files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from app.config import load_config
+from app.services import Vellum
+from tests.conftest import ROOT, commit, git, write_files
+
+
+def open_vellum(site: Path, state: Path) -> Vellum:
+    return Vellum(load_config({"SITE": str(site), "STATE_DIR": str(state)}))
+
+
+def test_first_sync_parses_everything_then_nothing(query_repo, tmp_path):
+    v = open_vellum(query_repo, tmp_path / "state")
+    first = v.sync()
+    assert (first.added, first.unchanged) == (10, 0)
+    second = v.sync()
+    assert (second.reindexed, second.unchanged, second.removed) == (0, 10, 0)
+    v.close()
+
+
+def test_restart_reindexes_only_changed_files(query_repo, tmp_path):
+    state = tmp_path / "state"
+    v = open_vellum(query_repo, state)
+    v.sync()
+    v.close()
+    (query_repo / "posts/beta.md").write_text(
+        (query_repo / "posts/beta.md").read_text().replace("views: 100", "views: 101")
+    )
+    (query_repo / "posts/delta.md").unlink()
+    write_files(query_repo, {"posts/zeta.md": "---\ntitle: Zeta\nslug: zeta\n---\nNew.\n"})
+    os.utime(query_repo / "posts/gamma.md")  # touched, same content: not parsed again
+    restarted = open_vellum(query_repo, state)
+    report = restarted.sync()
+    assert (report.added, report.updated, report.removed) == (1, 1, 1)
+    assert report.reindexed == 2 and not report.rebuilt
+    catalog = restarted.catalog()
+    assert catalog.get("post", "beta").data["views"] == 101
+    assert catalog.get("post", "delta") is None and catalog.get("post", "zeta") is not None
+    hits, _ = restarted.store.search("new", models=["post"])
+    assert [h.key for h in hits] == ["posts/zeta.md"]
+    restarted.close()
+
+
+def test_changing_models_rebuilds(query_repo, tmp_path):
+    state = tmp_path / "state"
+    v = open_vellum(query_repo, state)
+    v.sync()
+    v.close()
+    config = query_repo / "vellum.yml"
+    config.write_text(config.read_text().replace("email: {type: string}", "email: {type: text}"))
+    again = open_vellum(query_repo, state)
+    report = again.sync()
+    assert report.rebuilt and report.added == 10
+    assert again.sync().reindexed == 0
+    again.close()
+
+
+def test_git_dates_first_and_last_commit(query_repo, tmp_path):
+    path = query_repo / "posts/beta.md"
+    path.write_text(path.read_text() + "\nMore.\n")
+    commit(query_repo, "Edit beta", date="2024-03-05T09:00:00+01:00")
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.sync()
+    beta = v.catalog().get("post", "beta")
+    assert (beta.created, beta.updated) == ("2024-02-01T12:00:00Z", "2024-03-05T08:00:00Z")
+    # Only the commits since the last sync are walked; the first date is kept.
+    path.write_text(path.read_text() + "\nEven more.\n")
+    commit(query_repo, "Edit beta again", date="2024-04-01T00:00:00Z")
+    report = v.sync()
+    assert report.updated == 1
+    beta = v.catalog().get("post", "beta")
+    assert (beta.created, beta.updated) == ("2024-02-01T12:00:00Z", "2024-04-01T00:00:00Z")
+    alpha = v.catalog().get("post", "alpha")
+    assert alpha.updated == "2024-02-01T12:00:00Z"
+    v.close()
+
+
+def test_front_matter_dates_win_and_uncommitted_edits_use_the_file_time(query_repo, tmp_path):
+    write_files(
+        query_repo,
+        {
+            "posts/dated.md": (
+                "---\ntitle: Dated\ncreatedAt: 2020-01-01\nupdatedAt: 2020-02-02T10:00:00Z\n---\n"
+            )
+        },
+    )
+    path = query_repo / "posts/alpha.md"
+    path.write_text(path.read_text() + "\nUncommitted.\n")
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.sync()
+    catalog = v.catalog()
+    dated = catalog.get("post", "dated")
+    assert (dated.created, dated.updated) == ("2020-01-01T00:00:00Z", "2020-02-02T10:00:00Z")
+    alpha = catalog.get("post", "alpha")
+    assert alpha.created == "2024-02-01T12:00:00Z"
+    assert alpha.updated > "2025-01-01"  # the file's time, not the commit's
+    v.close()
+
+
+def test_rewritten_history_walks_all_again(query_repo, tmp_path):
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.sync()
+    git(
+        query_repo,
+        "commit",
+        "-q",
+        "--amend",
+        "--reset-author",
+        "-m",
+        "Rewritten",
+        env={
+            "GIT_AUTHOR_DATE": "2023-01-01T00:00:00Z",
+            "GIT_COMMITTER_DATE": "2023-01-01T00:00:00Z",
+        },
+    )
+    v.sync()
+    assert v.catalog().get("post", "alpha").created == "2023-01-01T00:00:00Z"
+    v.close()
+
+
+INVALID = {
+    "posts/broken-yaml.md": "---\ntitle: Broken\ntags: [unclosed\n---\nBody\n",
+    "people/broken.json": '{\n  "name": "Broken",\n  "email": \n}\n',
+    "posts/wrong-type.md": "---\ntitle: Wrong\nviews: lots\n---\n",
+    "posts/no-title.md": "---\nslug: no-title\n---\n",
+    "posts/dangling.md": "---\ntitle: Dangling\nslug: dangling\nauthor: nobody\n---\n",
+    "posts/nested/alpha.md": "---\ntitle: Second alpha\n---\n",
+    "posts/copy.md": "---\ntitle: Copy\nslug: beta\n---\n",
+    "posts/bad-enum.md": "---\ntitle: Bad\nstatus: live\n---\n",
+}
+
+
+def test_invalid_files_are_left_out_and_reported(query_repo, tmp_path):
+    write_files(query_repo, INVALID)
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.sync()
+    catalog = v.catalog()
+    found = {p.path: p for p in catalog.problems}
+    assert set(found) == set(INVALID)
+    assert found["posts/broken-yaml.md"].line == 3
+    assert "invalid YAML" in found["posts/broken-yaml.md"].reason
+    assert found["people/broken.json"].line == 4  # where the value is missing
+    assert "invalid JSON" in found["people/broken.json"].reason
+    wrong = found["posts/wrong-type.md"]
+    assert (wrong.field, wrong.line, wrong.reason) == (
+        "views",
+        3,
+        "expected an integer, got a string 'lots'",
+    )
+    assert found["posts/no-title.md"].reason == "is required"
+    assert found["posts/dangling.md"].reason == "relation to nothing: no person 'nobody'"
+    assert found["posts/dangling.md"].line == 4
+    assert "duplicate id 'alpha'" in found["posts/nested/alpha.md"].reason
+    assert "already used by posts/beta.md" in found["posts/copy.md"].reason
+    assert "expected one of draft, published, archived" in found["posts/bad-enum.md"].reason
+    # The site goes on: every valid record is still served.
+    assert catalog.count("post") == 5 and catalog.count("person") == 2
+    v.close()
+
+
+def test_invalid_files_in_status_endpoint(query_repo, tmp_path):
+    from tests.conftest import build_app
+
+    write_files(query_repo, {"posts/wrong-type.md": "---\ntitle: Wrong\nviews: lots\n---\n"})
+    application = build_app(query_repo, tmp_path / "state")
+    data = application.test_client().get("/api/_status").get_json()["data"]
+    assert data["invalid"] == [
+        {
+            "path": "posts/wrong-type.md",
+            "line": 3,
+            "field": "views",
+            "reason": "expected an integer, got a string 'lots'",
+        }
+    ]
+    assert application.test_client().get("/api/post/wrong-type").status_code == 404
+    application.extensions["vellum"].close()
+
+
+READER = textwrap.dedent(
+    """
+    import sys, time
+    from app.config import load_config
+    from app.services import Vellum
+    v = Vellum(load_config({"SITE": sys.argv[1], "STATE_DIR": sys.argv[2], "SYNC_ON_START": False}))
+    deadline = time.monotonic() + float(sys.argv[3])
+    reads = 0
+    while time.monotonic() < deadline:
+        catalog = v.catalog()
+        assert catalog.get("post", "alpha") is not None
+        v.store.search("alpha", models=["post"])
+        reads += 1
+    print(reads, catalog.get("post", "beta").data["views"])
+    """
+)
+
+
+def test_two_processes_keep_answering_while_the_index_is_updated(query_repo, tmp_path):
+    state = tmp_path / "state"
+    v = open_vellum(query_repo, state)
+    v.sync()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, str(query_repo), str(state), "4"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    beta = query_repo / "posts/beta.md"
+    for n in range(20):
+        beta.write_text(beta.read_text().replace(f"views: {100 + n}", f"views: {101 + n}"))
+        assert v.sync().updated == 1
+        time.sleep(0.05)
+    for reader in readers:
+        out, err = reader.communicate(timeout=60)
+        assert reader.returncode == 0, err
+        reads, views = out.split()
+        assert int(reads) > 10
+        assert int(views) == 120  # each reader saw the last update
+    v.close()
