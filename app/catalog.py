@@ -18,6 +18,8 @@ from app.models import Field, Model, coerce_record, infer_type
 from app.records import Problem, Record, _field_line
 from app.site import Site
 
+# Derived lists (sorted views, filter results) kept per catalog.
+MEMO_SIZE = 256
 _MARKDOWN = mistune.create_markdown(
     escape=True,
     plugins=["strikethrough", "footnotes", "table", "url", "task_lists", "def_list", "mark"],
@@ -43,7 +45,7 @@ class Catalog:
         }
         self.fields: dict[str, dict[str, Field]] = {}
         self._views: dict[tuple, list[Record]] = {}
-        self._sorted: dict[tuple, list[Record]] = {}
+        self._memo: dict[tuple, list[Record]] = {}
         self._html: dict[str, str] = {}
         self._lock = threading.Lock()
         self._load(sorted(entries, key=lambda e: e.key))
@@ -156,16 +158,15 @@ class Catalog:
             self._views[key] = found
         return found
 
-    def sorted_view(self, model: str, locale: str | None, sort: tuple, key_of) -> list[Record]:
-        """The view in a sort order, computed once per catalog and sort spec."""
-        cache_key = (model, locale, sort)
-        found = self._sorted.get(cache_key)
+    def memo(self, key: tuple, compute):
+        """Remember a derived list for this catalog's lifetime (it never changes)."""
+        found = self._memo.get(key)
         if found is None:
-            found = key_of(self.view(model, locale))
+            found = compute()
             with self._lock:
-                if len(self._sorted) > 256:
-                    self._sorted.clear()
-                self._sorted[cache_key] = found
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.pop(next(iter(self._memo)))  # oldest first
+                self._memo[key] = found
         return found
 
     def html(self, rec: Record) -> str | None:

@@ -169,8 +169,10 @@ class Store:
         allow = None
         if models is not None:
             allow = query.Or([query.Term("model", m) for m in models])
-        results = self._current_searcher().search(parsed, limit=limit, filter=allow)
-        hits = [Hit(hit["key"], round(hit.score, 4)) for hit in results]
+        # A Whoosh searcher reads files through shared handles: one thread at a time.
+        with self._searcher_lock:
+            results = self._current_searcher().search(parsed, limit=limit, filter=allow)
+            hits = [Hit(hit["key"], round(hit.score, 4)) for hit in results]
         terms = frozenset(
             word for field, word in parsed.all_terms() if field in ("title", "content")
         )
@@ -189,12 +191,12 @@ class Store:
         )
 
     def _current_searcher(self):
-        with self._searcher_lock:
-            if self._searcher is None:
-                self._searcher = self.text.searcher(weighting=scoring.BM25F())
-            elif not self._searcher.up_to_date():
-                self._searcher = self._searcher.refresh()
-            return self._searcher
+        """The shared searcher, moved to the newest commit; call with the lock held."""
+        if self._searcher is None:
+            self._searcher = self.text.searcher(weighting=scoring.BM25F())
+        elif not self._searcher.up_to_date():
+            self._searcher = self._searcher.refresh()
+        return self._searcher
 
 
 class RecordsWriter:

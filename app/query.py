@@ -264,22 +264,31 @@ def _scalar(kind: str, f: Field, raw: str, param: str) -> Any:
 def run_list(catalog: Catalog, model: str, query: ListQuery, search=None) -> Page:
     """Filter, order and slice one model's records. `search(q, model)` → ranked ids."""
     model_fields(catalog, model)
+    if query.q:  # full-text results move with the text index: never memoised
+        records = _matching(catalog, model, query, search)
+    else:
+        key = ("list", model, query.locale, query.sort, query.filters)
+        records = catalog.memo(key, lambda: _matching(catalog, model, query, None))
+    page = records[query.offset : query.offset + query.limit]
+    return Page(records=page, total=len(records), query=query)
+
+
+def _matching(catalog: Catalog, model: str, query: ListQuery, search) -> list[Record]:
     if query.sort:
-        records = catalog.sorted_view(model, query.locale, query.sort, _sorter(query.sort))
+        key = ("sorted", model, query.locale, query.sort)
+        records = catalog.memo(key, lambda: _sorter(query.sort)(catalog.view(model, query.locale)))
     else:
         records = catalog.view(model, query.locale)
-    extra = {}
     if query.q:
         ranked = search(query.q, model) if search else []
         position = {rid: n for n, rid in enumerate(ranked)}
         records = [r for r in records if r.id in position]
         if not query.sort:
             records.sort(key=lambda r: position[r.id])
-    if query.filters:
-        test = _predicate(catalog, query)
+    for flt in query.filters:
+        test = _condition(catalog, model, flt, query.locale)
         records = [r for r in records if test(r)]
-    page = records[query.offset : query.offset + query.limit]
-    return Page(records=page, total=len(records), query=query, extra=extra)
+    return records
 
 
 def get_record(catalog: Catalog, model: str, record_id: str, locale: str | None = None) -> Record:
@@ -320,24 +329,36 @@ def _sorter(sort: tuple[tuple[str, bool], ...]) -> Callable[[list[Record]], list
     return apply
 
 
-def _predicate(catalog: Catalog, query: ListQuery) -> Callable[[Record], bool]:
-    tests = [_condition(catalog, f, query.locale) for f in query.filters]
-    return lambda rec: all(test(rec) for test in tests)
-
-
-def _condition(catalog: Catalog, flt: Filter, locale: str | None) -> Callable[[Record], bool]:
+def _condition(catalog: Catalog, model: str, flt: Filter, locale: str | None):
+    """A predicate for one filter; plain fields get a fast path without fan-out."""
     match = _MATCHERS[flt.op]
     operand = flt.value
     negative = flt.op in {"$ne", "$nin"}
+    name = flt.path[0]
+    f = catalog.fields[model].get(name) or SYSTEM[name]
+    if len(flt.path) == 1 and f.type != "list" and not f.many:
+        get = _direct(name)
+        if catalog.site.models[model].inferred:  # values of mixed types may not compare
+            inner = match
+            match = lambda v, x: _safe(inner, v, x)  # noqa: E731
+        if negative:
+            return lambda rec: (v := get(rec)) is None or match(v, operand)
+        return lambda rec: (v := get(rec)) is not None and match(v, operand)
     getter = _getter(catalog, flt.path, locale)
 
     def test(rec: Record) -> bool:
         values = getter(rec)
         if negative:
-            return all(v is None or match(v, operand) for v in values)
+            return all(v is None or _safe(match, v, operand) for v in values)
         return any(v is not None and _safe(match, v, operand) for v in values)
 
     return test
+
+
+def _direct(name: str) -> Callable[[Record], Any]:
+    if name in SYSTEM:
+        return lambda rec: value_of(rec, name)
+    return lambda rec: rec.data.get(name)
 
 
 def _safe(match, value, operand) -> bool:

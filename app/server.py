@@ -28,6 +28,8 @@ class VellumServer(BaseApplication):
             "accesslog": "-",
             "timeout": 60,
             "graceful_timeout": 10,
+            # Two sites served side by side must not fight over one control socket.
+            "control_socket_disable": True,
         }.items():
             self.cfg.set(key, value)
 
