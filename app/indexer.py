@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from app.git import FileDates, GitRepo
-from app.index import Entry, Store, TextDoc
+from app.index import Entry, Snapshot, Store, TextDoc
 from app.models import TEXT_TYPES, Model
 from app.records import Problem, Record, blob_sha, parse, scan
 from app.site import Site
 
 # Bump when the stored doc layout changes: every index is then rebuilt once.
 FORMAT = 1
-# Above this many new documents the text index is built by two processes.
+# Above these many files, parsing and text indexing are split over two processes.
+PARALLEL_PARSE_THRESHOLD = 1000
 PARALLEL_TEXT_THRESHOLD = 2000
 
 Progress = Callable[[int], None]
@@ -33,6 +36,7 @@ class SyncReport:
     head: str | None = None
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    snapshot: Snapshot | None = None
 
     @property
     def reindexed(self) -> int:
@@ -51,61 +55,110 @@ class SyncReport:
 
 
 def sync_records(
-    site: Site, repo: GitRepo, store: Store, *, rebuild: bool = False, progress: Progress = None
+    site: Site,
+    repo: GitRepo,
+    store: Store,
+    *,
+    rebuild: bool = False,
+    known: Snapshot | None = None,
+    progress: Progress = None,
 ) -> SyncReport:
-    """Make the records index match the files and HEAD; parse only changed files."""
+    """Make the records index match the files and HEAD; parse only changed files.
+
+    The report carries the snapshot the index is left at, so callers need not read it.
+    """
     started = time.perf_counter()
     files = {path: (model, st) for model, path, st in scan(site)}
     report = SyncReport(head=repo.head())
     prefix = repo.relative(site.root)
-    with store.records_writer() as writer:
+    with store.records_writer(known) as writer:
         meta = writer.meta
         report.rebuilt = (
             rebuild or meta.get("models") != site.models_hash or meta.get("format") != FORMAT
         )
         existing = {} if report.rebuilt else writer.entries
         dates = _Dates(repo, prefix, None if report.rebuilt else meta.get("head"), report.head)
+        todo = []
         for path, (model_name, st) in files.items():
-            _sync_file(
-                site, site.models[model_name], path, st, existing.get(path), dates, writer, report
-            )
+            old = existing.get(path)
+            if _needs_parse(site, path, st, old, dates, writer, report):
+                todo.append((model_name, path, st, old))
+            elif progress:
+                progress(1)
+        parsed = _parse_many(site, [(model_name, path) for model_name, path, _, _ in todo])
+        for (_, path, st, old), (sha, doc) in zip(todo, parsed, strict=True):
+            doc["git"] = dates.of(path, sha, old, st)
+            writer.put(path, sha, _stat(st), doc)
+            if old is None:
+                report.added += 1
+            else:
+                report.updated += 1
             if progress:
                 progress(1)
         for path in writer.entries.keys() - files.keys():
             writer.delete(path)
             report.removed += 1
         writer.set_meta({"format": FORMAT, "models": site.models_hash, "head": report.head})
+    report.snapshot = writer.after()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _sync_file(site, model, path, st, old: Entry | None, dates, writer, report) -> None:
-    stat = (st.st_mtime_ns, st.st_size, st.st_ino)
+def _stat(st: os.stat_result) -> tuple:
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _needs_parse(site, path, st, old: Entry | None, dates, writer, report) -> bool:
+    """False when the file's content is what the index holds (refreshing dates if needed)."""
+    if old is None:
+        return True
     touched = dates.touched(path)
-    if old is not None and old.stat == stat and not touched:
+    if old.stat == _stat(st) and not touched:
         report.unchanged += 1
-        return
+        return False
+    with open(site.root / path, "rb") as fh:
+        sha = blob_sha(fh.read())
+    if old.sha != sha:
+        return True
+    if touched:  # same content, new commits: only its dates move
+        writer.put(path, sha, _stat(st), {**old.doc, "git": dates.of(path, sha, old, st)})
+    report.unchanged += 1
+    return False
+
+
+def parse_file(site: Site, model_name: str, path: str) -> tuple[str, dict]:
+    """Read and parse one file: its blob sha and the doc the index stores."""
     with open(site.root / path, "rb") as fh:
         data = fh.read()
-    sha = blob_sha(data)
-    if old is not None and old.sha == sha:
-        if not touched:
-            report.unchanged += 1
-            return
-        doc = dict(old.doc)
-    else:
-        parsed = parse(site, model, path, data)
-        doc = (
-            {"record": parsed.to_doc()}
-            if isinstance(parsed, Record)
-            else {"problem": parsed.as_dict()}
-        )
-        if old is None:
-            report.added += 1
-        else:
-            report.updated += 1
-    doc["git"] = dates.of(path, sha, old, st)
-    writer.put(path, sha, stat, doc)
+    parsed = parse(site, site.models[model_name], path, data)
+    if isinstance(parsed, Record):
+        return blob_sha(data), {"record": parsed.to_doc()}
+    return blob_sha(data), {"problem": parsed.as_dict()}
+
+
+def _parse_many(site: Site, items: list[tuple[str, str]]) -> Iterable[tuple[str, dict]]:
+    """Parse files; a big batch is split over two processes (YAML parsing is pure Python).
+
+    Forking is only safe while this process runs a single thread, so a server that is
+    already answering requests parses serially.
+    """
+    if len(items) < PARALLEL_PARSE_THRESHOLD or threading.active_count() > 1:
+        return (parse_file(site, model_name, path) for model_name, path in items)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2, initializer=_init_worker, initargs=(site,)) as pool:
+        return pool.starmap(_parse_in_worker, items, chunksize=250)
+
+
+_WORKER_SITE: Site | None = None
+
+
+def _init_worker(site: Site) -> None:
+    global _WORKER_SITE
+    _WORKER_SITE = site
+
+
+def _parse_in_worker(model_name: str, path: str) -> tuple[str, dict]:
+    return parse_file(_WORKER_SITE, model_name, path)
 
 
 class _Dates:
@@ -163,14 +216,19 @@ def text_doc(model: Model, key: str, sha: str, record: dict) -> TextDoc:
                 parts.append(" ".join(value))
     if record.get("body"):
         parts.append(record["body"])
-    return TextDoc(key=key, sha=sha, model=record["model"], title=title, content="\n".join(parts))
+    return TextDoc(key=key, sha=sha, model=record["model"], content="\n".join(parts))
 
 
 def sync_text(
-    site: Site, store: Store, *, parallel: bool = False, progress: Progress = None
+    site: Site,
+    store: Store,
+    snapshot: Snapshot | None = None,
+    *,
+    parallel: bool = False,
+    progress: Progress = None,
 ) -> int:
     """Bring the full-text index in line with the records index; returns docs written."""
-    _, entries = store.read_records()
+    entries = (snapshot or store.snapshot()).entries.values()
     wanted = {
         e.key: e for e in entries if "record" in e.doc and e.doc["record"]["model"] in site.models
     }
@@ -187,7 +245,7 @@ def sync_text(
     return len(todo)
 
 
-def text_is_current(store: Store, entries: list[Entry]) -> bool:
+def text_is_current(store: Store, snapshot: Snapshot) -> bool:
     """True when every valid record's current version is in the text index."""
     have = store.text_shas()
-    return all(have.get(e.key) == e.sha for e in entries if "record" in e.doc)
+    return all(have.get(e.key) == e.sha for e in snapshot.entries.values() if "record" in e.doc)

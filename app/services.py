@@ -10,7 +10,7 @@ from typing import Any
 from app.catalog import Catalog
 from app.config import load_config
 from app.git import GitRepo
-from app.index import Store
+from app.index import Snapshot, Store
 from app.indexer import SyncReport, sync_records, sync_text, text_doc, text_is_current
 from app.query import ListQuery, Page, run_list
 from app.site import Site, load_site
@@ -34,6 +34,7 @@ class Vellum:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.state_dir / "index")
         self._catalog: Catalog | None = None
+        self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
         self._lock = threading.Lock()
 
@@ -46,36 +47,49 @@ class Vellum:
         self, *, rebuild: bool = False, text: bool = True, progress: Callable | None = None
     ) -> SyncReport:
         """Bring the records index (and, with text=True, the full-text index) up to date."""
-        report = sync_records(self.site, self.repo, self.store, rebuild=rebuild, progress=progress)
+        report = sync_records(
+            self.site,
+            self.repo,
+            self.store,
+            rebuild=rebuild,
+            known=self._snapshot,
+            progress=progress,
+        )
+        self._snapshot = report.snapshot
         if report.rebuilt:
             self.store.clear_text()
         if text:
-            sync_text(self.site, self.store)
+            sync_text(self.site, self.store, report.snapshot)
         return report
 
     def sync_text(self, *, parallel: bool = True, progress: Callable | None = None) -> int:
-        return sync_text(self.site, self.store, parallel=parallel, progress=progress)
+        return sync_text(
+            self.site, self.store, self._snapshot, parallel=parallel, progress=progress
+        )
 
     # -- reading -----------------------------------------------------------------------
     def catalog(self) -> Catalog:
-        """The catalog for the index as it is now; rebuilt when another commit landed."""
+        """The catalog for the index as it is now; rebuilt when any process committed."""
         generation = self.store.generation()
         current = self._catalog
         if current is not None and current.generation == generation:
             return current
         with self._lock:
             if self._catalog is None or self._catalog.generation != generation:
-                meta, entries = self.store.read_records()
-                self._catalog = Catalog(self.site, entries, generation, meta.get("head"))
-                self._entries = entries
+                snap = self._snapshot
+                if snap is None or snap.generation != generation:
+                    snap = self._snapshot = self.store.snapshot()
+                self._catalog = Catalog(
+                    self.site, snap.entries.values(), snap.generation, snap.meta.get("head")
+                )
             return self._catalog
 
     def text_ready(self) -> bool:
         """Whether full-text search covers every record of the current catalog."""
         catalog = self.catalog()
-        key = catalog.generation
+        key = (catalog.generation, self.store.text_generation())
         if self._text_current is None or self._text_current[0] != key:
-            self._text_current = (key, text_is_current(self.store, self._entries))
+            self._text_current = (key, text_is_current(self.store, self._snapshot))
         return self._text_current[1]
 
     def list(self, model: str, query: ListQuery) -> Page:

@@ -293,3 +293,9 @@ def test_inferred_model_is_typed_from_its_files(sample_client):
     assert fields["rating"] == "integer" and fields["verified"] == "boolean"
     top = sample_client.get("/api/testimonials?filter[rating][$gte]=5").get_json()["data"]
     assert top and all(r["rating"] == 5 for r in top)
+
+
+def test_search_folds_accents_and_respects_locale(client):
+    french = client.get("/api/search?q=francais&locale=fr").get_json()["data"]
+    assert [(h["id"], h["locale"]) for h in french] == [("alpha", "fr")]
+    assert client.get("/api/search?q=francais").get_json()["data"] == []  # default locale

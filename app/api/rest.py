@@ -38,7 +38,7 @@ def status() -> Response:
                 "records": {name: catalog.count(name) for name in sorted(v.site.models)},
                 "invalid": [p.as_dict() for p in catalog.problems],
                 "index": {
-                    "generation": list(catalog.generation),
+                    "generation": catalog.generation,
                     "records": len(catalog.by_key),
                     "text": "ready" if v.text_ready() else "building",
                 },
