@@ -81,7 +81,8 @@ def latency(client, urls: list[str]) -> tuple[dict, list]:
 
 
 def request_urls(manifest: dict, seed: int) -> dict[str, list[str]]:
-    """The three request mixes: a published list by date, a get by id, a two-word search."""
+    """The request mixes: a published list by date (also with a new filter each time),
+    a get by id, a two-word search."""
     rng = random.Random(f"requests-{seed}")
     count = WARMUP + REQUESTS
     words, weights = zip(*manifest["words"].items(), strict=True)
@@ -89,11 +90,16 @@ def request_urls(manifest: dict, seed: int) -> dict[str, list[str]]:
         f"/api/blogPost?filter[status]=published&sort=-publishedAt&limit=20&offset={20 * (n % 21)}"
         for n in range(count)
     ]
+    # A different filter each time: no request is answered from the per-index memo.
+    fresh = [
+        f"/api/blogPost?filter[status]=published&filter[views][$gte]={n}&sort=-publishedAt&limit=20"
+        for n in range(count)
+    ]
     gets = [f"/api/blogPost/{post_id}" for post_id in rng.choices(manifest["ids"], k=count)]
     searches = [
         "/api/search?q=" + "+".join(rng.choices(words, weights=weights, k=2)) for _ in range(count)
     ]
-    return {"list": lists, "get": gets, "search": searches}
+    return {"list": lists, "fresh": fresh, "get": gets, "search": searches}
 
 
 def serve_latencies(site: str, state: str, manifest: dict, seed: int) -> dict:

@@ -49,6 +49,8 @@ def rows(vellum: dict, peer: dict) -> list[Row]:
         seconds("one changed file (median of 3)", statistics.median(vellum["change_s"]), 1),
         millis("list p50", lat["list"]["p50"], 10),
         millis("list p95", lat["list"]["p95"]),
+        millis("list p50, a new filter each time", lat["fresh"]["p50"], 10),
+        millis("list p95, a new filter each time", lat["fresh"]["p95"]),
         millis("get p50", lat["get"]["p50"], 3),
         millis("get p95", lat["get"]["p95"]),
         millis("search p50", lat["search"]["p50"], 20),
