@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import api
+from app import access, api, limits, tokens
 from app.config import load_config
 from app.services import Vellum
 
@@ -19,7 +19,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings["SYNC_ON_START"]:
         services.sync(text=settings["TEXT_INDEX"] == "inline")
     app = Flask(__name__)
-    app.config["JSON_SORT_KEYS"] = False
+    secret = services.state.secret("signing", settings["SECRET_KEY"])
+    app.config.update(SECRET_KEY=secret, JSON_SORT_KEYS=False)
     app.extensions["vellum"] = services
+    tokens.init_app(app, services.state, secret)
+    access.init_app(app)
+    limits.init_app(app, services.site)
     api.init_app(app)
     return app

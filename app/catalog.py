@@ -136,25 +136,36 @@ class Catalog:
     def count(self, model: str) -> int:
         return len(self.records.get(model, ()))
 
-    def get(self, model: str, record_id: str, locale: str | None = None) -> Record | None:
+    def get(
+        self, model: str, record_id: str, locale: str | None = None, drafts: bool = True
+    ) -> Record | None:
         """The record in this locale, else in the default locale, else any variant."""
         variants = self.records.get(model, {}).get(record_id)
         if not variants:
             return None
+        found = None
         for candidate in (locale, self.site.default_locale):
             if candidate in variants:
-                return variants[candidate]
-        return next(iter(variants.values()))
+                found = variants[candidate]
+                break
+        found = found or next(iter(variants.values()))
+        return found if drafts or self.published(found) else None
 
-    def view(self, model: str, locale: str | None = None) -> list[Record]:
+    def published(self, rec: Record) -> bool:
+        """Records of a model with a `status` field are drafts unless `published`."""
+        return "status" not in self.fields[rec.model] or rec.data.get("status") == "published"
+
+    def view(self, model: str, locale: str | None = None, drafts: bool = True) -> list[Record]:
         """One record per id in the given locale (falling back to the default), by id."""
-        key = (model, locale)
+        key = (model, locale, drafts)
         found = self._views.get(key)
         if found is None:
             ids = sorted(self.records.get(model, {}))
             found = [self.get(model, i, locale) for i in ids]
             if locale is None or locale == self.site.default_locale:
                 found = [r for r in found if r.locale in (None, self.site.default_locale)]
+            if not drafts:
+                found = [r for r in found if self.published(r)]
             self._views[key] = found
         return found
 

@@ -55,6 +55,12 @@ SETTINGS: tuple[Setting, ...] = (
         "inline",
         "How the full-text index is filled: 'inline' (before answering) or 'background'.",
     ),
+    Setting(
+        "SECRET_KEY",
+        None,
+        "Signs tokens and sessions; default: generated once into the state folder.",
+        parse_optional,
+    ),
     Setting("HOST", "127.0.0.1", "Address `vellum serve` listens on."),
     Setting("PORT", 5000, "Port `vellum serve` listens on.", int),
     Setting("WORKERS", 2, "Server worker processes.", int),

@@ -98,3 +98,22 @@ class SiteError(VellumError):
 
 class IndexBusy(ServiceUnavailable):
     """Another process holds the index's write lock for longer than we wait."""
+
+
+class Unauthorized(VellumError):
+    """No valid credentials: missing, malformed, expired, revoked or wrong."""
+
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(VellumError):
+    """Valid credentials that may not do this (a scope, an IP allow list)."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+
+class RateLimited(VellumError):
+    status = 429
+    code = "RATE_LIMITED"

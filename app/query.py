@@ -52,6 +52,7 @@ class ListQuery:
     populate: tuple[str, ...] = ()
     q: str | None = None
     locale: str | None = None
+    drafts: bool = True  # False: only published records (see Catalog.published)
 
 
 @dataclass
@@ -79,7 +80,9 @@ class Page:
 
 
 # -- parsing ------------------------------------------------------------------------
-def parse_list_query(catalog: Catalog, model: str, args: Mapping[str, list[str]]) -> ListQuery:
+def parse_list_query(
+    catalog: Catalog, model: str, args: Mapping[str, list[str]], drafts: bool = True
+) -> ListQuery:
     """Turn request parameters (each name → its values) into a checked ListQuery."""
     fields = model_fields(catalog, model)
     filters = []
@@ -99,10 +102,13 @@ def parse_list_query(catalog: Catalog, model: str, args: Mapping[str, list[str]]
         populate=_parse_populate(catalog, model, _one(args, "populate")),
         q=(_one(args, "q") or "").strip() or None,
         locale=_parse_locale(catalog, _one(args, "locale")),
+        drafts=drafts,
     )
 
 
-def parse_search_query(catalog: Catalog, args: Mapping[str, list[str]]) -> ListQuery:
+def parse_search_query(
+    catalog: Catalog, args: Mapping[str, list[str]], drafts: bool = True
+) -> ListQuery:
     """Paging, locale and the words of a search across models."""
     q = (_one(args, "q") or "").strip()
     if not q:
@@ -112,6 +118,7 @@ def parse_search_query(catalog: Catalog, args: Mapping[str, list[str]]) -> ListQ
         offset=_parse_int(args, "offset", 0, 0, None),
         q=q,
         locale=_parse_locale(catalog, _one(args, "locale")),
+        drafts=drafts,
     )
 
 
@@ -267,7 +274,7 @@ def run_list(catalog: Catalog, model: str, query: ListQuery, search=None) -> Pag
     if query.q:  # full-text results move with the text index: never memoised
         records = _matching(catalog, model, query, search)
     else:
-        key = ("list", model, query.locale, query.sort, query.filters)
+        key = ("list", model, query.locale, query.drafts, query.sort, query.filters)
         records = catalog.memo(key, lambda: _matching(catalog, model, query, None))
     page = records[query.offset : query.offset + query.limit]
     return Page(records=page, total=len(records), query=query)
@@ -275,10 +282,11 @@ def run_list(catalog: Catalog, model: str, query: ListQuery, search=None) -> Pag
 
 def _matching(catalog: Catalog, model: str, query: ListQuery, search) -> list[Record]:
     if query.sort:
-        key = ("sorted", model, query.locale, query.sort)
-        records = catalog.memo(key, lambda: _sorter(query.sort)(catalog.view(model, query.locale)))
+        key = ("sorted", model, query.locale, query.drafts, query.sort)
+        view = catalog.view(model, query.locale, query.drafts)
+        records = catalog.memo(key, lambda: _sorter(query.sort)(view))
     else:
-        records = catalog.view(model, query.locale)
+        records = catalog.view(model, query.locale, query.drafts)
     if query.q:
         ranked = search(query.q, model) if search else []
         position = {rid: n for n, rid in enumerate(ranked)}
@@ -286,14 +294,21 @@ def _matching(catalog: Catalog, model: str, query: ListQuery, search) -> list[Re
         if not query.sort:
             records.sort(key=lambda r: position[r.id])
     for flt in query.filters:
-        test = _condition(catalog, model, flt, query.locale)
+        test = _condition(catalog, model, flt, query)
         records = [r for r in records if test(r)]
     return records
 
 
-def get_record(catalog: Catalog, model: str, record_id: str, locale: str | None = None) -> Record:
+def get_record(
+    catalog: Catalog,
+    model: str,
+    record_id: str,
+    locale: str | None = None,
+    drafts: bool = True,
+) -> Record:
+    """One record; a draft the caller may not see is as absent as a missing one."""
     model_fields(catalog, model)
-    rec = catalog.get(model, record_id, locale)
+    rec = catalog.get(model, record_id, locale, drafts)
     if rec is None:
         raise RecordNotFound(model, record_id)
     return rec
@@ -329,7 +344,7 @@ def _sorter(sort: tuple[tuple[str, bool], ...]) -> Callable[[list[Record]], list
     return apply
 
 
-def _condition(catalog: Catalog, model: str, flt: Filter, locale: str | None):
+def _condition(catalog: Catalog, model: str, flt: Filter, query: ListQuery):
     """A predicate for one filter; plain fields get a fast path without fan-out."""
     match = _MATCHERS[flt.op]
     operand = flt.value
@@ -344,7 +359,7 @@ def _condition(catalog: Catalog, model: str, flt: Filter, locale: str | None):
         if negative:
             return lambda rec: (v := get(rec)) is None or match(v, operand)
         return lambda rec: (v := get(rec)) is not None and match(v, operand)
-    getter = _getter(catalog, flt.path, locale)
+    getter = _getter(catalog, flt.path, query.locale, query.drafts)
 
     def test(rec: Record) -> bool:
         values = getter(rec)
@@ -368,7 +383,7 @@ def _safe(match, value, operand) -> bool:
         return False
 
 
-def _getter(catalog: Catalog, path: tuple[str, ...], locale: str | None):
+def _getter(catalog: Catalog, path: tuple[str, ...], locale: str | None, drafts: bool):
     """rec → the list of values at path (lists and many-relations fan out)."""
     models = catalog.site.models
 
@@ -380,7 +395,7 @@ def _getter(catalog: Catalog, path: tuple[str, ...], locale: str | None):
         target = models[rec.model].fields[path[depth]].to
         out = []
         for rid in items:
-            related = catalog.get(target, rid, locale) if rid is not None else None
+            related = catalog.get(target, rid, locale, drafts) if rid is not None else None
             if related is not None:
                 out.extend(values_at(related, depth + 1))
         return out
@@ -418,18 +433,18 @@ def to_json(catalog: Catalog, rec: Record, query: ListQuery | None = None) -> di
         return out
     model = catalog.site.models[rec.model]
     for name in query.populate:
-        out[name] = _populate(catalog, model.fields[name], out.get(name), query.locale)
+        out[name] = _populate(catalog, model.fields[name], out.get(name), query)
     if query.fields is not None:
         keep = {"id", "type", *query.fields}
         out = {k: v for k, v in out.items() if k in keep}
     return out
 
 
-def _populate(catalog: Catalog, f: Field, value, locale: str | None):
+def _populate(catalog: Catalog, f: Field, value, query: ListQuery):
     def one(rid):
-        related = catalog.get(f.to, rid, locale)
+        related = catalog.get(f.to, rid, query.locale, query.drafts)
         return to_json(catalog, related) if related is not None else None
 
     if f.many:
-        return [one(rid) for rid in value or []]
+        return [r for r in (one(rid) for rid in value or []) if r is not None]
     return one(value) if value is not None else None

@@ -14,6 +14,7 @@ from app.index import Snapshot, Store
 from app.indexer import SyncReport, sync_records, sync_text, text_doc, text_is_current
 from app.query import ListQuery, Page, run_list
 from app.site import Site, load_site
+from app.state import StateStore
 
 
 def default_state_dir(repo: GitRepo, site: Site) -> Path:
@@ -33,6 +34,7 @@ class Vellum:
         self.state_dir = Path(state).resolve() if state else default_state_dir(self.repo, self.site)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.state_dir / "index")
+        self.state = StateStore(self.state_dir)
         self._catalog: Catalog | None = None
         self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
@@ -40,7 +42,13 @@ class Vellum:
 
     def close(self) -> None:
         self.store.close()
+        self.state.close()
         self.repo.close()
+
+    @property
+    def public_read(self) -> bool:
+        """Whether anonymous requests may read published records (vellum.yml auth.public_read)."""
+        return bool((self.site.settings.get("auth") or {}).get("public_read", False))
 
     # -- keeping the index current ----------------------------------------------------
     def sync(
@@ -106,7 +114,16 @@ class Vellum:
 
         return search
 
-    def search(self, q: str, *, limit: int, offset: int, locale: str | None, models=None):
+    def search(
+        self,
+        q: str,
+        *,
+        limit: int,
+        offset: int,
+        locale: str | None,
+        models=None,
+        drafts: bool = True,
+    ):
         """Ranked (record, score, snippet) across models for one locale, and the total."""
         catalog = self.catalog()
         hits, terms = self.store.search(q, models=models)
@@ -114,7 +131,7 @@ class Vellum:
         found = []
         for hit in hits:
             rec = catalog.by_key.get(hit.key)
-            if rec is not None and catalog.get(rec.model, rec.id, wanted) is rec:
+            if rec is not None and catalog.get(rec.model, rec.id, wanted, drafts) is rec:
                 found.append((rec, hit.score))
         page = []
         for rec, score in found[offset : offset + limit]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app import create_app
+from app import create_app, keys
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "content"
@@ -19,6 +19,8 @@ SAMPLE = ROOT / "content"
 QUERY_SITE = {
     "vellum.yml": """\
 title: Query fixture
+auth:
+  public_read: true
 locales: [en, fr]
 default_locale: en
 models:
@@ -210,8 +212,22 @@ def app(query_repo, tmp_path):
     application.extensions["vellum"].close()
 
 
+def authorised_client(application, scopes=("read", "read:drafts")):
+    """A test client that sends an API key with these scopes on every request."""
+    _, secret = keys.create_key(application.extensions["vellum"].state, "tests", list(scopes))
+    test_client = application.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    return test_client
+
+
 @pytest.fixture
 def client(app):
+    """Reads everything, drafts included."""
+    return authorised_client(app)
+
+
+@pytest.fixture
+def anonymous(app):
     return app.test_client()
 
 
@@ -223,7 +239,7 @@ def sample_client(tmp_path_factory):
     shutil.copytree(SAMPLE, repo / "content")
     commit(repo, "Add the sample site")
     application = build_app(repo / "content", base / "state")
-    yield application.test_client()
+    yield authorised_client(application)
     application.extensions["vellum"].close()
 
 

@@ -40,11 +40,12 @@ def vellum():
 
 def init_app(app: Flask) -> None:
     """Register the error envelope for every failure, then the API blueprints."""
-    from app.api import rest
+    from app.api import accounts, rest
 
     app.register_error_handler(VellumError, _vellum_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    accounts.init_app(app)
     rest.init_app(app)
 
 
@@ -62,6 +63,10 @@ def _http_error(exc: HTTPException) -> Response:
     response = json_response(payload, status)
     if status == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        message = f"The request body is larger than the {limit} bytes allowed"
+        response = json_response({"error": {"code": code, "message": message, "details": []}}, 413)
     return response
 
 

@@ -6,6 +6,7 @@ import hashlib
 
 from flask import Blueprint, Flask, Response, request
 
+from app import access
 from app.api import json_response, vellum
 from app.errors import InvalidParameter
 from app.query import get_record, parse_list_query, parse_search_query, to_json
@@ -27,6 +28,7 @@ def _root() -> Response:
 
 
 @api.get("/_status")
+@access.require("read")
 def status() -> Response:
     v = vellum()
     catalog = v.catalog()
@@ -48,6 +50,7 @@ def status() -> Response:
 
 
 @api.get("/models")
+@access.require("read")
 def models() -> Response:
     v = vellum()
     catalog = v.catalog()
@@ -73,16 +76,23 @@ def models() -> Response:
 
 
 @api.get("/search")
+@access.require("read")
 def search() -> Response:
     v = vellum()
-    query = parse_search_query(v.catalog(), request.args.to_dict(flat=False))
+    drafts = access.current().can("read:drafts")
+    query = parse_search_query(v.catalog(), request.args.to_dict(flat=False), drafts)
     q = query.q
     models = [m for m in (request.args.get("models") or "").split(",") if m]
     for name in models:
         if name not in v.site.models:
             raise InvalidParameter("models", f"unknown model {name!r}")
     page, total = v.search(
-        q, limit=query.limit, offset=query.offset, locale=query.locale, models=models or None
+        q,
+        limit=query.limit,
+        offset=query.offset,
+        locale=query.locale,
+        models=models or None,
+        drafts=drafts,
     )
     data = [
         {
@@ -109,10 +119,12 @@ def search() -> Response:
 
 
 @api.get("/<model>")
+@access.require("read")
 def list_records(model: str) -> Response:
     v = vellum()
     catalog = v.catalog()
-    query = parse_list_query(catalog, model, request.args.to_dict(flat=False))
+    drafts = access.current().can("read:drafts")
+    query = parse_list_query(catalog, model, request.args.to_dict(flat=False), drafts)
     page = v.list(model, query)
     payload = {"data": [to_json(catalog, r, query) for r in page.records], "meta": page.meta}
     response = json_response(payload)
@@ -121,12 +133,15 @@ def list_records(model: str) -> Response:
 
 
 @api.get("/<model>/<record_id>")
+@access.require("read")
 def get_one(model: str, record_id: str) -> Response:
     v = vellum()
     catalog = v.catalog()
     args = request.args.to_dict(flat=False)
-    query = parse_list_query(catalog, model, {k: a for k, a in args.items() if k in _GET_ARGS})
-    rec = get_record(catalog, model, record_id, query.locale)
+    drafts = access.current().can("read:drafts")
+    wanted = {k: a for k, a in args.items() if k in _GET_ARGS}
+    query = parse_list_query(catalog, model, wanted, drafts)
+    rec = get_record(catalog, model, record_id, query.locale, drafts)
     # The ETag is the file's blob sha; a populated answer also depends on other files.
     etag = rec.sha if not query.populate else _digest(rec.sha, catalog.generation)
     if etag in request.if_none_match:

@@ -1,0 +1,133 @@
+"""Who is asking, and what they may do: the principal behind each request, and scopes.
+
+Credentials arrive as `Authorization: Bearer <token>` (a JWT or an API key, told apart
+by the key's `vk_` prefix) or `X-API-Key: <key>`. No credentials is the anonymous
+principal, who may read published records only when the site's `auth.public_read` is on.
+Wrong credentials are always a 401, never a silent fall back to anonymous.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from flask import Flask, g, request
+
+from app import keys, tokens, users
+from app.errors import Forbidden, Unauthorized
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # anonymous | user | key | client
+    id: str | None
+    name: str
+    scopes: frozenset[str]
+    rate_limit: str | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def limit_key(self) -> str:
+        """Whose budget a request spends: the key, the user, or the client's IP."""
+        return f"ip:{client_ip()}" if self.anonymous else f"{self.kind}:{self.id}"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "id": self.id, "name": self.name, "scopes": sorted(self.scopes)}
+
+
+def anonymous(public_read: bool) -> Principal:
+    return Principal("anonymous", None, "anonymous", frozenset({"read"} if public_read else ()))
+
+
+def client_ip() -> str | None:
+    """The peer address (a proxy in front of Vellum should set it with ProxyFix)."""
+    return request.remote_addr
+
+
+def current() -> Principal:
+    principal = getattr(g, "principal", None)
+    if principal is None:
+        principal = g.principal = _resolve()
+    return principal
+
+
+def require(scope: str | None):
+    """A view decorator: the request needs this scope (None: any signed-in principal)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            check(scope)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def check(scope: str | None) -> Principal:
+    principal = current()
+    if principal.anonymous and (scope is None or not principal.can(scope)):
+        raise Unauthorized("Sign in or send an API key: this needs authentication")
+    if scope is not None and not principal.can(scope):
+        raise Forbidden(f"This needs the '{scope}' scope")
+    return principal
+
+
+def presented_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header:
+        kind, _, value = header.partition(" ")
+        if kind.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Expected 'Authorization: Bearer <token or API key>'")
+        return value.strip()
+    return request.headers.get("X-API-Key") or None
+
+
+def _resolve() -> Principal:
+    from app.api import vellum
+
+    services = vellum()
+    token = presented_token()
+    if token is None:
+        return anonymous(services.public_read)
+    if token.startswith(keys.PREFIX):
+        key = keys.verify_key(services.state, token, client_ip())
+        g.api_key = key
+        return Principal("key", key.id, key.name, key.scopes, key.rate_limit)
+    claims = tokens.decode(services.state, token)
+    if claims.get("client_id"):
+        return Principal("client", claims["client_id"], claims["sub"], frozenset(claims["scopes"]))
+    try:
+        user = users.get_user(services.state, int(claims["sub"]))
+    except (users.UserNotFound, ValueError) as exc:
+        raise Unauthorized("The token's user no longer exists") from exc
+    # A token never grants more than the user's current role allows.
+    scopes = user.scopes & frozenset(claims.get("scopes", ()))
+    return Principal("user", str(user.id), user.name, scopes)
+
+
+def init_app(app: Flask) -> None:
+    """Count each API-key request against its key, with its final status."""
+
+    @app.after_request
+    def record_key_use(response):
+        key = getattr(g, "api_key", None)
+        if key is not None:
+            from app.api import vellum
+
+            keys.record_use(
+                vellum().state,
+                key.id,
+                client_ip(),
+                request.method,
+                request.path,
+                response.status_code,
+            )
+        return response

@@ -1,0 +1,198 @@
+"""Sign-in (JWT), accounts and API keys over REST: /api/auth, /api/users, /api/keys."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, request
+
+from app import access, keys, tokens, users
+from app.api import json_response, vellum
+from app.errors import BadRequest, Detail, Unauthorized, ValidationError
+
+accounts = Blueprint("accounts", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(accounts, url_prefix="/api")
+    app.register_blueprint(accounts, url_prefix="/api/v1", name="accounts_v1")
+
+
+def body() -> dict:
+    """The JSON object a write sends (flat, or wrapped in {"data": {...}})."""
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise BadRequest("Expected a JSON object body (Content-Type: application/json)")
+    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
+        payload = payload["data"]
+    if not isinstance(payload, dict):
+        raise BadRequest("Expected a JSON object body")
+    return payload
+
+
+# -- sign-in ---------------------------------------------------------------------------
+@accounts.post("/auth/login")
+def login() -> Response:
+    data = body()
+    name = data.get("username") or data.get("name") or ""
+    user = users.authenticate(vellum().state, name, data.get("password") or "")
+    if user is None:
+        raise Unauthorized("Wrong user name or password")
+    issued = tokens.issue(str(user.id), user.scopes, {"name": user.name, "role": user.role})
+    return json_response({"data": {**issued, "user": user.as_dict()}})
+
+
+@accounts.post("/auth/refresh")
+def refresh() -> Response:
+    presented = (request.get_json(silent=True) or {}).get("refreshToken")
+    token = presented or access.presented_token()
+    if not token:
+        raise Unauthorized("Send the refresh token as a Bearer token or as refreshToken")
+    claims = tokens.decode(vellum().state, token, kind="refresh")
+    user = users.get_user(vellum().state, int(claims["sub"]))
+    issued = tokens.issue(str(user.id), user.scopes, {"name": user.name, "role": user.role}, False)
+    return json_response({"data": issued})
+
+
+@accounts.post("/auth/logout")
+def logout() -> Response:
+    """Revoke the access token sent, and the refresh token if the body names it."""
+    state = vellum().state
+    token = access.presented_token()
+    if not token or token.startswith(keys.PREFIX):
+        raise Unauthorized("Send the access token to log out")
+    tokens.revoke(state, tokens.decode(state, token))
+    presented = (request.get_json(silent=True) or {}).get("refreshToken")
+    if presented:
+        tokens.revoke(state, tokens.decode(state, presented, kind="refresh"))
+    return json_response({"data": {"revoked": True}})
+
+
+@accounts.get("/auth/me")
+@access.require(None)
+def me() -> Response:
+    return json_response({"data": access.current().as_dict()})
+
+
+# -- users -----------------------------------------------------------------------------
+@accounts.get("/users")
+@access.require("admin")
+def list_users() -> Response:
+    rows = [u.as_dict() for u in users.list_users(vellum().state)]
+    return json_response({"data": rows, "meta": {"total": len(rows)}})
+
+
+@accounts.post("/users")
+@access.require("admin")
+def create_user() -> Response:
+    data = body()
+    user = users.create_user(
+        vellum().state,
+        data.get("name") or data.get("username") or "",
+        data.get("password") or "",
+        data.get("role") or "viewer",
+        data.get("email"),
+    )
+    return json_response({"data": user.as_dict()}, 201, {"Location": f"/api/users/{user.id}"})
+
+
+@accounts.get("/users/<int:user_id>")
+@access.require("admin")
+def get_user(user_id: int) -> Response:
+    return json_response({"data": users.get_user(vellum().state, user_id).as_dict()})
+
+
+@accounts.put("/users/<int:user_id>")
+@accounts.patch("/users/<int:user_id>")
+@access.require("admin")
+def update_user(user_id: int) -> Response:
+    data = body()
+    user = users.update_user(
+        vellum().state,
+        user_id,
+        role=data.get("role"),
+        email=data.get("email"),
+        password=data.get("password"),
+    )
+    return json_response({"data": user.as_dict()})
+
+
+@accounts.delete("/users/<int:user_id>")
+@access.require("admin")
+def delete_user(user_id: int) -> Response:
+    users.delete_user(vellum().state, user_id)
+    return Response(status=204)
+
+
+# -- API keys --------------------------------------------------------------------------
+@accounts.get("/keys")
+@access.require("admin")
+def list_keys() -> Response:
+    rows = [k.as_dict() for k in keys.list_keys(vellum().state)]
+    return json_response({"data": rows, "meta": {"total": len(rows)}})
+
+
+@accounts.post("/keys")
+@access.require("admin")
+def create_key() -> Response:
+    data = body()
+    key, secret = keys.create_key(
+        vellum().state,
+        data.get("name") or "",
+        _list(data, "scopes") or ["read"],
+        expires_in=keys.parse_duration(data.get("expiresIn"), "expiresIn"),
+        allowed_ips=_list(data, "allowedIps"),
+        usage_limit=data.get("usageLimit"),
+        rate_limit=_rate(data.get("rateLimit")),
+        created_by=access.current().name,
+    )
+    payload = {"data": {**key.as_dict(), "key": secret}}
+    return json_response(payload, 201, {"Location": f"/api/keys/{key.id}"})
+
+
+@accounts.get("/keys/<key_id>")
+@access.require("admin")
+def get_key(key_id: str) -> Response:
+    return json_response({"data": keys.get_key(vellum().state, key_id).as_dict()})
+
+
+@accounts.post("/keys/<key_id>/rotate")
+@access.require("admin")
+def rotate_key(key_id: str) -> Response:
+    data = request.get_json(silent=True) or {}
+    grace = keys.parse_duration(data.get("grace"), "grace")
+    grace = keys.DEFAULT_GRACE_SECONDS if grace is None else grace
+    key, secret = keys.rotate_key(vellum().state, key_id, grace)
+    return json_response({"data": {**key.as_dict(), "key": secret}})
+
+
+@accounts.delete("/keys/<key_id>")
+@access.require("admin")
+def revoke_key(key_id: str) -> Response:
+    return json_response({"data": keys.revoke_key(vellum().state, key_id).as_dict()})
+
+
+@accounts.get("/keys/<key_id>/activity")
+@access.require("admin")
+def key_activity(key_id: str) -> Response:
+    rows = keys.activity(vellum().state, key_id, limit=_int_arg("limit", 50, 500))
+    return json_response({"data": rows})
+
+
+def _list(data: dict, name: str) -> list[str]:
+    value = data.get(name) or []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"Invalid {name}", [Detail(name, "expected a list of strings")])
+    return value
+
+
+def _rate(value) -> str | None:
+    from app.limits import check_rate
+
+    return check_rate(value, "rateLimit") if value else None
+
+
+def _int_arg(name: str, default: int, high: int) -> int:
+    from app.query import _parse_int
+
+    return _parse_int(request.args.to_dict(flat=False), name, default, 1, high)

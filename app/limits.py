@@ -1,0 +1,84 @@
+"""Rate limits (flask-limiter), request size and CORS, as the site's vellum.yml sets them.
+
+```yaml
+rate_limits:
+  anonymous: 100 per 15 minutes        # per IP
+  authenticated: 1000 per 15 minutes   # per API key or user; a key may set its own
+  storage: memory://                   # redis://host:6379/0 shares counts across processes
+limits:
+  max_body: 10485760                   # bytes
+cors:
+  origins: ["https://example.com"]
+```
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_cors import CORS
+from flask_limiter import Limiter
+from limits import parse
+
+from app import access
+from app.errors import Detail, ValidationError, VellumError
+from app.site import Site
+
+ANONYMOUS = "100 per 15 minutes"
+AUTHENTICATED = "1000 per 15 minutes"
+MAX_BODY = 10 * 1024 * 1024
+EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+
+
+def check_rate(value: str, field: str) -> str:
+    """A limit in flask-limiter's notation ('100 per 15 minutes', '10/minute')."""
+    try:
+        parse(str(value))
+    except ValueError as exc:
+        raise ValidationError(
+            "Invalid rate limit", [Detail(field, f"expected e.g. '100 per 15 minutes': {exc}")]
+        ) from exc
+    return str(value)
+
+
+def init_app(app: Flask, site: Site) -> Limiter:
+    settings = site.settings.get("rate_limits") or {}
+    anonymous = check_rate(settings.get("anonymous", ANONYMOUS), "rate_limits.anonymous")
+    signed_in = check_rate(
+        settings.get("authenticated", AUTHENTICATED), "rate_limits.authenticated"
+    )
+    app.config["MAX_CONTENT_LENGTH"] = int(
+        (site.settings.get("limits") or {}).get("max_body", MAX_BODY)
+    )
+
+    def limit_for_request() -> str:
+        try:
+            principal = access.current()
+        except VellumError:
+            return anonymous  # bad credentials are counted like anonymous requests
+        return anonymous if principal.anonymous else (principal.rate_limit or signed_in)
+
+    def budget_key() -> str:
+        try:
+            return access.current().limit_key
+        except VellumError:
+            return f"ip:{access.client_ip()}"
+
+    limiter = Limiter(
+        key_func=budget_key,
+        app=app,
+        default_limits=[limit_for_request],
+        storage_uri=settings.get("storage", "memory://"),
+        headers_enabled=True,
+        strategy="fixed-window",
+    )
+    origins = (site.settings.get("cors") or {}).get("origins")
+    if origins:
+        CORS(app, origins=origins, expose_headers=EXPOSED_HEADERS, max_age=600)
+    return limiter

@@ -1,0 +1,176 @@
+"""The SQLite state store: accounts, keys, tokens and other state that is not content.
+
+It lives in the untracked state folder. WAL mode lets several server processes read
+while one writes; each thread keeps its own connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    email TEXT,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL,
+    previous_hash TEXT,
+    previous_expires_at TEXT,
+    scopes TEXT NOT NULL,
+    expires_at TEXT,
+    allowed_ips TEXT NOT NULL DEFAULT '[]',
+    usage_limit INTEGER,
+    rate_limit TEXT,
+    request_count INTEGER NOT NULL DEFAULT 0,
+    last_used_at TEXT,
+    last_ip TEXT,
+    created_by TEXT,
+    created_at TEXT NOT NULL,
+    rotated_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS key_activity (
+    id INTEGER PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    ip TEXT,
+    method TEXT,
+    path TEXT,
+    status INTEGER
+);
+CREATE INDEX IF NOT EXISTS key_activity_by_key ON key_activity (key_id, id);
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_hash TEXT,
+    scopes TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL DEFAULT '[]',
+    grants TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oauth_codes (
+    code_hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    scopes TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT,
+    code_challenge_method TEXT,
+    expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS oauth_refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    user_id INTEGER,
+    scopes TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """Timestamps in the state store and the API: UTC, seconds, 'Z'."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def parse_iso(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+class StateStore:
+    """One SQLite database in the state folder, shared by every process of a site."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "state.db"
+        self.folder = folder
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        db = self.connection()
+        db.executescript(SCHEMA)  # idempotent; runs in its own transaction
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            self._local.db = db
+            with self._all_lock:
+                self._all.append(db)
+        return db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT: writers queue on SQLite's lock, never interleave."""
+        db = self.connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        return self.connection().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown, when no request is running)."""
+        with self._all_lock:
+            for db in self._all:
+                db.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def secret(self, name: str, env_value: str | None = None) -> str:
+        """A secret from the environment, else one generated once into the state folder."""
+        if env_value:
+            return env_value
+        path = self.folder / f"{name}.secret"
+        if not path.exists():
+            tmp = self.folder / f".{name}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)  # fails if another process won the race: use theirs
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
