@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import access, api, limits, tokens
+from app import access, api, limits, tokens, web
 from app.config import load_config
 from app.services import Vellum
 
@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["vellum"] = services
     tokens.init_app(app, services.state, secret)
     access.init_app(app)
+    web.init_app(app)
     limits.init_app(app, services.site)
     api.init_app(app)
     return app
