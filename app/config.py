@@ -22,6 +22,13 @@ def parse_optional(value: str) -> str | None:
     return value or None
 
 
+def parse_secret(value: str) -> str | None:
+    """HMAC-SHA256 wants a key of at least 32 bytes (RFC 7518 §3.2)."""
+    if value and len(value.encode()) < 32:
+        raise ValueError("must be at least 32 characters (try: openssl rand -base64 48)")
+    return value or None
+
+
 @dataclass(frozen=True)
 class Setting:
     """One documented setting; the environment variable is VELLUM_<name>."""
@@ -59,7 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SECRET_KEY",
         None,
         "Signs tokens and sessions; default: generated once into the state folder.",
-        parse_optional,
+        parse_secret,
     ),
     Setting("HOST", "127.0.0.1", "Address `vellum serve` listens on."),
     Setting("PORT", 5000, "Port `vellum serve` listens on.", int),

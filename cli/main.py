@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import orjson
 
+from app import keys
+from app import users as accounts
 from app.config import load_config
 from app.errors import VellumError
+from app.limits import check_rate
 from app.services import Vellum
+from app.users import ROLES
 
 
 def _echo_json(payload) -> None:
@@ -257,6 +263,187 @@ def get(services: Vellum, model: str, record_id: str, locale, populate, as_json:
     if row.get("body"):
         click.echo("")
         click.echo(row["body"])
+
+
+@contextlib.contextmanager
+def site_services(ctx: click.Context) -> Iterator[Vellum]:
+    """Open the site for a state-store command (no index sync); domain errors become exits."""
+    try:
+        services = open_site(ctx.obj["site"])
+    except VellumError as exc:
+        raise click.ClickException(exc.message) from exc
+    try:
+        yield services
+    except VellumError as exc:
+        raise click.ClickException(_describe(exc)) from exc
+    finally:
+        services.close()
+
+
+def _describe(exc: VellumError) -> str:
+    details = "; ".join(f"{d.field}: {d.message}" if d.field else d.message for d in exc.details)
+    return f"{exc.message} ({details})" if details else exc.message
+
+
+@cli.group()
+def users() -> None:
+    """Accounts: who may sign in, and with which role."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(sorted(ROLES)), default="viewer", show_default=True)
+@click.option("--email", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@json_option
+@click.pass_context
+def users_add(ctx, name: str, role: str, email, password_stdin: bool, as_json: bool) -> None:
+    """Add a user; the password is prompted for (or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with site_services(ctx) as services:
+        user = accounts.create_user(services.state, name, password, role, email)
+    _show(user.as_dict(), as_json, f"Added {user.name} ({user.role}).")
+
+
+@users.command("list")
+@json_option
+@click.pass_context
+def users_list(ctx, as_json: bool) -> None:
+    """List users and their roles."""
+    with site_services(ctx) as services:
+        rows = [u.as_dict() for u in accounts.list_users(services.state)]
+    if as_json:
+        _echo_json({"data": rows})
+        return
+    for row in rows:
+        click.echo(f"{row['id']}\t{row['name']}\t{row['role']}\t{row['email'] or ''}")
+
+
+@users.command("remove")
+@click.argument("name")
+@click.pass_context
+def users_remove(ctx, name: str) -> None:
+    """Remove a user (never the last admin)."""
+    with site_services(ctx) as services:
+        user = accounts.delete_user(services.state, name)
+    click.echo(f"Removed {user.name}.")
+
+
+@users.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(sorted(ROLES)))
+@click.pass_context
+def users_set_role(ctx, name: str, role: str) -> None:
+    """Change a user's role."""
+    with site_services(ctx) as services:
+        user = accounts.update_user(services.state, name, role=role)
+    click.echo(f"{user.name} is now {user.role}.")
+
+
+@cli.group(name="keys")
+def keys_group() -> None:
+    """API keys: create, list, show, rotate, revoke."""
+
+
+@keys_group.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(keys.SCOPES), default=["read"])
+@click.option("--expires", default=None, help="Lifetime such as 30d, 12h (default: never).")
+@click.option("--ip", "ips", multiple=True, help="Allowed IP or CIDR (repeatable).")
+@click.option("--usage-limit", type=int, default=None, help="Requests allowed in all.")
+@click.option("--rate-limit", default=None, help="e.g. '100 per minute' (default: the site's).")
+@json_option
+@click.pass_context
+def keys_create(ctx, name, scopes, expires, ips, usage_limit, rate_limit, as_json) -> None:
+    """Create a key; its secret is printed once and cannot be shown again."""
+    with site_services(ctx) as services:
+        key, secret = keys.create_key(
+            services.state,
+            name,
+            list(scopes),
+            expires_in=keys.parse_duration(expires, "expires"),
+            allowed_ips=list(ips),
+            usage_limit=usage_limit,
+            rate_limit=check_rate(rate_limit, "rate-limit") if rate_limit else None,
+            created_by="cli",
+        )
+    _show({**key.as_dict(), "key": secret}, as_json, f"{key.prefix} created. Key (shown once):")
+    if not as_json:
+        click.echo(secret)
+
+
+@keys_group.command("list")
+@json_option
+@click.pass_context
+def keys_list(ctx, as_json: bool) -> None:
+    """List keys with their usage."""
+    with site_services(ctx) as services:
+        rows = [k.as_dict() for k in keys.list_keys(services.state)]
+    if as_json:
+        _echo_json({"data": rows})
+        return
+    for row in rows:
+        state = "active" if row["active"] else "revoked"
+        used = row["usage"]
+        click.echo(
+            f"{row['id']}\t{row['name']}\t{','.join(row['scopes'])}\t{state}\t"
+            f"{used['requests']} requests\tlast {used['lastUsedAt'] or 'never'}"
+        )
+
+
+@keys_group.command("show")
+@click.argument("key_id")
+@json_option
+@click.pass_context
+def keys_show(ctx, key_id: str, as_json: bool) -> None:
+    """Show one key and its recent activity."""
+    with site_services(ctx) as services:
+        row = keys.get_key(services.state, key_id).as_dict()
+        row["activity"] = keys.activity(services.state, key_id, limit=20)
+    if as_json:
+        _echo_json({"data": row})
+        return
+    for name in ("id", "name", "scopes", "expiresAt", "allowedIps", "usageLimit", "usage"):
+        click.echo(f"{name}: {orjson.dumps(row[name]).decode()}")
+    for event in row["activity"]:
+        click.echo(
+            f"  {event['at']} {event['ip']} {event['method']} {event['path']} {event['status']}"
+        )
+
+
+@keys_group.command("rotate")
+@click.argument("key_id")
+@click.option("--grace", default="24h", show_default=True, help="How long the old secret works.")
+@json_option
+@click.pass_context
+def keys_rotate(ctx, key_id: str, grace: str, as_json: bool) -> None:
+    """Give a key a new secret; the old one keeps working for the grace period."""
+    with site_services(ctx) as services:
+        seconds = keys.parse_duration(grace, "grace")
+        key, secret = keys.rotate_key(services.state, key_id, seconds)
+    _show({**key.as_dict(), "key": secret}, as_json, f"{key.prefix} rotated. New key (shown once):")
+    if not as_json:
+        click.echo(secret)
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx, key_id: str) -> None:
+    """Revoke a key at once."""
+    with site_services(ctx) as services:
+        key = keys.revoke_key(services.state, key_id)
+    click.echo(f"{key.prefix} revoked.")
+
+
+def _show(payload: dict, as_json: bool, message: str) -> None:
+    if as_json:
+        _echo_json({"data": payload})
+    else:
+        click.echo(message)
 
 
 if __name__ == "__main__":

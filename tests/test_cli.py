@@ -105,3 +105,58 @@ def test_not_a_site(runner, tmp_path):
     plain.mkdir()
     result = run(runner, plain, "validate")
     assert result.exit_code == 1 and "not inside a Git repository" in result.output
+
+
+def test_users_commands(runner, query_repo):
+    added = runner.invoke(
+        cli,
+        ["--site", str(query_repo), "users", "add", "ada", "--role", "admin", "--password-stdin"],
+        input="correct horse\n",
+    )
+    assert added.exit_code == 0, added.output
+    assert added.output == "Added ada (admin).\n"
+    prompted = runner.invoke(
+        cli, ["--site", str(query_repo), "users", "add", "bo"], input="long enough\nlong enough\n"
+    )
+    assert prompted.exit_code == 0, prompted.output
+    rows = json.loads(run(runner, query_repo, "users", "list", "--json").output)["data"]
+    assert [(r["name"], r["role"]) for r in rows] == [("ada", "admin"), ("bo", "viewer")]
+    assert (
+        run(runner, query_repo, "users", "set-role", "bo", "editor").output == "bo is now editor.\n"
+    )
+    last = runner.invoke(cli, ["--site", str(query_repo), "users", "remove", "ada"])
+    assert last.exit_code == 1 and "last admin" in last.output
+    short = runner.invoke(
+        cli,
+        ["--site", str(query_repo), "users", "add", "cy", "--password-stdin"],
+        input="short\n",
+    )
+    assert short.exit_code == 1 and "password: must be at least 8 characters" in short.output
+    assert run(runner, query_repo, "users", "remove", "bo").output == "Removed bo.\n"
+
+
+def test_keys_commands(runner, query_repo):
+    made = json.loads(
+        run(
+            runner, query_repo, "keys", "create", "ci", "--scope", "read", "--scope", "write",
+            "--expires", "30d", "--ip", "10.0.0.0/8", "--usage-limit", "5", "--json",
+        ).output
+    )["data"]  # fmt: skip
+    assert made["key"].startswith(f"vk_{made['id']}_")
+    assert made["scopes"] == ["read", "write"] and made["allowedIps"] == ["10.0.0.0/8"]
+    listed = run(runner, query_repo, "keys", "list").output
+    assert f"{made['id']}\tci\tread,write\tactive\t0 requests" in listed
+    assert (
+        "key"
+        not in json.loads(run(runner, query_repo, "keys", "show", made["id"], "--json").output)[
+            "data"
+        ]
+    )
+    rotated = json.loads(run(runner, query_repo, "keys", "rotate", made["id"], "--json").output)
+    assert rotated["data"]["key"] != made["key"]
+    assert (
+        run(runner, query_repo, "keys", "revoke", made["id"]).output
+        == f"vk_{made['id']} revoked.\n"
+    )
+    bad = runner.invoke(cli, ["--site", str(query_repo), "keys", "create", "x", "--ip", "nope"])
+    assert bad.exit_code == 1 and "allowedIps" in bad.output

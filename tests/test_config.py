@@ -35,3 +35,9 @@ def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for setting in SETTINGS:
         assert f"`{setting.env_var}`" in readme, setting.env_var
+
+
+def test_short_secret_key_is_refused():
+    with pytest.raises(ValueError, match="VELLUM_SECRET_KEY: must be at least 32"):
+        load_config(environ={"VELLUM_SECRET_KEY": "short"})
+    assert load_config(environ={"VELLUM_SECRET_KEY": "k" * 32})["SECRET_KEY"] == "k" * 32

@@ -1,0 +1,342 @@
+"""Who may do what: JWTs, API keys, scopes, drafts, rate limits and body size, for real."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import time
+
+import jwt as pyjwt
+import pytest
+from flask_jwt_extended import create_access_token
+
+from app import keys, users
+from tests.conftest import QUERY_SITE, build_app, commit, make_repo, write_files
+
+
+def state_of(application):
+    return application.extensions["vellum"].state
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin(app):
+    return users.create_user(state_of(app), "ada", "correct horse", "admin", "ada@example.com")
+
+
+def login(client, name="ada", password="correct horse"):
+    return client.post("/api/auth/login", json={"username": name, "password": password})
+
+
+def site_with(tmp_path, extra: str):
+    """A repository with the query fixture plus extra top-level vellum.yml settings."""
+    repo = make_repo(tmp_path / "custom")
+    files = dict(QUERY_SITE)
+    files["vellum.yml"] = files["vellum.yml"].replace("auth:\n  public_read: true\n", extra)
+    write_files(repo, files)
+    commit(repo, "Site")
+    return repo
+
+
+# -- JWT -------------------------------------------------------------------------------
+def test_login_refresh_and_logout(app, admin, anonymous):
+    signed = login(anonymous).get_json()["data"]
+    assert signed["tokenType"] == "Bearer" and signed["expiresIn"] == 900
+    assert signed["user"]["name"] == "ada" and "password" not in json.dumps(signed)
+    assert anonymous.get("/api/users", headers=bearer(signed["accessToken"])).status_code == 200
+    renewed = anonymous.post("/api/auth/refresh", headers=bearer(signed["refreshToken"]))
+    fresh = renewed.get_json()["data"]["accessToken"]
+    assert anonymous.get("/api/auth/me", headers=bearer(fresh)).get_json()["data"]["name"] == "ada"
+    out = anonymous.post("/api/auth/logout", headers=bearer(fresh))
+    assert out.status_code == 200
+    after = anonymous.get("/api/users", headers=bearer(fresh))
+    assert after.status_code == 401 and "revoked" in after.get_json()["error"]["message"]
+    # An access token is not a refresh token, and the other way round.
+    assert anonymous.post("/api/auth/refresh", headers=bearer(fresh)).status_code == 401
+    assert anonymous.get("/api/users", headers=bearer(signed["refreshToken"])).status_code == 401
+
+
+def test_wrong_password_and_unknown_user(anonymous, admin):
+    for name, password in (("ada", "wrong"), ("nobody", "correct horse")):
+        response = login(anonymous, name, password)
+        assert response.status_code == 401
+        assert response.get_json()["error"]["message"] == "Wrong user name or password"
+
+
+def test_revocation_survives_a_restart(query_repo, tmp_path):
+    first = build_app(query_repo, tmp_path / "state")
+    users.create_user(state_of(first), "ada", "correct horse", "admin")
+    token = login(first.test_client()).get_json()["data"]["accessToken"]
+    first.test_client().post("/api/auth/logout", headers=bearer(token))
+    first.extensions["vellum"].close()
+    second = build_app(query_repo, tmp_path / "state")
+    response = second.test_client().get("/api/users", headers=bearer(token))
+    assert response.status_code == 401
+    second.extensions["vellum"].close()
+
+
+def forged_tokens(app, admin) -> dict[str, str]:
+    with app.app_context():
+        good = create_access_token(str(admin.id), additional_claims={"scopes": ["admin"]})
+        expired = create_access_token(
+            str(admin.id),
+            additional_claims={"scopes": ["admin"]},
+            expires_delta=dt.timedelta(seconds=-5),
+        )
+    header, payload, signature = good.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["scopes"] = ["admin", "write"]
+    tampered_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    none_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    other = pyjwt.encode(
+        {**claims, "exp": int(time.time()) + 600},
+        "a-different-secret-that-is-long-enough-0123456789",
+        "HS256",
+    )
+    return {
+        "expired": expired,
+        "tampered": f"{header}.{tampered_payload}.{signature}",
+        "alg none": f"{none_header}.{payload}.",
+        "wrong secret": other,
+        "garbage": "abc.def",
+    }
+
+
+def test_bad_tokens_are_401(app, admin, anonymous):
+    for name, token in forged_tokens(app, admin).items():
+        response = anonymous.get("/api/post", headers=bearer(token))
+        assert response.status_code == 401, name
+        assert response.get_json()["error"]["code"] == "UNAUTHORIZED", name
+
+
+def test_malformed_authorization_header_is_401(anonymous):
+    assert anonymous.get("/api/post", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_token_never_grants_more_than_the_current_role(app, anonymous):
+    user = users.create_user(state_of(app), "ed", "correct horse", "admin")
+    users.create_user(state_of(app), "root", "correct horse", "admin")
+    token = login(anonymous, "ed").get_json()["data"]["accessToken"]
+    users.update_user(state_of(app), user.id, role="viewer")
+    assert anonymous.get("/api/users", headers=bearer(token)).status_code == 403
+    users.delete_user(state_of(app), user.id)
+    assert anonymous.get("/api/post", headers=bearer(token)).status_code == 401
+
+
+# -- API keys --------------------------------------------------------------------------
+def test_key_as_bearer_or_header_and_its_activity(app, anonymous):
+    key, secret = keys.create_key(state_of(app), "builder", ["read"])
+    assert anonymous.get("/api/post", headers=bearer(secret)).status_code == 200
+    assert anonymous.get("/api/post/alpha", headers={"X-API-Key": secret}).status_code == 200
+    assert anonymous.get("/api/post/nope", headers={"X-API-Key": secret}).status_code == 404
+    shown = keys.get_key(state_of(app), key.id)
+    assert shown.request_count == 3 and shown.last_ip == "127.0.0.1"
+    log = keys.activity(state_of(app), key.id)
+    assert [(e["path"], e["status"]) for e in log] == [
+        ("/api/post/nope", 404),
+        ("/api/post/alpha", 200),
+        ("/api/post", 200),
+    ]
+
+
+def test_unknown_revoked_and_expired_keys_are_401(app, anonymous):
+    state = state_of(app)
+    key, secret = keys.create_key(state, "k", ["read"])
+    keys.revoke_key(state, key.id)
+    revoked = anonymous.get("/api/post", headers=bearer(secret))
+    assert revoked.status_code == 401 and "revoked" in revoked.get_json()["error"]["message"]
+    assert anonymous.get("/api/post", headers=bearer(secret[:-2] + "xx")).status_code == 401
+    _, short = keys.create_key(state, "short", ["read"], expires_in=1)
+    time.sleep(1.1)
+    expired = anonymous.get("/api/post", headers=bearer(short))
+    assert expired.status_code == 401 and "expired" in expired.get_json()["error"]["message"]
+
+
+def test_key_ip_allow_list(app, anonymous):
+    _, secret = keys.create_key(state_of(app), "office", ["read"], allowed_ips=["10.0.0.0/8"])
+    outside = anonymous.get("/api/post", headers=bearer(secret))
+    assert outside.status_code == 403 and outside.get_json()["error"]["code"] == "FORBIDDEN"
+    inside = anonymous.get(
+        "/api/post", headers=bearer(secret), environ_overrides={"REMOTE_ADDR": "10.1.2.3"}
+    )
+    assert inside.status_code == 200
+
+
+def test_key_usage_limit(app, anonymous):
+    _, secret = keys.create_key(state_of(app), "trial", ["read"], usage_limit=2)
+    assert [anonymous.get("/api/post", headers=bearer(secret)).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+
+
+def test_rotation_keeps_the_old_secret_for_the_grace_period(app, anonymous):
+    state = state_of(app)
+    key, old = keys.create_key(state, "ci", ["read"])
+    _, new = keys.rotate_key(state, key.id, grace_seconds=3600)
+    assert anonymous.get("/api/post", headers=bearer(old)).status_code == 200
+    assert anonymous.get("/api/post", headers=bearer(new)).status_code == 200
+    _, newest = keys.rotate_key(state, key.id, grace_seconds=0)
+    assert anonymous.get("/api/post", headers=bearer(new)).status_code == 401
+    assert anonymous.get("/api/post", headers=bearer(newest)).status_code == 200
+
+
+def test_keys_api_for_admins(app, anonymous):
+    _, admin_key = keys.create_key(state_of(app), "root", ["read", "admin"])
+    made = anonymous.post(
+        "/api/keys",
+        headers=bearer(admin_key),
+        json={"name": "site build", "scopes": ["read"], "expiresIn": "30d", "usageLimit": 10},
+    )
+    assert made.status_code == 201
+    data = made.get_json()["data"]
+    assert data["key"].startswith(f"vk_{data['id']}_") and data["usageLimit"] == 10
+    listed = anonymous.get("/api/keys", headers=bearer(admin_key)).get_json()["data"]
+    assert all("key" not in row and "keyHash" not in row for row in listed)
+    rotated = anonymous.post(f"/api/keys/{data['id']}/rotate", headers=bearer(admin_key), json={})
+    assert rotated.get_json()["data"]["key"] != data["key"]
+    revoked = anonymous.delete(f"/api/keys/{data['id']}", headers=bearer(admin_key))
+    assert revoked.get_json()["data"]["active"] is False
+    bad = anonymous.post("/api/keys", headers=bearer(admin_key), json={"name": "", "scopes": ["x"]})
+    assert bad.status_code == 422
+    assert {d["field"] for d in bad.get_json()["error"]["details"]} == {"name", "scopes"}
+
+
+# -- scopes and drafts -----------------------------------------------------------------
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.get_json()
+    return [r["id"] for r in response.get_json()["data"]]
+
+
+def test_anonymous_sees_published_only(anonymous):
+    assert ids(anonymous.get("/api/post")) == ["alpha", "beta", "epsilon"]
+    assert anonymous.get("/api/post/gamma").status_code == 404
+    assert ids(anonymous.get("/api/post?filter[status]=draft")) == []
+    assert anonymous.get("/api/search?q=caching").get_json()["data"] == []
+    assert ids(anonymous.get("/api/person")) == ["jane", "john"]  # no status field: public
+
+
+def test_read_drafts_scope_sees_drafts(app, anonymous):
+    _, reader = keys.create_key(state_of(app), "reader", ["read"])
+    _, drafts = keys.create_key(state_of(app), "editor", ["read", "read:drafts"])
+    assert "gamma" not in ids(anonymous.get("/api/post", headers=bearer(reader)))
+    assert "gamma" in ids(anonymous.get("/api/post", headers=bearer(drafts)))
+    assert anonymous.get("/api/post/gamma", headers=bearer(drafts)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("scopes", "path", "status"),
+    [
+        (["read"], "/api/users", 403),
+        (["admin"], "/api/users", 200),
+        (["read"], "/api/keys", 403),
+        (["read", "admin"], "/api/keys", 200),
+        (["write"], "/api/post", 403),
+        (["read"], "/api/post", 200),
+        (["read"], "/api/auth/me", 200),
+    ],
+)
+def test_each_scope_on_a_real_route(app, anonymous, scopes, path, status):
+    _, secret = keys.create_key(state_of(app), "k", scopes)
+    assert anonymous.get(path, headers=bearer(secret)).status_code == status
+
+
+def test_anonymous_needs_auth_for_admin_routes(anonymous):
+    for path in ("/api/users", "/api/keys", "/api/auth/me"):
+        response = anonymous.get(path)
+        assert (
+            response.status_code == 401 and response.get_json()["error"]["code"] == "UNAUTHORIZED"
+        )
+
+
+def test_private_site_refuses_anonymous_reads(tmp_path):
+    application = build_app(site_with(tmp_path, ""), tmp_path / "state")
+    assert application.test_client().get("/api/post").status_code == 401
+    application.extensions["vellum"].close()
+
+
+# -- users API -------------------------------------------------------------------------
+def test_users_api(app, admin, anonymous):
+    token = login(anonymous).get_json()["data"]["accessToken"]
+    made = anonymous.post(
+        "/api/users",
+        headers=bearer(token),
+        json={"name": "bo", "password": "long enough", "role": "editor"},
+    )
+    assert (
+        made.status_code == 201
+        and made.headers["Location"] == f"/api/users/{made.json['data']['id']}"
+    )
+    user_id = made.get_json()["data"]["id"]
+    changed = anonymous.put(f"/api/users/{user_id}", headers=bearer(token), json={"role": "viewer"})
+    assert changed.get_json()["data"]["role"] == "viewer"
+    assert (
+        anonymous.post(
+            "/api/users", headers=bearer(token), json={"name": "bo", "password": "long enough"}
+        ).status_code
+        == 409
+    )
+    short = anonymous.post("/api/users", headers=bearer(token), json={"name": "x", "password": "1"})
+    assert (
+        short.status_code == 422 and short.get_json()["error"]["details"][0]["field"] == "password"
+    )
+    last = anonymous.delete(f"/api/users/{admin.id}", headers=bearer(token))
+    assert last.status_code == 409
+    assert anonymous.delete(f"/api/users/{user_id}", headers=bearer(token)).status_code == 204
+    assert anonymous.get(f"/api/users/{user_id}", headers=bearer(token)).status_code == 404
+
+
+def test_password_is_stored_hashed(app, admin):
+    row = state_of(app).query("SELECT password_hash FROM users WHERE name = 'ada'")[0]
+    assert row["password_hash"].startswith("$argon2id$")
+    assert "correct horse" not in row["password_hash"]
+
+
+# -- rate limits and size --------------------------------------------------------------
+def test_rate_limit_headers_count_down_then_429(tmp_path):
+    repo = site_with(
+        tmp_path, "auth:\n  public_read: true\nrate_limits:\n  anonymous: 3 per minute\n"
+    )
+    application = build_app(repo, tmp_path / "state")
+    client = application.test_client()
+    seen = [client.get("/api/post") for _ in range(4)]
+    assert [r.headers["X-RateLimit-Limit"] for r in seen[:3]] == ["3", "3", "3"]
+    assert [r.headers["X-RateLimit-Remaining"] for r in seen[:3]] == ["2", "1", "0"]
+    assert all(int(r.headers["X-RateLimit-Reset"]) > time.time() for r in seen)
+    blocked = seen[3]
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert blocked.get_json()["error"]["code"] == "RATE_LIMITED"
+    # A key has its own budget (the site's default for signed-in callers, or its own).
+    _, secret = keys.create_key(state_of(application), "tight", ["read"], rate_limit="2 per minute")
+    statuses = [client.get("/api/post", headers=bearer(secret)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    application.extensions["vellum"].close()
+
+
+def test_oversized_body_is_413(tmp_path):
+    repo = site_with(tmp_path, "auth:\n  public_read: true\nlimits:\n  max_body: 200\n")
+    application = build_app(repo, tmp_path / "state")
+    response = application.test_client().post(
+        "/api/auth/login", json={"username": "x" * 500, "password": "y"}
+    )
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    application.extensions["vellum"].close()
+
+
+def test_cors_only_for_configured_origins(tmp_path):
+    repo = site_with(
+        tmp_path, 'auth:\n  public_read: true\ncors:\n  origins: ["https://site.example"]\n'
+    )
+    application = build_app(repo, tmp_path / "state")
+    client = application.test_client()
+    allowed = client.get("/api/post", headers={"Origin": "https://site.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://site.example"
+    other = client.get("/api/post", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    application.extensions["vellum"].close()
