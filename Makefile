@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE   ?= content
 N      ?= 10000
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup serve test bench lint format clean
 
@@ -19,8 +20,13 @@ $(STAMP): pyproject.toml
 serve: setup
 	$(BIN)/vellum serve $(SITE)
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# The admin page's browser test drives Debian's Chromium (Playwright never downloads one).
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
 
 bench: setup
 	$(BIN)/python -m tests.bench --records $(N)

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import access, api, limits, tokens, web
+from app import access, admin, api, limits, tokens, web
 from app.config import load_config
 from app.services import Vellum
 
@@ -27,4 +27,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     limits.init_app(app, services.site)
     api.init_app(app)
+    admin.init_app(app)
     return app

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from flask import Flask, g, request
 
-from app import keys, tokens, users
+from app import keys, oauth, tokens, users
 from app.errors import Forbidden, Unauthorized
 
 
@@ -103,7 +103,13 @@ def _resolve() -> Principal:
         return Principal("key", key.id, key.name, key.scopes, key.rate_limit)
     claims = tokens.decode(services.state, token)
     if claims.get("client_id"):
-        return Principal("client", claims["client_id"], claims["sub"], frozenset(claims["scopes"]))
+        # An OAuth token: it dies with its client; a client's own token acts as the client.
+        client = oauth.find_client(services.state, claims["client_id"])
+        if client is None:
+            raise Unauthorized("The token's application no longer exists")
+        if claims["sub"] == client.id:
+            scopes = client.scopes & frozenset(claims["scopes"])
+            return Principal("client", client.id, client.name, scopes)
     try:
         user = users.get_user(services.state, int(claims["sub"]))
     except (users.UserNotFound, ValueError) as exc:
@@ -131,3 +137,15 @@ def init_app(app: Flask) -> None:
                 response.status_code,
             )
         return response
+
+
+def commit_author(principal: Principal) -> tuple[str, str]:
+    """The Git author of a write: the user, or the key or application that made it."""
+    from app.api import vellum
+
+    if principal.kind == "user":
+        user = users.get_user(vellum().state, int(principal.id))
+        return user.name, user.email or f"{user.name}@users.vellum.invalid"
+    if principal.kind == "key":
+        return principal.name, f"key-{principal.id}@keys.vellum.invalid"
+    return principal.name, f"app-{principal.id}@apps.vellum.invalid"

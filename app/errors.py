@@ -79,6 +79,13 @@ class Conflict(VellumError):
     code = "CONFLICT"
 
 
+class PreconditionFailed(VellumError):
+    """If-Match named a version that is no longer the current one."""
+
+    status = 412
+    code = "PRECONDITION_FAILED"
+
+
 class ValidationError(VellumError):
     status = 422
     code = "VALIDATION_ERROR"

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
+import tempfile
+import threading
+import time
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import git
+from gitdb import IStream
 
 from app.errors import SiteError
 
@@ -22,6 +29,10 @@ class FileDates:
 IDENTITY = ("Vellum", "vellum@localhost")
 
 
+class HeadMoved(Exception):
+    """The branch moved while a commit was being made: build it again on the new HEAD."""
+
+
 def init_repo(path: Path) -> GitRepo:
     """Create a repository that accepts pushes to its checked-out branch."""
     repo = git.Repo.init(path, initial_branch="main")
@@ -31,8 +42,19 @@ def init_repo(path: Path) -> GitRepo:
     return GitRepo(path)
 
 
+def _locked(method):
+    """GitPython keeps long-lived `git cat-file` pipes per Repo: one thread at a time."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class GitRepo:
-    """The repository a site lives in; one per process, closed when done."""
+    """The repository a site lives in; one per process, closed when done. Thread-safe."""
 
     def __init__(self, path: Path | str) -> None:
         try:
@@ -43,12 +65,15 @@ class GitRepo:
             ) from exc
         if self._repo.bare:
             raise SiteError(f"{path} is a bare repository: a site needs a working tree")
+        self._lock = threading.RLock()
         self.root = Path(self._repo.working_tree_dir).resolve()
         self.git_dir = Path(self._repo.git_dir).resolve()
 
+    @_locked
     def close(self) -> None:
         self._repo.close()
 
+    @_locked
     def head(self) -> str | None:
         """The commit HEAD points at, or None in a repository with no commits yet."""
         try:
@@ -56,12 +81,14 @@ class GitRepo:
         except ValueError:
             return None
 
+    @_locked
     def is_ancestor(self, older: str, newer: str) -> bool:
         try:
             return self._repo.is_ancestor(older, newer)
         except git.GitCommandError:
             return False
 
+    @_locked
     def committed_blobs(self, prefix: str) -> dict[str, str]:
         """Path (relative to `prefix`) → blob sha of every file in HEAD's tree under prefix."""
         if self.head() is None:
@@ -75,6 +102,7 @@ class GitRepo:
             blobs[_strip(path, prefix)] = meta.split()[2]
         return blobs
 
+    @_locked
     def file_dates(self, prefix: str, since: str | None = None) -> dict[str, FileDates]:
         """Commit dates of every file changed in since..HEAD (all history if since is None)."""
         head = self.head()
@@ -98,19 +126,178 @@ class GitRepo:
                 dates[path] = FileDates(when, seen.updated if seen else when)
         return dates
 
+    @_locked
+    def identity(self) -> tuple[str, str]:
+        """The configured user.name and user.email, else Vellum's own."""
+        reader = self._repo.config_reader()
+        return (
+            str(reader.get_value("user", "name", IDENTITY[0])),
+            str(reader.get_value("user", "email", IDENTITY[1])),
+        )
+
     def commit_all(self, message: str) -> str:
         """Stage everything in the work tree and commit it; the author falls back to Vellum."""
-        self._repo.git.add("-A")
-        reader = self._repo.config_reader()
-        name = reader.get_value("user", "name", IDENTITY[0])
-        email = reader.get_value("user", "email", IDENTITY[1])
-        actor = git.Actor(name, email)
-        return self._repo.index.commit(message, author=actor, committer=actor).hexsha
+        actor = git.Actor(*self.identity())
+        with self._lock:
+            self._repo.git.add("-A")
+            return self._repo.index.commit(message, author=actor, committer=actor).hexsha
+
+    @_locked
+    def commit_files(
+        self, changes: dict[str, bytes | None], message: str, author: tuple[str, str]
+    ) -> str:
+        """One commit of these files (repo paths → bytes, None = removed) on top of HEAD.
+
+        Built in a temporary index and published by a compare-and-swap of the branch, so
+        whatever a writer has staged is left alone and a concurrent commit is never lost.
+        """
+        head = self.head()
+        cmd = self._repo.git
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            if head:
+                cmd.read_tree(head, env=env)
+            entries = self._stage(changes, env)
+            tree = cmd.write_tree(env=env)
+        parents = ["-p", head] if head else []
+        commit = cmd.commit_tree(tree, *parents, "-m", message, env=_identity(author))
+        try:
+            cmd.update_ref("-m", f"vellum: {message}", "HEAD", commit, head or "")
+        except git.GitCommandError as exc:
+            raise HeadMoved(str(exc)) from exc
+        self.stage_in_index(entries)
+        return commit
+
+    def _stage(self, changes: dict[str, bytes | None], env: dict) -> list[tuple[str, str | None]]:
+        entries = []
+        for path, data in changes.items():
+            if data is None:
+                self._repo.git.update_index("--force-remove", "--", path, env=env)
+                entries.append((path, None))
+                continue
+            stored = self._repo.odb.store(IStream(b"blob", len(data), BytesIO(data)))
+            sha = stored.hexsha.decode() if isinstance(stored.hexsha, bytes) else stored.hexsha
+            self._repo.git.update_index("--add", "--cacheinfo", f"100644,{sha},{path}", env=env)
+            entries.append((path, sha))
+        return entries
+
+    @_locked
+    def blob(self, sha: str) -> bytes:
+        """The bytes of a blob."""
+        return self._repo.odb.stream(bytes.fromhex(sha)).read()
+
+    @_locked
+    def stage_in_index(self, entries: list[tuple[str, str | None]]) -> None:
+        """Make the work tree's index agree with the new commit for these paths only."""
+        for attempt in range(50):
+            try:
+                for path, sha in entries:
+                    if sha is None:
+                        self._repo.git.update_index("--force-remove", "--", path)
+                    else:
+                        self._repo.git.update_index("--add", "--cacheinfo", f"100644,{sha},{path}")
+                return
+            except git.GitCommandError:
+                # Someone (a writer's own git) holds .git/index.lock: wait a little.
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
+
+    @_locked
+    def committed_blob(self, path: str) -> str | None:
+        """The blob sha of a repo path in HEAD, or None when HEAD does not have it."""
+        try:
+            return self._repo.git.rev_parse("--verify", "-q", f"HEAD:{path}")
+        except git.GitCommandError:
+            return None
+
+    @_locked
+    def resolve(self, rev: str) -> str | None:
+        """The full sha of a commit named by a (possibly short) sha, or None."""
+        try:
+            return self._repo.git.rev_parse("--verify", "-q", f"{rev}^{{commit}}")
+        except git.GitCommandError:
+            return None
+
+    @_locked
+    def file_log(self, path: str, limit: int, offset: int) -> list[dict]:
+        """Commits that touched a repo path, newest first: sha, author, date, message."""
+        out = self._repo.git.log(
+            f"--max-count={limit}",
+            f"--skip={offset}",
+            "--format=%x01%H%x00%an%x00%ae%x00%aI%x00%s",
+            "--name-status",
+            "--no-renames",
+            "HEAD",
+            "--",
+            path,
+        )
+        commits = []
+        for chunk in out.split("\x01")[1:]:
+            header, _, names = chunk.partition("\n")
+            sha, name, email, date, subject = header.split("\x00")
+            status = names.strip().split("\t", 1)[0] if names.strip() else "M"
+            commits.append(
+                {
+                    "version": sha,
+                    "author": {"name": name, "email": email},
+                    "date": _utc(date),
+                    "message": subject,
+                    "deleted": status == "D",
+                }
+            )
+        return commits
+
+    @_locked
+    def count_commits(self, path: str) -> int:
+        if self.head() is None:
+            return 0
+        return int(self._repo.git.rev_list("--count", "HEAD", "--", path) or 0)
+
+    @_locked
+    def file_at(self, commit: str, path: str) -> bytes | None:
+        """A file's bytes as of a commit, or None if it did not exist there."""
+        try:
+            sha = self._repo.git.rev_parse("--verify", "-q", f"{commit}:{path}")
+        except git.GitCommandError:
+            return None
+        return self.blob(sha)
+
+    @_locked
+    def paths_ever(self, pathspec: str) -> list[str]:
+        """Every path matching a glob pathspec in the history, most recent first."""
+        if self.head() is None:
+            return []
+        out = self._repo.git.log("--format=", "--name-only", "--no-renames", "HEAD", "--", pathspec)
+        seen: dict[str, None] = {}
+        for line in out.splitlines():
+            if line.strip():
+                seen.setdefault(line.strip(), None)
+        return list(seen)
+
+    @_locked
+    def changes_between(self, old: str, new: str, prefix: str) -> list[tuple[str, str]]:
+        """(status A/M/D, path relative to prefix) for each file changed in old..new."""
+        out = self._repo.git.diff(
+            "--name-status", "--no-renames", "-z", old, new, "--", prefix or "."
+        )
+        parts = [p for p in out.split("\0") if p]
+        return [(parts[i][0], _strip(parts[i + 1], prefix)) for i in range(0, len(parts) - 1, 2)]
 
     def relative(self, path: Path) -> str:
         """A path inside the work tree, relative to its root, with forward slashes."""
         rel = Path(path).resolve().relative_to(self.root).as_posix()
         return "" if rel == "." else rel
+
+
+def _identity(author: tuple[str, str]) -> dict[str, str]:
+    name, email = author
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": IDENTITY[0],
+        "GIT_COMMITTER_EMAIL": IDENTITY[1],
+    }
 
 
 def _strip(path: str, prefix: str) -> str:

@@ -10,6 +10,7 @@ process writes.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from whoosh import analysis, fields, index, query, scoring, writing
+from whoosh import analysis, fields, index, query, scoring
 from whoosh.highlight import ContextFragmenter, HtmlFormatter, highlight
 from whoosh.index import LockError
 from whoosh.qparser import AndGroup, QueryParser
@@ -42,7 +43,14 @@ class FoldAccents(analysis.Filter):
             yield token
 
 
-_ANALYZER = analysis.StandardAnalyzer() | FoldAccents()
+# Words are runs of letters and digits: punctuation such as Markdown's '*' and '_' never
+# sticks to a word (the stock StandardAnalyzer keeps '*' for wildcards).
+_ANALYZER = (
+    analysis.RegexTokenizer(r"\w+(?:[.']\w+)*")
+    | analysis.LowercaseFilter()
+    | analysis.StopFilter()
+    | FoldAccents()
+)
 
 RECORDS_SCHEMA = fields.Schema(
     key=fields.ID(unique=True, stored=True),
@@ -152,8 +160,30 @@ class Store:
             writer.cancel()
 
     def clear_text(self) -> None:
-        """Empty the full-text index (after a rebuild); readers keep their snapshot."""
-        _writer(self.text).commit(mergetype=writing.CLEAR)
+        """Start the full-text index afresh with today's schema (after a rebuild).
+
+        Readers in other processes keep the files they have open and move to the new
+        index at their next search.
+        """
+        lock = self.text.storage.lock(f"{self.text.indexname}_WRITELOCK")
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while not lock.acquire(blocking=False):
+            if time.monotonic() > deadline:
+                raise IndexBusy("The index is being written by another process; try again")
+            time.sleep(0.05)
+        try:
+            with self._searcher_lock:
+                if self._searcher is not None:
+                    self._searcher.close()
+                    self._searcher = None
+                folder = self.folder / "text"
+                for path in folder.iterdir():
+                    if "WRITELOCK" in path.name:
+                        continue
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                self.text = index.create_in(str(folder), TEXT_SCHEMA)
+        finally:
+            lock.release()
 
     # -- full text ----------------------------------------------------------------
     def text_shas(self) -> dict[str, str]:

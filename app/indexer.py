@@ -16,7 +16,7 @@ from app.records import Problem, Record, blob_sha, parse, scan
 from app.site import Site
 
 # Bump when the stored doc layout changes: every index is then rebuilt once.
-FORMAT = 1
+FORMAT = 2
 # Above these many files, parsing and text indexing are split over two processes.
 PARALLEL_PARSE_THRESHOLD = 1000
 PARALLEL_TEXT_THRESHOLD = 2000

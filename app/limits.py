@@ -14,9 +14,9 @@ cors:
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Blueprint, Flask
 from flask_cors import CORS
-from flask_limiter import Limiter
+from flask_limiter import ExemptionScope, Limiter
 from limits import parse
 
 from app import access
@@ -82,3 +82,16 @@ def init_app(app: Flask, site: Site) -> Limiter:
     if origins:
         CORS(app, origins=origins, expose_headers=EXPOSED_HEADERS, max_age=600)
     return limiter
+
+
+def exempt(app: Flask, blueprint: Blueprint) -> None:
+    """Take a blueprint, and those nested in it, off the API's default limits."""
+    flags = ExemptionScope.APPLICATION | ExemptionScope.DEFAULT | ExemptionScope.META
+    for limiter in app.extensions.get("limiter", ()):
+        limiter.exempt(blueprint, flags=flags | ExemptionScope.DESCENDENTS)
+
+
+def limit_view(app: Flask, endpoint: str, limit: str) -> None:
+    """Give one registered view its own limit (a route limit counts only in its wrapper)."""
+    for limiter in app.extensions.get("limiter", ()):
+        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app import media
 from app.catalog import Catalog
 from app.errors import InvalidParameter, ModelNotFound, RecordNotFound
 from app.models import Field, FieldError, coerce, parse_date, parse_datetime
@@ -191,7 +192,7 @@ def _parse_fields(catalog, model, fields, raw: str | None) -> tuple[str, ...] | 
 def _parse_populate(catalog: Catalog, model: str, raw: str | None) -> tuple[str, ...]:
     if not raw:
         return ()
-    relations = [f.name for f in catalog.site.models[model].relations()]
+    relations = [f.name for f in catalog.fields[model].values() if f.type in ("relation", "media")]
     if raw.strip() == "*":
         return tuple(relations)
     names = tuple(n.strip() for n in raw.split(",") if n.strip())
@@ -431,9 +432,8 @@ def to_json(catalog: Catalog, rec: Record, query: ListQuery | None = None) -> di
     out["version"] = rec.sha
     if query is None:
         return out
-    model = catalog.site.models[rec.model]
     for name in query.populate:
-        out[name] = _populate(catalog, model.fields[name], out.get(name), query)
+        out[name] = _populate(catalog, catalog.fields[rec.model][name], out.get(name), query)
     if query.fields is not None:
         keep = {"id", "type", *query.fields}
         out = {k: v for k, v in out.items() if k in keep}
@@ -441,6 +441,9 @@ def to_json(catalog: Catalog, rec: Record, query: ListQuery | None = None) -> di
 
 
 def _populate(catalog: Catalog, f: Field, value, query: ListQuery):
+    if f.type == "media":
+        return media.describe(catalog.site, value) if isinstance(value, str) else None
+
     def one(rid):
         related = catalog.get(f.to, rid, query.locale, query.drafts)
         return to_json(catalog, related) if related is not None else None

@@ -17,7 +17,7 @@ from app.models import FIELD_TYPES, FORMATS, Field, Model
 CONFIG_FILE = "vellum.yml"
 # Names the API itself uses: no model may take them.
 RESERVED_NAMES = frozenset(
-    "content media upload users search models sync keys webhooks events auth hooks".split()
+    "content media upload users search models sync keys webhooks events auth hooks apps".split()
 )
 MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 LOCALE_CODE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$")

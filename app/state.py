@@ -66,26 +66,32 @@ CREATE TABLE IF NOT EXISTS oauth_clients (
     scopes TEXT NOT NULL,
     redirect_uris TEXT NOT NULL DEFAULT '[]',
     grants TEXT NOT NULL,
+    created_by TEXT,
     created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS oauth_codes (
     code_hash TEXT PRIMARY KEY,
-    client_id TEXT NOT NULL,
-    user_id INTEGER NOT NULL,
+    client_id TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     scopes TEXT NOT NULL,
-    redirect_uri TEXT NOT NULL,
+    redirect_uri TEXT,
     code_challenge TEXT,
     code_challenge_method TEXT,
     expires_at INTEGER NOT NULL,
-    used INTEGER NOT NULL DEFAULT 0
+    used INTEGER NOT NULL DEFAULT 0,
+    access_jti TEXT,
+    access_expires_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS oauth_refresh_tokens (
     token_hash TEXT PRIMARY KEY,
-    client_id TEXT NOT NULL,
-    user_id INTEGER,
+    client_id TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+    user_id INTEGER REFERENCES users (id) ON DELETE CASCADE,
     scopes TEXT NOT NULL,
+    family TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
+    revoked INTEGER NOT NULL DEFAULT 0,
+    access_jti TEXT,
+    access_expires_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -124,7 +130,10 @@ class StateStore:
     def connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # One connection per thread; check_same_thread=False only so close() can reach all.
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")

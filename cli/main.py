@@ -2,54 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import orjson
 
-from app import keys
+from app import keys, oauth
 from app import users as accounts
 from app.config import load_config
 from app.errors import VellumError
 from app.limits import check_rate
 from app.services import Vellum
 from app.users import ROLES
-
-
-def _echo_json(payload) -> None:
-    click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
-
-
-def json_option(command):
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(command)
-
-
-def with_site(command):
-    """Open the site named by --site / VELLUM_SITE, bring its index up to date, pass it in."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        ctx = click.get_current_context()
-        try:
-            services = open_site(ctx.obj["site"])
-            try:
-                services.sync()
-                return ctx.invoke(command, services, *args, **kwargs)
-            finally:
-                services.close()
-        except VellumError as exc:
-            raise click.ClickException(exc.message) from exc
-
-    return wrapper
-
-
-def open_site(site: str, **overrides) -> Vellum:
-    return Vellum(load_config({"SITE": site, **overrides}))
+from cli import records
+from cli.common import _echo_json, json_option, open_site, site_services, with_site
 
 
 @click.group()
@@ -265,26 +233,6 @@ def get(services: Vellum, model: str, record_id: str, locale, populate, as_json:
         click.echo(row["body"])
 
 
-@contextlib.contextmanager
-def site_services(ctx: click.Context) -> Iterator[Vellum]:
-    """Open the site for a state-store command (no index sync); domain errors become exits."""
-    try:
-        services = open_site(ctx.obj["site"])
-    except VellumError as exc:
-        raise click.ClickException(exc.message) from exc
-    try:
-        yield services
-    except VellumError as exc:
-        raise click.ClickException(_describe(exc)) from exc
-    finally:
-        services.close()
-
-
-def _describe(exc: VellumError) -> str:
-    details = "; ".join(f"{d.field}: {d.message}" if d.field else d.message for d in exc.details)
-    return f"{exc.message} ({details})" if details else exc.message
-
-
 @cli.group()
 def users() -> None:
     """Accounts: who may sign in, and with which role."""
@@ -444,6 +392,64 @@ def _show(payload: dict, as_json: bool, message: str) -> None:
         _echo_json({"data": payload})
     else:
         click.echo(message)
+
+
+@cli.group()
+def apps() -> None:
+    """OAuth2 applications (clients) that may ask for tokens at /oauth/token."""
+
+
+@apps.command("add")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, help="read, read:drafts, write, admin.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact URI (repeatable).")
+@click.option("--public", is_flag=True, help="A browser or native app: no secret, PKCE.")
+@click.option("--grant", "grants", multiple=True, type=click.Choice(oauth.GRANTS))
+@json_option
+@click.pass_context
+def apps_add(ctx, name: str, scopes, redirect_uris, public: bool, grants, as_json: bool) -> None:
+    """Register an application; prints its client id and secret (shown once)."""
+    scopes = [s for value in scopes for s in value.replace(",", " ").split()] or ["read"]
+    with site_services(ctx) as services:
+        client, secret = oauth.create_client(
+            services.state, name, scopes, redirect_uris, public=public, grants=grants or None
+        )
+    _show({**client.as_dict(), "secret": secret}, as_json, f"Added application {client.name}.")
+    if not as_json:
+        click.echo(f"client_id: {client.id}")
+        if secret:
+            click.echo(f"client_secret (shown once, store it now): {secret}")
+
+
+@apps.command("list")
+@json_option
+@click.pass_context
+def apps_list(ctx, as_json: bool) -> None:
+    """List registered applications."""
+    with site_services(ctx) as services:
+        rows = [c.as_dict() for c in oauth.list_clients(services.state)]
+    if as_json:
+        _echo_json({"data": rows})
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']}\t{row['name']}\t{row['type']}\t{','.join(row['scopes'])}\t"
+            f"{','.join(row['grants'])}"
+        )
+
+
+@apps.command("remove")
+@click.argument("client_id")
+@click.pass_context
+def apps_remove(ctx, client_id: str) -> None:
+    """Remove an application; its tokens stop working."""
+    with site_services(ctx) as services:
+        client = oauth.delete_client(services.state, client_id)
+    click.echo(f"Removed application {client.name} ({client.id}).")
+
+
+for command in records.COMMANDS:
+    cli.add_command(command)
 
 
 if __name__ == "__main__":

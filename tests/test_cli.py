@@ -160,3 +160,32 @@ def test_keys_commands(runner, query_repo):
     )
     bad = runner.invoke(cli, ["--site", str(query_repo), "keys", "create", "x", "--ip", "nope"])
     assert bad.exit_code == 1 and "allowedIps" in bad.output
+
+
+def test_new_history_diff_restore(runner, query_repo, tmp_path):
+    body = tmp_path / "body.md"
+    body.write_text("First words.\n")
+    made = run(
+        runner, query_repo, "new", "post", "--set", "title=From the CLI", "--set", "views=3",
+        "--set", 'tags=["cli"]', "--body-file", str(body), "-m", "Write from the terminal",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert made.output == "Created post from-the-cli (posts/from-the-cli.md).\n"
+    assert git(query_repo, "log", "-1", "--format=%an|%s") == "Test Writer|Write from the terminal"
+    first = git(query_repo, "rev-parse", "HEAD")
+    path = query_repo / "posts/from-the-cli.md"
+    path.write_text(path.read_text().replace("views: 3", "views: 4"))
+    git(query_repo, "commit", "-qam", "Four views")
+    second = git(query_repo, "rev-parse", "HEAD")
+    versions = run(runner, query_repo, "history", "post", "from-the-cli").output.splitlines()
+    assert [line.split("  ")[-1] for line in versions] == ["Four views", "Write from the terminal"]
+    changed = run(runner, query_repo, "diff", "post", "from-the-cli", first, second).output
+    assert changed == "views: 3 -> 4\n"
+    back = run(runner, query_repo, "restore", "post", "from-the-cli", first)
+    assert back.exit_code == 0 and back.output.startswith(
+        f"Restored post from-the-cli to {first[:10]}"
+    )
+    assert "views: 3" in path.read_text()
+    invalid = run(runner, query_repo, "new", "post", "--set", "id=x", "--set", "views=lots")
+    assert invalid.exit_code == 1
+    assert "views: expected an integer" in invalid.output and "title: is required" in invalid.output

@@ -40,13 +40,20 @@ def vellum():
 
 def init_app(app: Flask) -> None:
     """Register the error envelope for every failure, then the API blueprints."""
-    from app.api import accounts, rest
+    from app.api import accounts, oauth, rest
+    from app.api import history as api_history
+    from app.api import media as api_media
+    from app.api import writes as api_writes
 
     app.register_error_handler(VellumError, _vellum_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     accounts.init_app(app)
+    oauth.init_app(app)
     rest.init_app(app)
+    api_writes.init_app(app)
+    api_history.init_app(app)
+    api_media.init_app(app)
 
 
 def _vellum_error(exc: VellumError) -> Response:

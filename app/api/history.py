@@ -1,0 +1,77 @@
+"""REST for versions and sync: /api/{model}/{id}/versions, …/diff, …/restore, /api/sync."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, request
+
+from app import access, history, sync
+from app.api import json_response, vellum
+from app.errors import InvalidParameter
+from app.query import ListQuery, _parse_int, to_json
+
+api_history = Blueprint("history", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(api_history, url_prefix="/api")
+    app.register_blueprint(api_history, url_prefix="/api/v1", name="history_v1")
+
+
+def _args() -> dict:
+    return request.args.to_dict(flat=False)
+
+
+@api_history.get("/sync")
+@access.require("read")
+def sync_records() -> Response:
+    drafts = access.current().can("read:drafts")
+    found = sync.changes_since(vellum(), request.args.get("since"), drafts)
+    catalog = vellum().catalog()
+    shaped = {
+        kind: [to_json(catalog, r, ListQuery()) for r in found[kind]]
+        for kind in ("created", "updated")
+    }
+    data = {**shaped, "deleted": found["deleted"]}
+    counts = {kind: len(data[kind]) for kind in ("created", "updated", "deleted")}
+    return json_response({"data": data, "meta": {"token": found["token"], **counts}})
+
+
+@api_history.get("/<model>/<record_id>/versions")
+@access.require("read:drafts")
+def versions(model: str, record_id: str) -> Response:
+    limit = _parse_int(_args(), "limit", 20, 1, 100)
+    offset = _parse_int(_args(), "offset", 0, 0, None)
+    locale = request.args.get("locale")
+    return json_response(history.versions(vellum(), model, record_id, locale, limit, offset))
+
+
+@api_history.get("/<model>/<record_id>/versions/<version>")
+@access.require("read:drafts")
+def at_version(model: str, record_id: str, version: str) -> Response:
+    locale = request.args.get("locale")
+    data = history.at_version(vellum(), model, record_id, version, locale)
+    return json_response({"data": data, "meta": {}})
+
+
+@api_history.get("/<model>/<record_id>/diff")
+@access.require("read:drafts")
+def diff(model: str, record_id: str) -> Response:
+    old, new = request.args.get("from"), request.args.get("to")
+    if not old or not new:
+        raise InvalidParameter("from" if not old else "to", "a diff needs from=<sha>&to=<sha>")
+    locale = request.args.get("locale")
+    return json_response({"data": history.diff(vellum(), model, record_id, old, new, locale)})
+
+
+@api_history.post("/<model>/<record_id>/restore")
+@access.require("write")
+def restore(model: str, record_id: str) -> Response:
+    body = request.get_json(silent=True) or {}
+    version = body.get("version") or (body.get("data") or {}).get("version")
+    if not version:
+        raise InvalidParameter("version", 'send {"version": "<commit sha>"}')
+    author = access.commit_author(access.current())
+    rec = history.restore(vellum(), model, record_id, version, author, request.args.get("locale"))
+    response = json_response({"data": to_json(vellum().catalog(), rec, ListQuery()), "meta": {}})
+    response.set_etag(rec.sha)
+    return response

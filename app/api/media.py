@@ -1,0 +1,120 @@
+"""Media over HTTP: uploads, the media library, and the files themselves at /media/…."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, request
+
+from app import access, media
+from app.api import json_response, vellum
+from app.errors import BadRequest
+from app.query import _parse_int
+from app.records import blob_sha
+
+api_media = Blueprint("media", __name__)
+files_bp = Blueprint("media_files", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(api_media, url_prefix="/api")
+    app.register_blueprint(api_media, url_prefix="/api/v1", name="media_v1")
+    app.register_blueprint(files_bp)
+
+
+def _items(field: str) -> list[media.Upload]:
+    uploads = request.files.getlist(field)
+    if not uploads:
+        raise BadRequest(f"Send the file as multipart/form-data field '{field}'")
+    alt, folder = request.form.get("alt"), request.form.get("folder")
+    return [media.Upload(u.read(), u.filename or "file", alt, folder) for u in uploads]
+
+
+def _author():
+    return access.commit_author(access.current())
+
+
+@api_media.post("/upload")
+@access.require("write")
+def upload() -> Response:
+    items = _items("file") if "file" in request.files else _items("files")
+    if len(items) != 1:
+        raise BadRequest("POST /api/upload takes one file; use /api/upload/multiple for more")
+    record = media.upload(vellum(), items[0], _author())
+    return json_response({"data": record}, 201, {"Location": f"/api/media/{record['id']}"})
+
+
+@api_media.post("/upload/multiple")
+@access.require("write")
+def upload_multiple() -> Response:
+    items = _items("files[]") if "files[]" in request.files else _items("files")
+    for item in items:  # check every file before committing any
+        media.check(vellum().site, item)
+    records = [media.upload(vellum(), item, _author()) for item in items]
+    return json_response({"data": records}, 201)
+
+
+@api_media.get("/media")
+@access.require("read")
+def list_media() -> Response:
+    args = request.args.to_dict(flat=False)
+    limit = _parse_int(args, "limit", 20, 0, 100)
+    offset = _parse_int(args, "offset", 0, 0, None)
+    found = media.list_media(vellum().site)
+    folder = request.args.get("folder") or request.args.get("filter[folder]")
+    kind = request.args.get("mimeType") or request.args.get("filter[mimeType]")
+    text = (request.args.get("q") or "").lower()
+    if folder is not None:
+        found = [m for m in found if m["folder"] == media.clean_folder(folder)]
+    if kind:  # 'image' or 'image/png'
+        found = [m for m in found if m["mimeType"] == kind or m["mimeType"].startswith(kind + "/")]
+    if text:
+        found = [m for m in found if text in (m["originalName"] + " " + (m["alt"] or "")).lower()]
+    page = found[offset : offset + limit]
+    meta = {"total": len(found), "limit": limit, "offset": offset,
+            "hasMore": offset + len(page) < len(found)}  # fmt: skip
+    return json_response({"data": page, "meta": meta})
+
+
+@api_media.get("/media/<path:media_id>")
+@access.require("read")
+def get_media(media_id: str) -> Response:
+    record = media.describe(vellum().site, media_id)
+    if record is None:
+        raise media.MediaNotFound(media_id)
+    return json_response({"data": record})
+
+
+@api_media.put("/media/<path:media_id>")
+@api_media.patch("/media/<path:media_id>")
+@access.require("write")
+def update_media(media_id: str) -> Response:
+    body = request.get_json(silent=True) or {}
+    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    record = media.update(vellum(), media_id, data.get("alt"), _author())
+    return json_response({"data": record})
+
+
+@api_media.delete("/media/<path:media_id>")
+@access.require("write")
+def delete_media(media_id: str) -> Response:
+    media.delete(vellum(), media_id, _author())
+    return Response(status=204)
+
+
+@files_bp.get("/media/<path:media_id>")
+@access.require("read")
+def serve_file(media_id: str) -> Response:
+    """The file, with its real type; SVG sandboxed so a script inside cannot run."""
+    site = vellum().site
+    path = media.file_path(site, media_id)
+    record = media.describe(site, media_id)
+    data = path.read_bytes()
+    response = Response(data, mimetype=record["mimeType"])
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    response.set_etag(blob_sha(data))
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if record["mimeType"] == "image/svg+xml":
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        )
+    return response.make_conditional(request)

@@ -1,0 +1,115 @@
+"""OAuth2 over HTTP: registered applications at /api/apps, the token endpoint /oauth/token.
+
+/api/apps speaks Vellum's JSON envelope and needs the admin scope. /oauth/token speaks
+RFC 6749: a form-encoded POST in, `{"access_token", …}` or `{"error", "error_description"}`
+out, never cached.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_plus
+
+from flask import Blueprint, Flask, Response, request
+
+from app import access, consent, grants, oauth
+from app.api import json_response, vellum
+from app.api.accounts import body
+from app.errors import Detail, ValidationError
+from app.oauth import OAuthError
+
+apps = Blueprint("apps_api", __name__)
+token = Blueprint("oauth_token", __name__)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def init_app(app: Flask) -> None:
+    """Mount /api/apps (and /api/v1/apps), /oauth/token and the /oauth/authorize pages."""
+    app.register_blueprint(apps, url_prefix="/api")
+    app.register_blueprint(apps, url_prefix="/api/v1", name="apps_api_v1")
+    app.register_blueprint(token, url_prefix="/oauth")
+    consent.init_app(app)
+
+
+# -- registered applications -----------------------------------------------------------
+@apps.get("/apps")
+@access.require("admin")
+def list_apps() -> Response:
+    """Every registered application (never a secret)."""
+    rows = [c.as_dict() for c in oauth.list_clients(vellum().state)]
+    return json_response({"data": rows, "meta": {"total": len(rows)}})
+
+
+@apps.post("/apps")
+@access.require("admin")
+def register_app() -> Response:
+    """Register an application; the answer holds its secret, the only time it is shown."""
+    data = body()
+    public = data.get("public", False)
+    if not isinstance(public, bool):
+        raise ValidationError("Invalid public", [Detail("public", "expected true or false")])
+    client, secret = oauth.create_client(
+        vellum().state,
+        data.get("name") or "",
+        _strings(data, "scopes") or ["read"],
+        _strings(data, "redirectUris"),
+        public=public,
+        grants=_strings(data, "grants") or None,
+        created_by=access.current().name,
+    )
+    payload = {"data": {**client.as_dict(), "secret": secret}}
+    headers = {"Location": f"/api/apps/{client.id}", **NO_STORE}
+    return json_response(payload, 201, headers)
+
+
+@apps.get("/apps/<client_id>")
+@access.require("admin")
+def get_app(client_id: str) -> Response:
+    """One application."""
+    return json_response({"data": oauth.get_client(vellum().state, client_id).as_dict()})
+
+
+@apps.delete("/apps/<client_id>")
+@access.require("admin")
+def delete_app(client_id: str) -> Response:
+    """Remove an application: its codes, refresh tokens and access tokens stop working."""
+    oauth.delete_client(vellum().state, client_id)
+    return Response(status=204)
+
+
+def _strings(data: dict, name: str) -> list[str]:
+    value = data.get(name) or []
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"Invalid {name}", [Detail(name, "expected a list of strings")])
+    return value
+
+
+# -- the token endpoint ----------------------------------------------------------------
+@token.post("/token")
+def issue_token() -> Response:
+    """RFC 6749 §3.2: authenticate the client, run the grant, answer a token or an error."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "Send application/x-www-form-urlencoded parameters")
+    form = grants.single_values(request.form)
+    client = grants.authenticate_client(vellum().state, _basic_credentials(), form)
+    return json_response(grants.exchange(vellum().state, client, form), 200, NO_STORE)
+
+
+@token.errorhandler(OAuthError)
+def _oauth_error(exc: OAuthError) -> Response:
+    headers = dict(NO_STORE)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="vellum"'
+    return json_response(exc.as_rfc(), exc.status, headers)
+
+
+def _basic_credentials() -> tuple[str, str] | None:
+    """HTTP Basic client credentials, form-decoded as RFC 6749 §2.3.1 says they are encoded."""
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    auth = request.authorization
+    if auth is None or auth.type != "basic":
+        raise OAuthError("invalid_client", "Authenticate the client with HTTP Basic", 401)
+    return unquote_plus(auth.username or ""), unquote_plus(auth.password or "")

@@ -1,0 +1,88 @@
+"""REST writes: POST /api/{model}, PUT/PATCH/DELETE /api/{model}/{id}; each one commit."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, request
+
+from app import access, writes
+from app.api import json_response, vellum
+from app.errors import BadRequest
+from app.query import ListQuery, to_json
+
+api_writes = Blueprint("writes", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(api_writes, url_prefix="/api")
+    app.register_blueprint(api_writes, url_prefix="/api/v1", name="writes_v1")
+
+
+def _payload() -> writes.WriteRequest:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("Expected a JSON body (Content-Type: application/json)")
+    return writes.parse_payload(body, request.args.get("locale"))
+
+
+def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
+    catalog = vellum().catalog()
+    response = json_response(
+        {"data": to_json(catalog, rec, ListQuery()), "meta": {}}, status, headers
+    )
+    response.set_etag(rec.sha)
+    return response
+
+
+@api_writes.post("/<model>")
+@access.require("write")
+def create(model: str) -> Response:
+    principal = access.current()
+    rec = writes.create(vellum(), model, _payload(), access.commit_author(principal))
+    return _answer(rec, 201, {"Location": f"/api/{model}/{rec.id}"})
+
+
+@api_writes.put("/<model>/<record_id>")
+@access.require("write")
+def replace(model: str, record_id: str) -> Response:
+    return _update(model, record_id, merge=False)
+
+
+@api_writes.patch("/<model>/<record_id>")
+@access.require("write")
+def patch(model: str, record_id: str) -> Response:
+    return _update(model, record_id, merge=True)
+
+
+def _update(model: str, record_id: str, merge: bool) -> Response:
+    author = access.commit_author(access.current())
+    if_match = _if_match()
+    rec = writes.update(
+        vellum(), model, record_id, _payload(), author, merge=merge, if_match=if_match
+    )
+    return _answer(rec)
+
+
+@api_writes.delete("/<model>/<record_id>")
+@access.require("write")
+def delete(model: str, record_id: str) -> Response:
+    author = access.commit_author(access.current())
+    meta = (request.get_json(silent=True) or {}).get("meta") or {}
+    writes.delete(
+        vellum(),
+        model,
+        record_id,
+        author,
+        locale=request.args.get("locale") or meta.get("locale"),
+        message=meta.get("message"),
+        if_match=_if_match(),
+    )
+    return Response(status=204)
+
+
+def _if_match() -> list[str] | None:
+    header = request.if_match
+    if not header:
+        return None
+    if header.star_tag:
+        return ["*"]
+    return list(header.as_set())

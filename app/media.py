@@ -1,0 +1,255 @@
+"""Media: uploaded files committed under the site's media folder, with their metadata.
+
+A file lives at `<media folder>/<folder>/<name>`; its metadata (alt text, original name,
+type, size, dates) at `<media folder>/_meta/<folder>/<name>.json`, and both are committed
+in one commit. Types are checked on the content (magic bytes), not only on the name;
+names are made safe and never overwrite an existing file; folders never leave the media
+folder.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from app import writes
+from app.errors import BadRequest, Detail, NotFound, ValidationError, VellumError
+from app.site import Site
+from app.state import iso, utcnow
+
+META = "_meta"
+DEFAULT_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/svg+xml",
+    "application/pdf",
+    "video/mp4",
+    "audio/mpeg",
+)
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+EXTENSIONS = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/svg+xml": (".svg",),
+    "application/pdf": (".pdf",),
+    "video/mp4": (".mp4", ".m4v"),
+    "audio/mpeg": (".mp3",),
+}
+_FOLDER_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class UnsupportedMedia(VellumError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class MediaNotFound(NotFound):
+    def __init__(self, media_id: str) -> None:
+        super().__init__(f"No media '{media_id}'")
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    filename: str
+    alt: str | None = None
+    folder: str | None = None
+
+
+def sniff(data: bytes) -> str | None:
+    """The type the bytes really are, from their first bytes."""
+    head = data[:512]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3"):
+        return "audio/mpeg"
+    text = head.lstrip().lower()
+    if text.startswith((b"<?xml", b"<svg")) and b"<svg" in data[:4096].lower():
+        return "image/svg+xml"
+    return None
+
+
+def settings(site: Site) -> tuple[tuple[str, ...], int]:
+    conf = site.settings.get("media") or {}
+    return tuple(conf.get("allowed_types") or DEFAULT_TYPES), int(
+        conf.get("max_size", DEFAULT_MAX_SIZE)
+    )
+
+
+def clean_folder(folder: str | None) -> str:
+    """'images/2025' stays; '../x', '/abs', 'a//b' or odd characters are refused (400)."""
+    if not folder:
+        return ""
+    parts = folder.strip().rstrip("/").split("/")
+    if any(not _FOLDER_PART.match(p) or p == META for p in parts):
+        raise BadRequest(
+            "folder: use letters, digits, - and _ separated by '/', inside the media folder",
+            [Detail("folder", f"{folder!r} is not a folder inside the media folder")],
+        )
+    return "/".join(parts)
+
+
+def check(site: Site, item: Upload) -> str:
+    """The file's real type, if it may be uploaded; else why not."""
+    allowed, max_size = settings(site)
+    if len(item.data) > max_size:
+        raise ValidationError("File too large", [Detail("file", f"larger than {max_size} bytes")])
+    kind = sniff(item.data)
+    if kind is None or kind not in allowed:
+        raise UnsupportedMedia(
+            f"{item.filename}: its content is not an allowed type ({', '.join(allowed)})"
+        )
+    claimed = mimetypes.guess_type(item.filename)[0]
+    if claimed and claimed != kind:
+        raise UnsupportedMedia(
+            f"{item.filename}: the name says {claimed} but the content is {kind}"
+        )
+    clean_folder(item.folder)
+    return kind
+
+
+def upload(services, item: Upload, author) -> dict:
+    """Check, name and commit one file with its metadata; returns the media record."""
+    site = services.site
+    kind = check(site, item)
+    folder = clean_folder(item.folder)
+    with writes.write_lock(services):
+        name = _free_name(site, folder, _safe_name(item.filename, kind))
+        media_id = f"{folder}/{name}" if folder else name
+        record = {
+            "id": media_id,
+            "filename": name,
+            "originalName": item.filename,
+            "mimeType": kind,
+            "size": len(item.data),
+            "url": url_of(media_id),
+            "alt": item.alt,
+            "folder": folder,
+            "createdAt": iso(utcnow()),
+        }
+        meta = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
+        base = site.media_folder
+        changes = {f"{base}/{media_id}": item.data, f"{base}/{META}/{media_id}.json": meta}
+        writes.commit(services, changes, f"Upload {media_id}", author)
+    return record
+
+
+def url_of(media_id: str) -> str:
+    return f"/media/{media_id}"
+
+
+def describe(site: Site, media_id: str) -> dict | None:
+    """A media record: its metadata file, or what the file itself tells when it has none."""
+    path = _file(site, media_id)
+    if path is None:
+        return None
+    meta = site.root / site.media_folder / META / f"{media_id}.json"
+    if meta.is_file():
+        return json.loads(meta.read_text(encoding="utf-8"))
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return {
+        "id": media_id,
+        "filename": path.name,
+        "originalName": path.name,
+        "mimeType": kind,
+        "size": path.stat().st_size,
+        "url": url_of(media_id),
+        "alt": None,
+        "folder": str(PurePosixPath(media_id).parent).replace(".", "", 1)
+        if "/" in media_id
+        else "",
+        "createdAt": None,
+    }
+
+
+def list_media(site: Site) -> list[dict]:
+    """Every media file, newest first (files without metadata last, by name)."""
+    root = site.root / site.media_folder
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not rel.startswith(f"{META}/") and not path.name.startswith("."):
+            found.append(describe(site, rel))
+    return sorted(found, key=lambda m: m["createdAt"] or "", reverse=True)
+
+
+def update(services, media_id: str, alt: str | None, author) -> dict:
+    """Change a file's alt text (the file itself never changes under its name)."""
+    site = services.site
+    with writes.write_lock(services):
+        record = describe(site, media_id)
+        if record is None:
+            raise MediaNotFound(media_id)
+        record = {**record, "alt": alt, "updatedAt": iso(utcnow())}
+        meta = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
+        path = f"{site.media_folder}/{META}/{media_id}.json"
+        writes.commit(services, {path: meta}, f"Update {media_id}", author)
+    return record
+
+
+def delete(services, media_id: str, author) -> None:
+    site = services.site
+    with writes.write_lock(services):
+        if describe(site, media_id) is None:
+            raise MediaNotFound(media_id)
+        changes = {f"{site.media_folder}/{media_id}": None}
+        meta = f"{site.media_folder}/{META}/{media_id}.json"
+        if (site.root / meta).exists():
+            changes[meta] = None
+        writes.commit(services, changes, f"Delete {media_id}", author)
+
+
+def file_path(site: Site, media_id: str) -> Path:
+    path = _file(site, media_id)
+    if path is None:
+        raise MediaNotFound(media_id)
+    return path
+
+
+def _file(site: Site, media_id: str) -> Path | None:
+    """The file for an id, only if it is a real file inside the media folder."""
+    root = (site.root / site.media_folder).resolve()
+    try:
+        path = (root / media_id).resolve()
+        path.relative_to(root)
+    except (ValueError, OSError):
+        return None
+    if not path.is_file() or path.relative_to(root).parts[0] == META:
+        return None
+    return path
+
+
+def _safe_name(filename: str, kind: str) -> str:
+    stem = writes.slugify(PurePosixPath(filename).stem) or "file"
+    ext = PurePosixPath(filename).suffix.lower()
+    return f"{stem}{ext if ext in EXTENSIONS[kind] else EXTENSIONS[kind][0]}"
+
+
+def _free_name(site: Site, folder: str, name: str) -> str:
+    """The name, or name-1, name-2… when taken: an upload never overwrites a file."""
+    base = site.root / site.media_folder / folder
+    stem, ext = PurePosixPath(name).stem, PurePosixPath(name).suffix
+    candidate, n = name, 0
+    while (base / candidate).exists():
+        n += 1
+        candidate = f"{stem}-{n}{ext}"
+    return candidate

@@ -1,0 +1,408 @@
+"""Writes are Git commits: validate, write the file atomically, commit it, reindex.
+
+Every write holds the site's write lock (an flock in the state folder, so threads and
+processes queue, and a killed process lets go at once). Before touching a file it notes
+its intent in a journal; the next write (or start) finishes or undoes a write that was
+killed half way, so the work tree never keeps an uncommitted half of an API write.
+A file with uncommitted edits made by hand is never overwritten: the write is refused
+with 409 until the writer commits or discards them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app import files
+from app.catalog import Catalog
+from app.errors import (
+    Conflict,
+    Detail,
+    IndexBusy,
+    ModelNotFound,
+    PreconditionFailed,
+    RecordNotFound,
+    ValidationError,
+)
+from app.git import HeadMoved
+from app.models import FieldError, Model, coerce
+from app.records import Problem, Record, blob_sha, parse
+
+LOCK_TIMEOUT = 30.0
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
+# Keys a write may send besides the model's fields.
+ALLOWED_EXTRA = {"createdAt", "updatedAt"}
+IGNORED = {"id", "type", "locale", "version", "html", "body"}
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """A write's payload: fields, Markdown body, locale and commit message."""
+
+    fields: dict[str, Any]
+    body: str | None = None
+    locale: str | None = None
+    message: str | None = None
+    id: str | None = None
+
+
+def parse_payload(payload: Any, locale: str | None = None) -> WriteRequest:
+    """Accept the record flat, or as {"data": {...}, "meta": {"locale", "message"}}."""
+    meta: dict = {}
+    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
+        meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
+        payload = payload["data"]
+    if not isinstance(payload, dict):
+        raise ValidationError(
+            "Expected a JSON object", [Detail(None, "the body must be an object")]
+        )
+    body = payload.get("body")
+    if body is not None and not isinstance(body, str):
+        raise ValidationError("Invalid body", [Detail("body", "expected a string")])
+    fields = {k: v for k, v in payload.items() if k not in IGNORED}
+    return WriteRequest(
+        fields=fields,
+        body=body,
+        locale=meta.get("locale") or locale or payload.get("locale"),
+        message=meta.get("message"),
+        id=str(payload["id"]) if payload.get("id") is not None else None,
+    )
+
+
+def slugify(text: str) -> str:
+    """'Hello, World!' → 'hello-world' (accents folded, at most 80 characters)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:80].rstrip("-")
+
+
+# -- the write lock and its journal -----------------------------------------------------
+@contextlib.contextmanager
+def write_lock(services) -> Iterator[None]:
+    """Serialise writes across threads and processes; recover a killed write first."""
+    path = services.state_dir / "write.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise IndexBusy("Another write is taking too long; try again") from None
+                time.sleep(0.01)
+        recover(services)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _journal(services) -> Path:
+    return services.state_dir / "write.journal"
+
+
+def recover(services) -> bool:
+    """Finish or undo a write that was interrupted; True if there was one."""
+    journal = _journal(services)
+    if not journal.exists():
+        return False
+    try:
+        note = json.loads(journal.read_text())
+    except ValueError:
+        journal.unlink()
+        return False
+    repo = services.repo
+    for path, (old, new) in note["files"].items():
+        target = repo.root / path
+        if repo.committed_blob(path) == new:
+            # The commit landed (the file was written before it): align the index entry.
+            repo.stage_in_index([(path, new)])
+            continue
+        if old is None:
+            files.remove(target)
+        else:
+            files.write_atomically(target, repo.blob(old))
+    journal.unlink()
+    return True
+
+
+def _note(services, changes: dict[str, tuple[str | None, str | None]]) -> None:
+    tmp = _journal(services).with_suffix(".tmp")
+    tmp.write_text(json.dumps({"files": changes}))
+    os.replace(tmp, _journal(services))
+
+
+# -- the write paths -------------------------------------------------------------------
+def create(services, model_name: str, request: WriteRequest, author) -> Record:
+    """A new record; its id is the body's id, else its slug, else its slugified title."""
+    with write_lock(services):
+        catalog = services.catalog()
+        model = model_of(services, model_name)
+        locale = locale_of(services, request.locale)
+        record_id = request.id or request.fields.get("slug") or _title_slug(request.fields)
+        _check_id(record_id)
+        existing = catalog.records.get(model.name, {}).get(record_id, {})
+        path = _path_for(services, model, record_id, locale)
+        if locale in existing or (services.site.root / path).exists():
+            raise Conflict(f"A {model.name} with id '{record_id}' already exists")
+        values = _validate(catalog, model, request.fields, record_id, locale, None, full=True)
+        data = _render_new(model, values, request.body)
+        message = request.message or f"Create {model.name} {record_id}"
+        commit(services, {path: data}, message, author)
+        return _reindexed(services, model.name, record_id, locale)
+
+
+def update(
+    services,
+    model_name: str,
+    record_id: str,
+    request: WriteRequest,
+    author,
+    *,
+    merge: bool,
+    if_match: list[str] | None = None,
+) -> Record:
+    """PUT (merge=False) replaces the record; PATCH (merge=True) changes only what is sent."""
+    with write_lock(services):
+        catalog = services.catalog()
+        model = model_of(services, model_name)
+        locale = locale_of(services, request.locale)
+        current = catalog.get(model.name, record_id, locale)
+        if current is None:
+            raise RecordNotFound(model.name, record_id)
+        path = current.path
+        if current.locale != locale:  # a new translation of an existing record
+            path = _path_for(services, model, record_id, locale)
+        original = _current_bytes(services, current, if_match)
+        base = current if merge else None
+        values = _validate(catalog, model, request.fields, record_id, locale, base, full=not merge)
+        if merge:
+            data = _render_edit(model, original, request, values)
+        else:
+            data = _render_new(model, values, request.body)
+        verb = "Update" if path == current.path else "Translate"
+        message = request.message or f"{verb} {model.name} {record_id}"
+        commit(services, {path: data}, message, author)
+        return _reindexed(services, model.name, record_id, locale)
+
+
+def delete(
+    services,
+    model_name: str,
+    record_id: str,
+    author,
+    *,
+    locale: str | None = None,
+    message: str | None = None,
+    if_match: list[str] | None = None,
+) -> None:
+    with write_lock(services):
+        catalog = services.catalog()
+        model = model_of(services, model_name)
+        current = catalog.get(model.name, record_id, locale_of(services, locale))
+        if current is None or (locale and current.locale != locale):
+            raise RecordNotFound(model.name, record_id)
+        _current_bytes(services, current, if_match)
+        commit(
+            services, {current.path: None}, message or f"Delete {model.name} {record_id}", author
+        )
+        services.sync()
+
+
+def restore_bytes(
+    services, model_name: str, record_id: str, path: str, data: bytes, message, author
+):
+    """Write an old version's bytes back as a new commit (the file may be gone)."""
+    with write_lock(services):
+        model = model_of(services, model_name)
+        target = services.site.root / path
+        if target.exists():
+            current = services.catalog().by_key.get(path)
+            if current is not None:
+                _current_bytes(services, current, None)
+        parsed = parse(services.site, model, path, data)
+        if isinstance(parsed, Problem):
+            detail = Detail(parsed.field, parsed.reason)
+            raise ValidationError("That version is not valid with today's models", [detail])
+        commit(services, {path: data}, message, author)
+        return _reindexed(services, model.name, record_id, parsed.locale)
+
+
+# -- helpers ---------------------------------------------------------------------------
+def model_of(services, name: str) -> Model:
+    model = services.site.models.get(name)
+    if model is None:
+        raise ModelNotFound(name)
+    return model
+
+
+def locale_of(services, locale: str | None) -> str | None:
+    site = services.site
+    if locale and site.locales and locale not in site.locales:
+        raise ValidationError(
+            "Unknown locale", [Detail("locale", f"expected one of {', '.join(site.locales)}")]
+        )
+    return locale or site.default_locale
+
+
+def _title_slug(fields: dict) -> str:
+    title = fields.get("title") or fields.get("name")
+    if not isinstance(title, str) or not slugify(title):
+        raise ValidationError(
+            "The record needs an id",
+            [Detail("id", "send an id, a slug or a title to make one from")],
+        )
+    return slugify(title)
+
+
+def _check_id(record_id: str) -> None:
+    if not ID_PATTERN.match(record_id or ""):
+        raise ValidationError(
+            "Invalid id",
+            [Detail("id", "letters, digits, - and _ only, starting with a letter or digit")],
+        )
+
+
+def _path_for(services, model: Model, record_id: str, locale: str | None) -> str:
+    """Site-relative path of a new record file; never outside the model's folder."""
+    suffix = f".{locale}" if locale and locale != services.site.default_locale else ""
+    return f"{model.folder}/{record_id}{suffix}{model.extensions[0]}"
+
+
+def _current_bytes(services, current: Record, if_match: list[str] | None) -> bytes:
+    """The file as on disk, after checking If-Match and that nobody left edits in it."""
+    target = services.site.root / current.path
+    data = target.read_bytes()
+    sha = blob_sha(data)
+    if if_match and "*" not in if_match and sha not in if_match:
+        raise PreconditionFailed(
+            f"The record changed since version {if_match[0]}; its version is now {sha}"
+        )
+    committed = services.repo.committed_blob(repo_path(services, current.path))
+    if committed != sha:
+        raise Conflict(
+            f"{current.path} has uncommitted edits in the working tree; "
+            "commit or discard them before writing through the API"
+        )
+    return data
+
+
+def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, base, *, full):
+    details: list[Detail] = []
+    coerced: dict[str, Any] = {}
+    for key, value in values.items():
+        f = model.fields.get(key)
+        if f is None:
+            if not model.inferred and key not in ALLOWED_EXTRA:
+                details.append(Detail(key, f"unknown field of {model.name}"))
+            coerced[key] = value
+            continue
+        try:
+            coerced[key] = coerce(f, value)
+        except FieldError as exc:
+            details.append(Detail(key, str(exc)))
+    merged = {**(base.data if base is not None else {}), **coerced}
+    for f in model.fields.values():
+        if f.required and merged.get(f.name) is None and f.default is None:
+            if full or f.name in values:
+                details.append(Detail(f.name, "is required"))
+        if f.type == "relation" and merged.get(f.name) is not None:
+            targets = merged[f.name] if f.many else [merged[f.name]]
+            missing = [t for t in targets if t not in catalog.records.get(f.to, {})]
+            if missing:
+                details.append(Detail(f.name, f"no {f.to} with id '{missing[0]}'"))
+        if f.unique and merged.get(f.name) is not None and f.name in coerced:
+            other = _holder(catalog, model.name, f.name, merged[f.name], locale, record_id)
+            if other:
+                details.append(Detail(f.name, f"'{merged[f.name]}' is already used by {other}"))
+    if details:
+        raise ValidationError(f"The {model.name} is not valid", details)
+    return coerced
+
+
+def _holder(catalog: Catalog, model: str, field: str, value, locale, record_id) -> str | None:
+    for rid, variants in catalog.records.get(model, {}).items():
+        rec = variants.get(locale)
+        if rid != record_id and rec is not None and rec.data.get(field) == value:
+            return rid
+    return None
+
+
+def _render_new(model: Model, values: dict, body: str | None) -> bytes:
+    ordered = {n: values[n] for n in model.fields if values.get(n) is not None}
+    ordered.update({k: v for k, v in values.items() if k not in model.fields and v is not None})
+    if model.format == "markdown":
+        return files.new_markdown(ordered, body or "")
+    return files.new_json(ordered)
+
+
+def _render_edit(model: Model, original: bytes, request: WriteRequest, values: dict) -> bytes:
+    if model.format == "markdown":
+        return files.edit_markdown(original, values, request.body)
+    return files.edit_json(original, values)
+
+
+def repo_path(services, path: str) -> str:
+    prefix = services.repo.relative(services.site.root)
+    return f"{prefix}/{path}" if prefix else path
+
+
+def commit(services, changes: dict[str, bytes | None], message: str, author) -> str:
+    """Journal, write the files, commit them; undo the files if the commit fails."""
+    site_root, repo = services.site.root, services.repo
+    before = {}
+    for path in changes:
+        target = site_root / path
+        before[path] = target.read_bytes() if target.exists() else None
+    repo_changes = {repo_path(services, p): d for p, d in changes.items()}
+    _note(
+        services,
+        {
+            repo_path(services, p): [
+                blob_sha(before[p]) if before[p] is not None else None,
+                blob_sha(d) if d is not None else None,
+            ]
+            for p, d in changes.items()
+        },
+    )
+    try:
+        for path, data in changes.items():
+            if data is None:
+                files.remove(site_root / path)
+            else:
+                files.write_atomically(site_root / path, data)
+        for attempt in range(5):
+            try:
+                sha = repo.commit_files(repo_changes, message, author)
+                break
+            except HeadMoved:
+                if attempt == 4:
+                    raise
+    except BaseException:
+        for path, data in before.items():
+            if data is None:
+                files.remove(site_root / path)
+            else:
+                files.write_atomically(site_root / path, data)
+        raise
+    finally:
+        _journal(services).unlink(missing_ok=True)
+    return sha
+
+
+def _reindexed(services, model: str, record_id: str, locale: str | None) -> Record:
+    services.sync()
+    rec = services.catalog().get(model, record_id, locale)
+    if rec is None:  # only if the file we wrote is rejected by the whole-site checks
+        raise Conflict(f"The {model} was saved but is not valid in the site; see /api/_status")
+    return rec

@@ -1,0 +1,198 @@
+"""Writes are Git commits: each write path on a real repository, byte for byte."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import keys, users
+from tests.conftest import git, write_files
+
+
+@pytest.fixture
+def writer(app):
+    """A client writing as a signed-in user (so commits carry a person's name)."""
+    state = app.extensions["vellum"].state
+    users.create_user(state, "ada", "correct horse", "editor", "ada@example.com")
+    client = app.test_client()
+    token = client.post(
+        "/api/auth/login", json={"username": "ada", "password": "correct horse"}
+    ).get_json()["data"]["accessToken"]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+def last_commit(repo) -> str:
+    return git(repo, "log", "-1", "--format=%an <%ae>|%cn|%s")
+
+
+def test_create_markdown_commits_one_file(writer, query_repo):
+    response = writer.post(
+        "/api/post",
+        json={
+            "data": {
+                "title": "Hello, World!",
+                "status": "published",
+                "views": 3,
+                "body": "Hi *Vellumites*.",
+            },
+            "meta": {"message": "First post from the API"},
+        },
+    )
+    assert response.status_code == 201
+    assert response.headers["Location"] == "/api/post/hello-world"
+    data = response.get_json()["data"]
+    assert response.headers["ETag"] == f'"{data["version"]}"'
+    assert (query_repo / "posts/hello-world.md").read_text() == (
+        "---\ntitle: Hello, World!\nstatus: published\nviews: 3\n---\n\nHi *Vellumites*.\n"
+    )
+    assert last_commit(query_repo) == "ada <ada@example.com>|Vellum|First post from the API"
+    assert git(query_repo, "show", "--name-only", "--format=", "HEAD") == "posts/hello-world.md"
+    assert git(query_repo, "status", "--porcelain") == ""
+    # The index answers at once.
+    assert (
+        writer.get("/api/post/hello-world").get_json()["data"]["html"]
+        == "<p>Hi <em>Vellumites</em>.</p>\n"
+    )
+    assert writer.get("/api/search?q=vellumites").get_json()["data"][0]["id"] == "hello-world"
+
+
+def test_create_json_and_ids(writer, query_repo):
+    made = writer.post("/api/person", json={"id": "zoe", "name": "Zoe Poe"})
+    assert made.status_code == 201
+    assert (query_repo / "people/zoe.json").read_text() == '{\n  "name": "Zoe Poe"\n}\n'
+    by_slug = writer.post("/api/post", json={"title": "T", "slug": "from-slug"})
+    assert by_slug.get_json()["data"]["id"] == "from-slug"
+    taken = writer.post("/api/post", json={"title": "Alpha"})
+    assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "CONFLICT"
+    bad_id = writer.post("/api/post", json={"id": "../escape", "title": "x"})
+    assert bad_id.status_code == 422 and bad_id.get_json()["error"]["details"][0]["field"] == "id"
+
+
+def test_validation_errors_one_detail_per_field(writer, query_repo):
+    response = writer.post(
+        "/api/post",
+        json={
+            "id": "fresh",
+            "views": "many",
+            "status": "live",
+            "author": "ghost",
+            "colour": "red",
+            "slug": "beta",
+        },
+    )
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert {d["field"]: d["message"] for d in error["details"]} == {
+        "colour": "unknown field of post",
+        "views": "expected an integer, got a string 'many'",
+        "status": "expected one of draft, published, archived, got 'live'",
+        "title": "is required",
+        "author": "no person with id 'ghost'",
+        "slug": "'beta' is already used by beta",
+    }
+    assert not (query_repo / "posts/fresh.md").exists()
+    assert git(query_repo, "status", "--porcelain") == ""
+
+
+def test_patch_keeps_body_order_and_formatting(writer, query_repo):
+    before = (query_repo / "posts/alpha.md").read_text()
+    response = writer.patch("/api/post/alpha", json={"views": 11, "featured": None, "score": 2})
+    assert response.status_code == 200
+    expected = (
+        before.replace("views: 10\n", "views: 11\n")
+        .replace("featured: true\n", "")
+        .replace("score: 1.5\n", "score: 2\n")
+    )
+    assert (query_repo / "posts/alpha.md").read_text() == expected
+    assert last_commit(query_repo) == "ada <ada@example.com>|Vellum|Update post alpha"
+    data = response.get_json()["data"]
+    assert data["views"] == 11 and data["featured"] is False  # back to its default
+    assert data["body"] == "Alpha talks about **version control** and merging branches."
+
+
+def test_patch_body_and_put_replaces(writer, query_repo):
+    writer.patch("/api/post/gamma", json={"body": "Rewritten."})
+    assert (query_repo / "posts/gamma.md").read_text().endswith("---\n\nRewritten.\n")
+    replaced = writer.put("/api/post/gamma", json={"title": "Gamma 2", "body": "New."})
+    assert replaced.status_code == 200
+    assert (query_repo / "posts/gamma.md").read_text() == "---\ntitle: Gamma 2\n---\n\nNew.\n"
+    assert writer.put("/api/post/gamma", json={"body": "x"}).status_code == 422  # title required
+
+
+def test_patch_json_keeps_key_order(writer, query_repo):
+    writer.patch("/api/person/jane", json={"email": "jd@example.com"})
+    assert (query_repo / "people/jane.json").read_text() == (
+        '{\n  "name": "Jane Doe",\n  "email": "jd@example.com"\n}\n'
+    )
+
+
+def test_delete(writer, query_repo):
+    assert writer.delete("/api/post/delta").status_code == 204
+    assert not (query_repo / "posts/delta.md").exists()
+    assert last_commit(query_repo) == "ada <ada@example.com>|Vellum|Delete post delta"
+    assert writer.get("/api/post/delta").status_code == 404
+    assert writer.delete("/api/post/delta").status_code == 404
+
+
+def test_if_match(writer):
+    etag = writer.get("/api/post/beta").headers["ETag"]
+    stale = '"0000000000000000000000000000000000000000"'
+    assert (
+        writer.patch("/api/post/beta", json={"views": 1}, headers={"If-Match": stale}).status_code
+        == 412
+    )
+    ok = writer.patch("/api/post/beta", json={"views": 2}, headers={"If-Match": etag})
+    assert ok.status_code == 200
+    again = writer.patch("/api/post/beta", json={"views": 3}, headers={"If-Match": etag})
+    assert again.status_code == 412
+    assert again.get_json()["error"]["code"] == "PRECONDITION_FAILED"
+
+
+def test_uncommitted_hand_edits_are_never_overwritten(writer, query_repo):
+    path = query_repo / "posts/beta.md"
+    path.write_text(path.read_text() + "\nA writer's unsaved thought.\n")
+    response = writer.patch("/api/post/beta", json={"views": 5})
+    assert response.status_code == 409
+    assert "uncommitted edits" in response.get_json()["error"]["message"]
+    assert path.read_text().endswith("A writer's unsaved thought.\n")
+
+
+def test_staged_work_of_a_writer_is_left_alone(writer, query_repo):
+    write_files(query_repo, {"people/new.json": '{"name": "Staged"}\n'})
+    git(query_repo, "add", "people/new.json")
+    writer.patch("/api/post/alpha", json={"views": 12})
+    assert git(query_repo, "show", "--name-only", "--format=", "HEAD") == "posts/alpha.md"
+    assert git(query_repo, "status", "--porcelain") == "A  people/new.json"
+
+
+def test_locale_write_creates_a_variant(writer, query_repo):
+    made = writer.patch(
+        "/api/post/beta", json={"data": {"title": "Bêta"}, "meta": {"locale": "fr"}}
+    )
+    assert made.status_code == 200 and made.get_json()["data"]["locale"] == "fr"
+    assert (query_repo / "posts/beta.fr.md").exists()
+    assert writer.get("/api/post/beta?locale=fr").get_json()["data"]["title"] == "Bêta"
+    assert writer.get("/api/post/beta").get_json()["data"]["title"] == "Beta"
+    created = writer.post("/api/post", json={"data": {"title": "Neu"}, "meta": {"locale": "fr"}})
+    assert created.status_code == 201 and (query_repo / "posts/neu.fr.md").exists()
+
+
+def test_write_needs_the_write_scope(app, anonymous):
+    _, reader = keys.create_key(app.extensions["vellum"].state, "r", ["read", "read:drafts"])
+    refused = anonymous.post(
+        "/api/post", json={"title": "x"}, headers={"Authorization": f"Bearer {reader}"}
+    )
+    assert refused.status_code == 403
+    assert anonymous.post("/api/post", json={"title": "x"}).status_code == 401
+    _, key = keys.create_key(app.extensions["vellum"].state, "deploy bot", ["read", "write"])
+    made = anonymous.post(
+        "/api/post", json={"title": "By key"}, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert made.status_code == 201
+
+
+def test_bad_bodies(writer):
+    assert writer.post("/api/post", data="not json", content_type="text/plain").status_code == 400
+    assert writer.post("/api/post", json=[1, 2]).status_code == 422
+    assert writer.post("/api/nothing", json={"title": "x"}).status_code == 404
