@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE   ?= content
 N      ?= 10000
-CHROMIUM := /usr/bin/chromium
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/redis-server
 
 .PHONY: setup serve test bench lint format clean
 
@@ -20,13 +20,14 @@ $(STAMP): pyproject.toml
 serve: setup
 	$(BIN)/vellum serve $(SITE)
 
-test: setup $(CHROMIUM)
+test: setup $(SYSTEM_TOOLS)
 	$(BIN)/python -m pytest
 
-# The admin page's browser test drives Debian's Chromium (Playwright never downloads one).
-$(CHROMIUM):
+# Tests drive Debian's Chromium (the admin page; Playwright never downloads a browser)
+# and a real Redis (rate limits shared by several processes).
+$(SYSTEM_TOOLS):
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server > /dev/null
 
 bench: setup
 	$(BIN)/python -m tests.bench --records $(N)

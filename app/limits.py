@@ -77,6 +77,8 @@ def init_app(app: Flask, site: Site) -> Limiter:
         storage_uri=settings.get("storage", "memory://"),
         headers_enabled=True,
         strategy="fixed-window",
+        # If Redis goes away, count in memory rather than fail requests.
+        in_memory_fallback_enabled=True,
     )
     origins = (site.settings.get("cors") or {}).get("origins")
     if origins:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import shutil
+import socket
+import subprocess
 import time
 
 import jwt as pyjwt
@@ -13,6 +16,7 @@ from flask_jwt_extended import create_access_token
 
 from app import keys, users
 from tests.conftest import QUERY_SITE, build_app, commit, make_repo, write_files
+from tests.servers import free_port
 
 
 def state_of(application):
@@ -340,3 +344,45 @@ def test_cors_only_for_configured_origins(tmp_path):
     other = client.get("/api/post", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     application.extensions["vellum"].close()
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A real redis-server on a free loopback port, for the length of one test."""
+    binary = shutil.which("redis-server")
+    assert binary, "make test installs redis-server"
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_redis_storage_shares_one_count_across_processes(tmp_path, redis_url):
+    settings = (
+        "auth:\n  public_read: true\n"
+        f"rate_limits:\n  anonymous: 3 per minute\n  storage: {redis_url}\n"
+    )
+    repo = site_with(tmp_path, settings)
+    first = build_app(repo, tmp_path / "state-a")  # two apps: two limiters, as two processes
+    second = build_app(repo, tmp_path / "state-b")
+    statuses = [
+        first.test_client().get("/api/post").status_code,
+        second.test_client().get("/api/post").status_code,
+        first.test_client().get("/api/post").status_code,
+        second.test_client().get("/api/post").status_code,
+    ]
+    assert statuses == [200, 200, 200, 429]
+    for application in (first, second):
+        application.extensions["vellum"].close()
