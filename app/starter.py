@@ -12,6 +12,8 @@ FILES = {
 title: My Vellum site
 default_locale: en
 locales: [en]
+auth:
+  public_read: true      # anyone may read published records; drafts need a key
 models:
   post:
     folder: posts
