@@ -72,6 +72,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", 5000, "Port `vellum serve` listens on.", int),
     Setting("WORKERS", 2, "Server worker processes.", int),
     Setting("THREADS", 4, "Threads per worker process.", int),
+    Setting(
+        "ALLOW_PRIVATE_WEBHOOKS",
+        False,
+        "Let webhooks reach private, link-local and loopback addresses (off: refused).",
+        parse_bool,
+    ),
+    Setting("REMOTE", None, "A Git remote to pull from and push API writes to.", parse_optional),
+    Setting("POLL", 0.0, "Seconds between fetches of REMOTE (0: only on a push webhook).", float),
+    Setting(
+        "GIT_WEBHOOK_SECRET",
+        None,
+        "Checks GitHub/GitLab push webhooks at POST /api/hooks/git.",
+        parse_optional,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -27,6 +27,16 @@ class FileDates:
 
 
 IDENTITY = ("Vellum", "vellum@localhost")
+# The tree of a commit with no parent is diffed against the empty tree.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+class RemoteError(Exception):
+    """The remote could not be fetched, merged or pushed to."""
+
+
+class Diverged(RemoteError):
+    """The local branch and the remote's both have commits the other lacks."""
 
 
 class HeadMoved(Exception):
@@ -283,6 +293,76 @@ class GitRepo:
         )
         parts = [p for p in out.split("\0") if p]
         return [(parts[i][0], _strip(parts[i + 1], prefix)) for i in range(0, len(parts) - 1, 2)]
+
+    @_locked
+    def commits_between(self, old: str | None, new: str) -> list[dict]:
+        """Commits after old up to new along first parents, oldest first, with their parent."""
+        spec = f"{old}..{new}" if old else new
+        out = self._repo.git.log(
+            "--first-parent", "--reverse", "--format=%H%x00%P%x00%an%x00%ae%x00%aI%x00%s", spec
+        )
+        commits = []
+        for line in out.splitlines():
+            sha, parents, name, email, date, subject = line.split("\x00")
+            parent = parents.split()[0] if parents else EMPTY_TREE
+            author = {"name": name, "email": email}
+            commits.append(
+                {
+                    "sha": sha,
+                    "parent": parent,
+                    "author": author,
+                    "date": _utc(date),
+                    "message": subject,
+                }
+            )
+        return commits
+
+    @_locked
+    def staged_files(self, prefix: str) -> dict[str, bytes | None]:
+        """Files the next commit changes under prefix: path (relative to it) → staged bytes."""
+        args = ["--cached", "--name-status", "--no-renames", "-z"]
+        out = self._repo.git.diff(*args, "HEAD" if self.head() else EMPTY_TREE, "--", prefix or ".")
+        parts = [p for p in out.split("\0") if p]
+        staged: dict[str, bytes | None] = {}
+        for status, path in zip(parts[::2], parts[1::2], strict=True):
+            blob = None if status == "D" else self._repo.git.rev_parse(f":{path}")
+            staged[_strip(path, prefix)] = None if blob is None else self.blob(blob)
+        return staged
+
+    @_locked
+    def accept_pushes(self) -> None:
+        """Let `git push` update the checked-out branch and its files (when the tree is clean)."""
+        with self._repo.config_writer() as cfg:
+            cfg.set_value("receive", "denyCurrentBranch", "updateInstead")
+
+    @_locked
+    def sync_remote(self, remote: str) -> str:
+        """Fetch `remote`, then fast-forward to it or push to it; never overwrite either side.
+
+        Returns 'up-to-date', 'pulled' or 'pushed'; raises Diverged when both sides moved.
+        """
+        try:
+            branch = self._repo.active_branch.name
+            self._repo.git.fetch("--quiet", remote, branch)
+            theirs = self._repo.git.rev_parse(f"{remote}/{branch}")
+        except (git.GitCommandError, TypeError) as exc:
+            raise RemoteError(f"cannot fetch {remote}: {exc}") from exc
+        ours = self._repo.head.commit.hexsha
+        if theirs == ours:
+            return "up-to-date"
+        try:
+            if self._repo.is_ancestor(ours, theirs):
+                self._repo.git.merge("--ff-only", "--quiet", theirs)
+                return "pulled"
+            if self._repo.is_ancestor(theirs, ours):
+                self._repo.git.push("--quiet", remote, f"HEAD:{branch}")
+                return "pushed"
+        except git.GitCommandError as exc:
+            raise RemoteError(f"cannot bring {branch} in line with {remote}: {exc}") from exc
+        raise Diverged(
+            f"{branch} and {remote}/{branch} have diverged ({ours[:7]} vs {theirs[:7]}): "
+            "merge or rebase by hand; Vellum never force-overwrites either side"
+        )
 
     def relative(self, path: Path) -> str:
         """A path inside the work tree, relative to its root, with forward slashes."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from app.git import FileDates, GitRepo
 from app.index import Entry, Snapshot, Store, TextDoc
 from app.models import TEXT_TYPES, Model
-from app.records import Problem, Record, blob_sha, parse, scan
+from app.records import SKIPPED_SUFFIXES, Problem, Record, blob_sha, parse, scan
 from app.site import Site
 
 # Bump when the stored doc layout changes: every index is then rebuilt once.
@@ -62,13 +63,17 @@ def sync_records(
     rebuild: bool = False,
     known: Snapshot | None = None,
     progress: Progress = None,
+    paths: Iterable[str] | None = None,
 ) -> SyncReport:
     """Make the records index match the files and HEAD; parse only changed files.
 
-    The report carries the snapshot the index is left at, so callers need not read it.
+    `paths` (a watcher's batch) limits the look to those files and to those that new
+    commits touched; a rebuild or rewritten history still stats every file. The report
+    carries the snapshot the index is left at, so callers need not read it.
     """
     started = time.perf_counter()
-    files = {path: (model, st) for model, path, st in scan(site)}
+    paths = set(paths) if paths is not None else None
+    files = _stat_paths(site, paths) if paths is not None else _scan_all(site)
     report = SyncReport(head=repo.head())
     prefix = repo.relative(site.root)
     with store.records_writer(known) as writer:
@@ -78,6 +83,11 @@ def sync_records(
         )
         existing = {} if report.rebuilt else writer.entries
         dates = _Dates(repo, prefix, None if report.rebuilt else meta.get("head"), report.head)
+        if paths is not None and (report.rebuilt or dates.full):
+            paths, files = None, _scan_all(site)  # every doc or every date may move
+        elif paths is not None and dates.moved:
+            paths |= dates.changed.keys()  # new commits move their files' dates, only theirs
+            files = _stat_paths(site, paths)
         todo = []
         for path, (model_name, st) in files.items():
             old = existing.get(path)
@@ -95,13 +105,36 @@ def sync_records(
                 report.updated += 1
             if progress:
                 progress(1)
-        for path in writer.entries.keys() - files.keys():
+        gone = writer.entries.keys() - files.keys()
+        for path in gone if paths is None else gone & paths:
             writer.delete(path)
             report.removed += 1
         writer.set_meta({"format": FORMAT, "models": site.models_hash, "head": report.head})
     report.snapshot = writer.after()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _scan_all(site: Site) -> dict[str, tuple[str, os.stat_result]]:
+    return {path: (model, st) for model, path, st in scan(site)}
+
+
+def _stat_paths(site: Site, paths: set[str]) -> dict[str, tuple[str, os.stat_result]]:
+    """What scan() would yield for these paths alone (those that exist and are records)."""
+    found = {}
+    for path in paths:
+        parts = path.split("/")
+        if any(p.startswith((".", "#")) for p in parts) or path.endswith(SKIPPED_SUFFIXES):
+            continue
+        for model in site.models.values():
+            if path.startswith(model.folder + "/") and path.endswith(model.extensions):
+                try:
+                    st = os.stat(site.root / path, follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found[path] = (model.name, st)
+    return found
 
 
 def _stat(st: os.stat_result) -> tuple:

@@ -16,7 +16,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from app import outbox
 from app.errors import Detail, Forbidden, NotFound, RateLimited, Unauthorized, ValidationError
+from app.events import Event
 from app.state import StateStore, iso, parse_iso, utcnow
 
 PREFIX = "vk_"
@@ -129,6 +131,7 @@ def create_key(
                 iso(now),
             ),
         )
+        outbox.add(db, [_event("key.created", key_id, name.strip(), scopes)])
     return get_key(state, key_id), secret
 
 
@@ -167,7 +170,14 @@ def revoke_key(state: StateStore, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         with state.transaction() as db:
             db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (iso(utcnow()), key.id))
+            outbox.add(db, [_event("key.revoked", key.id, key.name, key.scopes)])
     return get_key(state, key.id)
+
+
+def _event(name: str, key_id: str, key_name: str, scopes) -> Event:
+    """A key.* event: which key, never its secret or hash."""
+    data = {"id": key_id, "prefix": f"{PREFIX}{key_id}", "name": key_name, "scopes": sorted(scopes)}
+    return Event(name, data, key=f"key:{key_id}")
 
 
 def verify_key(state: StateStore, secret: str, ip: str | None) -> ApiKey:

@@ -44,8 +44,16 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class FilterGroup:
+    """Conditions joined by `and` or `or` (GraphQL's and/or); REST's filters are all and-ed."""
+
+    op: str  # "and" | "or"
+    items: tuple[Filter | FilterGroup, ...]
+
+
+@dataclass(frozen=True)
 class ListQuery:
-    filters: tuple[Filter, ...] = ()
+    filters: tuple[Filter | FilterGroup, ...] = ()
     sort: tuple[tuple[str, bool], ...] = ()
     limit: int = DEFAULT_LIMIT
     offset: int = 0
@@ -217,6 +225,32 @@ def _parse_filter(catalog: Catalog, model: str, param: str, brackets: str, raw: 
     return Filter(path=path, op=op, value=_operand(f, op, raw, param), param=param)
 
 
+def make_filter(
+    catalog: Catalog, model: str, path: tuple[str, ...], op: str, value: Any, param: str
+) -> Filter:
+    """A Filter from a typed value (GraphQL's), checked and coerced as REST's strings are."""
+    if op not in OPERATORS:
+        raise InvalidParameter(param, f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
+    return Filter(
+        path, op, typed_operand(_resolve_path(catalog, model, path, param), op, value, param), param
+    )
+
+
+def typed_operand(f: Field, op: str, value: Any, param: str) -> Any:
+    """The operand of a filter on field f from a typed value (a list for $in and $nin)."""
+    if op in {"$in", "$nin"}:
+        items = value if isinstance(value, list | tuple) else [value]
+        kind = f.of if f.type == "list" and f.of else f.type
+        return frozenset(_scalar(kind, f, _raw(item), param) for item in items)
+    return _operand(f, op, _raw(value), param)
+
+
+def _raw(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _resolve_path(catalog: Catalog, model: str, path: tuple[str, ...], param: str) -> Field:
     fields = model_fields(catalog, model)
     for depth, name in enumerate(path):
@@ -318,6 +352,8 @@ def get_record(
 def value_of(rec: Record, name: str) -> Any:
     if name == "id":
         return rec.id
+    if name == "type":  # only the model-agnostic content list filters and sorts by it
+        return rec.model
     if name == "locale":
         return rec.locale
     if name == "createdAt":
@@ -347,11 +383,17 @@ def _sorter(sort: tuple[tuple[str, bool], ...]) -> Callable[[list[Record]], list
 
 def _condition(catalog: Catalog, model: str, flt: Filter, query: ListQuery):
     """A predicate for one filter; plain fields get a fast path without fan-out."""
+    if isinstance(flt, FilterGroup):
+        tests = [_condition(catalog, model, item, query) for item in flt.items]
+        if flt.op == "or":
+            return lambda rec: any(test(rec) for test in tests)
+        return lambda rec: all(test(rec) for test in tests)
     match = _MATCHERS[flt.op]
     operand = flt.value
     negative = flt.op in {"$ne", "$nin"}
     name = flt.path[0]
-    f = catalog.fields[model].get(name) or SYSTEM[name]
+    # A field the model lacks (the content list's `status` on a model without one) is None.
+    f = catalog.fields[model].get(name) or SYSTEM.get(name) or Field(name, "string")
     if len(flt.path) == 1 and f.type != "list" and not f.many:
         get = _direct(name)
         if catalog.site.models[model].inferred:  # values of mixed types may not compare
@@ -371,8 +413,13 @@ def _condition(catalog: Catalog, model: str, flt: Filter, query: ListQuery):
     return test
 
 
+def condition(catalog: Catalog, model: str, flt: Filter | FilterGroup, query: ListQuery):
+    """The predicate a filter (or a group of them) applies to one model's records."""
+    return _condition(catalog, model, flt, query)
+
+
 def _direct(name: str) -> Callable[[Record], Any]:
-    if name in SYSTEM:
+    if name in SYSTEM or name == "type":
         return lambda rec: value_of(rec, name)
     return lambda rec: rec.data.get(name)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +52,17 @@ class Vellum:
 
     # -- keeping the index current ----------------------------------------------------
     def sync(
-        self, *, rebuild: bool = False, text: bool = True, progress: Callable | None = None
+        self,
+        *,
+        rebuild: bool = False,
+        text: bool = True,
+        progress: Callable | None = None,
+        paths: Iterable[str] | None = None,
     ) -> SyncReport:
-        """Bring the records index (and, with text=True, the full-text index) up to date."""
+        """Bring the records index (and, with text=True, the full-text index) up to date.
+
+        `paths`: only these files changed (the watcher knows), so only they are looked at.
+        """
         report = sync_records(
             self.site,
             self.repo,
@@ -62,6 +70,7 @@ class Vellum:
             rebuild=rebuild,
             known=self._snapshot,
             progress=progress,
+            paths=paths,
         )
         self._snapshot = report.snapshot
         if report.rebuilt:

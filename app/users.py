@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app import outbox
 from app.errors import Conflict, Detail, NotFound, ValidationError
+from app.events import Event
 from app.state import StateStore, iso, utcnow
 
 # What each role may do. `read` sees published records, `read:drafts` drafts too.
@@ -89,6 +91,7 @@ def create_user(
             " VALUES (?, ?, ?, ?, ?, ?)",
             (name, email, role, hashed, now, now),
         )
+        outbox.add(db, [_event("user.created", cur.lastrowid, name, email, role)])
     return get_user(state, cur.lastrowid)
 
 
@@ -132,6 +135,13 @@ def update_user(
             if role is not None and role != "admin":
                 _keep_an_admin(db, user)
             db.execute(f"UPDATE users SET {assignments} WHERE id = ?", (*changes.values(), user.id))
+            after = {"email": user.email, "role": user.role, **changes}
+            event = _event("user.updated", user.id, user.name, after["email"], after["role"])
+            # Which fields changed; for the password only that it did, never to what.
+            event.data["changed"] = sorted(
+                "password" if c == "password_hash" else c for c in changes if c != "updated_at"
+            )
+            outbox.add(db, [event])
     return get_user(state, user.id)
 
 
@@ -140,7 +150,14 @@ def delete_user(state: StateStore, ref: int | str) -> User:
     with state.transaction() as db:
         _keep_an_admin(db, user)
         db.execute("DELETE FROM users WHERE id = ?", (user.id,))
+        outbox.add(db, [_event("user.deleted", user.id, user.name, user.email, user.role)])
     return user
+
+
+def _event(name: str, user_id: int, user: str, email: str | None, role: str) -> Event:
+    """A user.* event: who, never a password or its hash."""
+    data = {"id": user_id, "name": user, "email": email, "role": role}
+    return Event(name, data, key=f"user:{user_id}")
 
 
 def authenticate(state: StateStore, name: str, password: str) -> User | None:

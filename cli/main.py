@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from app.errors import VellumError
 from app.limits import check_rate
 from app.services import Vellum
 from app.users import ROLES
-from cli import records
+from cli import live, records
 from cli.common import _echo_json, json_option, open_site, site_services, with_site
 
 
@@ -54,19 +55,23 @@ def init(directory: Path) -> None:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 5000).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default 2).")
+@click.option("--remote", default=None, help="A Git remote to pull from and push writes to.")
+@click.option("--poll", type=float, default=None, help="Seconds between fetches of --remote.")
 @click.pass_context
-def serve(ctx: click.Context, site: str | None, host, port, workers) -> None:
+def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll) -> None:
     """Serve SITE (default: --site) with a production WSGI server."""
     from app.server import run
 
     overrides = {"SITE": site or ctx.obj["site"]}
-    for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+    options = (("HOST", host), ("PORT", port), ("WORKERS", workers), ("REMOTE", remote))
+    for key, value in (*options, ("POLL", poll)):
         if value is not None:
             overrides[key] = value
     try:
         config = load_config(overrides)
         services = Vellum(config)
         report = services.sync(text=False)
+        services.repo.accept_pushes()  # writers may `git push` to this checked-out branch
         services.close()
     except (VellumError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -77,6 +82,13 @@ def serve(ctx: click.Context, site: str | None, host, port, workers) -> None:
     # Full-text search fills in beside the server so lists and gets answer at once.
     subprocess.Popen(
         [sys.executable, "-m", "cli.main", "--site", config["SITE"], "index", "--text-only"]
+    )
+    # One watcher and one webhook dispatcher per site run beside the workers (app.live).
+    live_command = ["live", "--parent", str(os.getpid())]
+    remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
+    live_env = {**os.environ, **remote_env}
+    subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--site", config["SITE"], *live_command], env=live_env
     )
     click.echo(f"Serving on http://{config['HOST']}:{config['PORT']}/api")
     run(config)
@@ -448,7 +460,7 @@ def apps_remove(ctx, client_id: str) -> None:
     click.echo(f"Removed application {client.name} ({client.id}).")
 
 
-for command in records.COMMANDS:
+for command in records.COMMANDS + live.COMMANDS:
     cli.add_command(command)
 
 

@@ -40,9 +40,12 @@ def vellum():
 
 def init_app(app: Flask) -> None:
     """Register the error envelope for every failure, then the API blueprints."""
-    from app.api import accounts, oauth, rest
+    from app.api import accounts, git_hooks, graphql, oauth, rest
+    from app.api import content as api_content
+    from app.api import events as api_events
     from app.api import history as api_history
     from app.api import media as api_media
+    from app.api import webhooks as api_webhooks
     from app.api import writes as api_writes
 
     app.register_error_handler(VellumError, _vellum_error)
@@ -54,6 +57,11 @@ def init_app(app: Flask) -> None:
     api_writes.init_app(app)
     api_history.init_app(app)
     api_media.init_app(app)
+    api_content.init_app(app)
+    graphql.init_app(app)
+    api_events.init_app(app)
+    api_webhooks.init_app(app)
+    git_hooks.init_app(app)
 
 
 def _vellum_error(exc: VellumError) -> Response:

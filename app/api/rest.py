@@ -10,6 +10,7 @@ from app import access
 from app.api import json_response, vellum
 from app.errors import InvalidParameter
 from app.query import get_record, parse_list_query, parse_search_query, to_json
+from app.remote import remote_status
 
 api = Blueprint("api", __name__)
 
@@ -44,6 +45,7 @@ def status() -> Response:
                     "records": len(catalog.by_key),
                     "text": "ready" if v.text_ready() else "building",
                 },
+                "remote": remote_status(v.state) if v.config.get("REMOTE") else None,
             }
         }
     )

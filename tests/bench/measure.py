@@ -102,6 +102,32 @@ def request_urls(manifest: dict, seed: int) -> dict[str, list[str]]:
     return {"list": lists, "fresh": fresh, "get": gets, "search": searches}
 
 
+GRAPHQL_LIST = """{ blogPosts(limit: 20, filter: {status: {eq: PUBLISHED}}, sort: "-publishedAt")
+  { nodes { title author { name } categories { name } } } }"""
+REST_POPULATE = (
+    "/api/blogPost?filter[status]=published&sort=-publishedAt&limit=20"
+    "&populate=author,categories&fields=title,author,categories"
+)
+
+
+def graphql_latency(client) -> dict:
+    """(e) The issue's blogPosts query by POST /graphql, and REST's equivalent with populate."""
+    samples: dict[str, list[float]] = {"graphql": [], "rest_populate": []}
+    for n in range(WARMUP + REQUESTS):
+        for name in samples:
+            started = time.perf_counter()
+            if name == "graphql":
+                response = client.post("/graphql", json={"query": GRAPHQL_LIST})
+            else:
+                response = client.get(REST_POPULATE)
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200 or (name == "graphql" and "errors" in response.json):
+                raise BenchError(f"{name} answered {response.status_code}: {response.data[:200]}")
+            if n >= WARMUP:
+                samples[name].append(elapsed)
+    return {name: percentiles(values) for name, values in samples.items()}
+
+
 def serve_latencies(site: str, state: str, manifest: dict, seed: int) -> dict:
     """(d) p50/p95 of each request mix through the Flask test client."""
     flask_app = create_app(
@@ -113,6 +139,7 @@ def serve_latencies(site: str, state: str, manifest: dict, seed: int) -> dict:
         results[name], totals = latency(client, urls)
         known = [t for t in totals if t is not None]
         results[name]["median_total"] = statistics.median(known) if known else None
+    results.update(graphql_latency(client))
     if results["list"]["median_total"] != manifest["published"]:
         found = results["list"]["median_total"]
         raise BenchError(
@@ -141,6 +168,8 @@ def main(argv: list[str]) -> None:
     result["restart_s"] = restarts(site, state)
     log(f"restarts: {[round(s, 3) for s in result['restart_s']]}")
     result["latency"] = serve_latencies(site, state, manifest, int(seed))
+    # Last: it commits to the site and checks out a branch.
+    result["live"] = run_json("tests.bench.live", site, state)
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 

@@ -39,6 +39,7 @@ def rows(vellum: dict, peer: dict) -> list[Row]:
     """Every row of the table, from the two subprocesses' results."""
     full = vellum["records_s"] + vellum["text_s"]
     lat = vellum["latency"]
+    live = vellum["live"]
     return [
         seconds("full build", full, 8),
         seconds("lists/gets ready (records phase)", vellum["records_s"]),
@@ -55,7 +56,19 @@ def rows(vellum: dict, peer: dict) -> list[Row]:
         millis("get p95", lat["get"]["p95"]),
         millis("search p50", lat["search"]["p50"], 20),
         millis("search p95", lat["search"]["p95"]),
+        millis("GraphQL blogPosts (author, categories) p50", lat["graphql"]["p50"]),
+        millis("REST list with populate p50", lat["rest_populate"]["p50"]),
+        Row(
+            "GraphQL p50 / REST populate p50",
+            f"{lat['graphql']['p50'] / lat['rest_populate']['p50']:.2f}x",
+            1.5,
+            lat["graphql"]["p50"] / lat["rest_populate"]["p50"],
+            "x",
+        ),
         Row("peak memory", f"{vellum['peak_mb']:.0f} MB", 300, vellum["peak_mb"], "MB"),
+        millis("save -> API shows it, p50", statistics.median(live["save_s"]) * 1000, 200),
+        millis("commit -> webhook received, p50", statistics.median(live["commit_s"]) * 1000, 400),
+        seconds("checkout of 1,000 files -> index consistent", live["checkout_s"], 5),
     ]
 
 

@@ -1,0 +1,107 @@
+"""REST for the model-agnostic content API: /api/content and /api/content/{id}[?type=]."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from app import access, content, writes
+from app.api import json_response, vellum
+from app.errors import BadRequest
+
+# A static /content route: werkzeug matches it before the /<model> routes.
+api_content = Blueprint("content", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Mount /api/content and /api/v1/content."""
+    app.register_blueprint(api_content, url_prefix="/api")
+    app.register_blueprint(api_content, url_prefix="/api/v1", name="content_v1")
+
+
+def _authors() -> dict:
+    return current_app.extensions.setdefault("vellum.content.authors", {})
+
+
+def _shape(rec, drafts: bool) -> dict:
+    return content.to_content(vellum(), rec, drafts, _authors())
+
+
+@api_content.get("/content")
+@access.require("read")
+def list_content() -> Response:
+    """Records of every model, filtered, sorted and paged as a model's list is."""
+    v = vellum()
+    drafts = access.current().can("read:drafts")
+    query = content.parse_content_query(v.catalog(), request.args.to_dict(flat=False), drafts)
+    page = content.list_content(v, query)
+    return json_response({"data": [_shape(r, drafts) for r in page.records], "meta": page.meta})
+
+
+@api_content.get("/content/<record_id>")
+@access.require("read")
+def get_content(record_id: str) -> Response:
+    """One record by bare id (?type= when two models hold it)."""
+    drafts = access.current().can("read:drafts")
+    rec = content.find(vellum().catalog(), record_id, request.args.get("type"), drafts=drafts)
+    return json_response({"data": _shape(rec, drafts), "meta": {}})
+
+
+def _input() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("Expected a JSON body (Content-Type: application/json)")
+    # {"data": ContentInput, "meta": {locale, message}}, or the ContentInput itself.
+    envelope = set(body) <= {"data", "meta"} and isinstance(body.get("data"), dict)
+    data = body["data"] if envelope else body
+    meta = body.get("meta") if envelope and isinstance(body.get("meta"), dict) else {}
+    return {
+        **data,
+        "locale": meta.get("locale") or request.args.get("locale"),
+        "message": meta.get("message"),
+    }
+
+
+@api_content.post("/content")
+@access.require("write")
+def create_content() -> Response:
+    """A new record of `type` (default: the site's default_model)."""
+    v, values = vellum(), _input()
+    model = content.model_for_write(v, None, values.get("type"))
+    author = access.commit_author(access.current())
+    rec = writes.create(v, model, content.write_request(v, model, values), author)
+    headers = {"Location": f"/api/content/{rec.id}?type={model}"}
+    return json_response({"data": _shape(rec, True), "meta": {}}, 201, headers)
+
+
+@api_content.put("/content/<record_id>")
+@access.require("write")
+def replace_content(record_id: str) -> Response:
+    """Replace a record's fields."""
+    return _update(record_id, merge=False)
+
+
+@api_content.patch("/content/<record_id>")
+@access.require("write")
+def patch_content(record_id: str) -> Response:
+    """Change only the fields sent."""
+    return _update(record_id, merge=True)
+
+
+def _update(record_id: str, merge: bool) -> Response:
+    v, values = vellum(), _input()
+    model = content.model_for_write(v, record_id, request.args.get("type") or values.get("type"))
+    request_ = content.write_request(v, model, {**values, "id": None})
+    author = access.commit_author(access.current())
+    rec = writes.update(v, model, record_id, request_, author, merge=merge)
+    return json_response({"data": _shape(rec, True), "meta": {}})
+
+
+@api_content.delete("/content/<record_id>")
+@access.require("write")
+def delete_content(record_id: str) -> Response:
+    """Delete a record (one commit)."""
+    v = vellum()
+    model = content.model_for_write(v, record_id, request.args.get("type"))
+    author = access.commit_author(access.current())
+    writes.delete(v, model, record_id, author, locale=request.args.get("locale"))
+    return Response(status=204)

@@ -1,0 +1,98 @@
+"""/graphql: POST (one operation or a batch), GET ?query=, and GraphiQL for browsers."""
+
+from __future__ import annotations
+
+import orjson
+from flask import Blueprint, Flask, Response, current_app, render_template, request
+
+from app import access
+from app.api import json_response, vellum
+from app.errors import VellumError
+from app.graphql_context import Context
+from app.graphql_limits import Limits, limits_of
+from app.graphql_run import run
+from app.graphql_schema import Schemas
+
+MAX_BATCH = 50
+graphql_api = Blueprint("graphql", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Mount /graphql; the schema is built on first use and whenever the models change."""
+    app.extensions["vellum.graphql"] = Schemas()
+    app.extensions["vellum.graphql.limits"] = limits_of(app.extensions["vellum"].site)
+    app.register_blueprint(graphql_api)
+
+
+def schemas() -> Schemas:
+    """This app's schema holder."""
+    return current_app.extensions["vellum.graphql"]
+
+
+def context() -> Context:
+    """A fresh context for one operation, with the caller's draft rights."""
+    return Context(vellum(), drafts=access.current().can("read:drafts"), authors=schemas().authors)
+
+
+def _limits() -> Limits:
+    return current_app.extensions["vellum.graphql.limits"]
+
+
+@graphql_api.get("/graphql")
+def get() -> Response:
+    """GraphiQL for a browser; otherwise run ?query= (queries only)."""
+    if "query" not in request.args and _wants_html():
+        return Response(render_template("graphiql.html"), mimetype="text/html")
+    payload = {
+        "query": request.args.get("query"),
+        "operationName": request.args.get("operationName"),
+        "variables": _json_arg("variables"),
+    }
+    return _answer(lambda: _one(payload, mutations=False))
+
+
+@graphql_api.post("/graphql")
+def post() -> Response:
+    """Run one operation, or a JSON array of them (an array of results)."""
+    body = request.get_json(silent=True)
+    if isinstance(body, list):
+        if len(body) > MAX_BATCH:
+            return _error(400, "BAD_REQUEST", f"A batch holds at most {MAX_BATCH} operations")
+        return _answer(lambda: ([_one(item)[0] for item in body], 200))
+    return _answer(lambda: _one(body))
+
+
+def _one(payload, mutations: bool = True) -> tuple[dict, int]:
+    v, holder = vellum(), schemas()
+    schema = holder.current(v.site, v.catalog())
+    return run(
+        schema, payload, context(), _limits(), mutations=mutations, documents=holder.documents
+    )
+
+
+def _answer(compute) -> Response:
+    try:
+        result, status = compute()
+    except VellumError as exc:  # bad credentials: refused before anything runs
+        return _error(exc.status, exc.code, exc.message)
+    return json_response(result, status)
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    error = {"message": message, "extensions": {"code": code, "details": []}}
+    return json_response({"errors": [error]}, status)
+
+
+def _json_arg(name: str):
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw  # run() refuses a non-object
+
+
+def _wants_html() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"

@@ -1,0 +1,78 @@
+"""Webhooks over REST, for admins: /api/webhooks, their delivery log and redelivery."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, request
+
+from app import access, deliveries, webhooks
+from app.api import json_response, vellum
+from app.errors import BadRequest
+
+api_webhooks = Blueprint("webhooks", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(api_webhooks, url_prefix="/api")
+    app.register_blueprint(api_webhooks, url_prefix="/api/v1", name="webhooks_v1")
+
+
+def _body() -> dict:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise BadRequest("Expected a JSON object body (Content-Type: application/json)")
+    return payload
+
+
+@api_webhooks.get("/webhooks")
+@access.require("admin")
+def list_webhooks() -> Response:
+    rows = [e.as_dict() for e in webhooks.list_endpoints(vellum())]
+    return json_response({"data": rows, "meta": {"total": len(rows)}})
+
+
+@api_webhooks.post("/webhooks")
+@access.require("admin")
+def create_webhook() -> Response:
+    endpoint = webhooks.create_endpoint(vellum(), _body(), access.current().name)
+    location = {"Location": f"/api/webhooks/{endpoint.id}"}
+    return json_response({"data": endpoint.as_dict()}, 201, location)
+
+
+@api_webhooks.get("/webhooks/<webhook_id>")
+@access.require("admin")
+def get_webhook(webhook_id: str) -> Response:
+    endpoint = webhooks.get_endpoint(vellum(), webhook_id)
+    counts = webhooks.endpoint_state(vellum().state, webhook_id)
+    return json_response({"data": {**endpoint.as_dict(), "deliveries": counts}})
+
+
+@api_webhooks.patch("/webhooks/<webhook_id>")
+@access.require("admin")
+def update_webhook(webhook_id: str) -> Response:
+    endpoint = webhooks.update_endpoint(vellum(), webhook_id, _body())
+    return json_response({"data": endpoint.as_dict()})
+
+
+@api_webhooks.delete("/webhooks/<webhook_id>")
+@access.require("admin")
+def delete_webhook(webhook_id: str) -> Response:
+    webhooks.delete_endpoint(vellum(), webhook_id)
+    return Response(status=204)
+
+
+@api_webhooks.get("/webhooks/<webhook_id>/deliveries")
+@access.require("admin")
+def list_deliveries(webhook_id: str) -> Response:
+    webhooks.get_endpoint(vellum(), webhook_id)
+    limit = min(request.args.get("limit", 100, type=int), 1000)
+    offset = request.args.get("offset", 0, type=int)
+    rows = deliveries.attempts_log(vellum().state, webhook_id, limit, offset)
+    return json_response({"data": rows, "meta": {"limit": limit, "offset": offset}})
+
+
+@api_webhooks.post("/webhooks/<webhook_id>/deliveries/<event_id>/redeliver")
+@access.require("admin")
+def redeliver(webhook_id: str, event_id: str) -> Response:
+    webhooks.get_endpoint(vellum(), webhook_id)
+    deliveries.redeliver(vellum().state, webhook_id, event_id)
+    return json_response({"data": {"webhook": webhook_id, "event": event_id, "queued": True}}, 202)

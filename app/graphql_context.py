@@ -1,0 +1,40 @@
+"""What every GraphQL resolver reaches through `info.context`: services, rights, loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app import access
+from app.access import Principal
+from app.catalog import Catalog
+from app.graphql_loader import RelationLoader
+from app.records import Record
+
+
+@dataclass
+class Context:
+    """One GraphQL operation: the site's services, the caller's draft rights, loaders."""
+
+    services: Any
+    drafts: bool
+    authors: dict = field(default_factory=dict)  # first-commit authors, shared per app
+    catalog: Catalog | None = None
+    relations: RelationLoader | None = None
+
+    def __post_init__(self) -> None:
+        self.catalog = self.catalog or self.services.catalog()
+        self.relations = RelationLoader(self.catalog, self.drafts)
+
+    def check(self, scope: str) -> Principal:
+        """The caller, once it is known to hold the scope (401 or 403 otherwise)."""
+        return access.check(scope)
+
+    def level(self, records: list[Record], locale: str | None = None) -> list[Record]:
+        """Records resolved together: their relations load in one batch per relation."""
+        return self.relations.level(records, locale)
+
+    def refresh(self) -> None:
+        """After a write: read from the new catalog, forget what was loaded before."""
+        self.catalog = self.services.catalog()
+        self.relations = RelationLoader(self.catalog, self.drafts)

@@ -1,0 +1,89 @@
+"""One watcher and one dispatcher per site, across processes: whoever holds the flock runs them.
+
+`vellum serve` starts `vellum live` beside its workers. Several of them (two `serve`s of
+one site) queue on an flock in the state folder; the kernel releases it when its holder
+dies, even by kill -9, and the next in line takes over within a poll interval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from app import outbox
+from app.dispatcher import Dispatcher
+from app.events import Event
+from app.remote import Puller
+from app.watcher import Watcher
+
+log = logging.getLogger("vellum.live")
+POLL = 0.5
+# Without --poll the remote is still pushed to when the head moves, and checked hourly.
+IDLE_PULL = 3600.0
+
+
+class Leader:
+    """An exclusive flock on a file; `wait` blocks until it is ours or we are told to stop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def wait(self, stop: threading.Event, poll: float = POLL) -> bool:
+        """Poll for the lock until taken (True) or `stop` is set (False)."""
+        while not stop.is_set():
+            if self.try_acquire():
+                return True
+            stop.wait(poll)
+        return False
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+    def __enter__(self) -> Leader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+def run_live(services, stop: threading.Event, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Wait for leadership, catch up on missed commits, run both loops until `stop`."""
+    with Leader(services.state_dir / "live.lock") as leader:
+        if not leader.wait(stop):
+            return False
+        log.info("live: this process (%d) runs the watcher and the dispatcher", os.getpid())
+        services.sync()
+        outbox.process_head(services)
+        outbox.emit(services.state, [Event("system.started", {"pid": os.getpid()}, key="system")])
+        with contextlib.ExitStack() as loops:
+            woken = [loops.enter_context(Dispatcher(services))]
+            remote = services.config.get("REMOTE")
+            if remote:
+                every = services.config.get("POLL") or IDLE_PULL
+                woken.append(loops.enter_context(Puller(services, remote, every)))
+            loops.enter_context(Watcher(services, on_events=lambda: [w.wake() for w in woken]))
+            while not stop.wait(POLL):
+                if not alive():
+                    break
+    return True

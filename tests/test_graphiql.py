@@ -1,0 +1,96 @@
+"""GraphiQL at GET /graphql: served by Vellum itself, and working in a browser offline."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from app import keys
+from app.state import StateStore
+from tests.servers import running_server
+from tests.test_admin import CHROMIUM, CHROMIUM_ARGS
+
+ASSETS = (
+    "react.production.min.js",
+    "react-dom.production.min.js",
+    "graphiql.min.js",
+    "graphiql.min.css",
+    "vellum-graphiql.js",
+)
+
+
+def test_browsers_get_graphiql_and_its_assets_from_vellum(anonymous):
+    page = anonymous.get("/graphql", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "https://" not in html and "http://" not in html  # nothing from a CDN
+    for name in ASSETS:
+        assert f"/static/graphiql/{name}" in html
+        asset = anonymous.get(f"/static/graphiql/{name}")
+        assert asset.status_code == 200 and len(asset.get_data()) > 500
+        asset.close()
+    api = anonymous.get("/graphql", headers={"Accept": "application/json"})
+    assert api.status_code == 400 and api.get_json()["errors"][0]["extensions"]["code"] == (
+        "BAD_REQUEST"
+    )
+
+
+@pytest.fixture
+def served(query_repo, tmp_path):
+    """`vellum serve` on a free port, and a key that may read drafts."""
+    state_dir = tmp_path / "state"
+    store = StateStore(state_dir)
+    _, secret = keys.create_key(store, "graphiql", ["read", "read:drafts"])
+    store.close()
+    with running_server(query_repo, state_dir, tmp_path / "server.log") as (base, _):
+        yield base, secret
+
+
+def _editor(page, selector: str) -> str:
+    return page.evaluate(f"document.querySelector('{selector} .CodeMirror').CodeMirror.getValue()")
+
+
+@pytest.mark.timeout(90)
+def test_graphiql_runs_a_query_offline_with_the_users_token(served):
+    base, secret = served
+    host = urlparse(base).netloc
+    outside: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            context = browser.new_context()
+
+            def only_vellum(route):  # the network is cut off: only Vellum answers
+                if urlparse(route.request.url).netloc == host:
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", only_vellum)
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(f"{base}/graphql")
+            page.wait_for_selector(".graphiql-query-editor .CodeMirror")
+            page.fill("#token", secret)
+            query = '{ post(id: "gamma") { title status } }'  # a draft: needs the token
+            page.evaluate(
+                "q => document.querySelector('.graphiql-query-editor .CodeMirror')"
+                ".CodeMirror.setValue(q)",
+                query,
+            )
+            page.click(".graphiql-execute-button")
+            page.wait_for_function(
+                "() => document.querySelector('.graphiql-response .CodeMirror')"
+                ".CodeMirror.getValue().includes('Gamma')"
+            )
+            answer = json.loads(_editor(page, ".graphiql-response"))
+        finally:
+            browser.close()
+    assert answer == {"data": {"post": {"title": "Gamma", "status": "DRAFT"}}}
+    assert outside == []

@@ -1,0 +1,232 @@
+"""GraphQL mutations and the model-agnostic content API (GraphQL and REST), on real repos."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import users
+from app.site import load_site
+from tests.conftest import authorised_client, commit, git, write_files
+from tests.test_graphql import data, gql, rest_ids
+
+
+@pytest.fixture
+def writer(app):
+    """A client writing as a signed-in editor (commits carry her name)."""
+    users.create_user(
+        app.extensions["vellum"].state, "ada", "correct horse", "editor", "ada@example.com"
+    )
+    client = app.test_client()
+    token = client.post(
+        "/api/auth/login", json={"username": "ada", "password": "correct horse"}
+    ).get_json()["data"]["accessToken"]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+def last_commit(repo) -> str:
+    return git(repo, "log", "-1", "--format=%an <%ae>|%s")
+
+
+# -- per-model mutations (the Scalar seed's shape) ---------------------------------------
+def test_create_update_delete_a_post(writer, query_repo):
+    created = data(
+        writer,
+        """mutation { createPost(data: {title: "Hello GraphQL", status: PUBLISHED, views: 3,
+             authorId: "jane", categories: ["eng", "design"], body: "Hi *there*."}) {
+             id status author { name } categories { id } html } }""",
+    )["createPost"]
+    assert created == {
+        "id": "hello-graphql",
+        "status": "PUBLISHED",
+        "author": {"name": "Jane Doe"},
+        "categories": [{"id": "eng"}, {"id": "design"}],
+        "html": "<p>Hi <em>there</em>.</p>\n",
+    }
+    assert (query_repo / "posts/hello-graphql.md").read_text() == (
+        "---\ntitle: Hello GraphQL\nstatus: published\nviews: 3\nauthor: jane\n"
+        "categories:\n  - eng\n  - design\n---\n\nHi *there*.\n"
+    )
+    assert last_commit(query_repo) == "ada <ada@example.com>|Create post hello-graphql"
+    assert rest_ids(writer, "/api/post?filter[author]=jane&filter[views]=3") == ["hello-graphql"]
+    updated = data(
+        writer,
+        'mutation { updatePost(id: "hello-graphql", data: {views: 4, author: "john"}) '
+        "{ views title author { id } } }",
+    )["updatePost"]
+    assert updated == {"views": 4, "title": "Hello GraphQL", "author": {"id": "john"}}
+    assert data(writer, 'mutation { deletePost(id: "hello-graphql") }') == {"deletePost": True}
+    assert not (query_repo / "posts/hello-graphql.md").exists()
+    assert last_commit(query_repo) == "ada <ada@example.com>|Delete post hello-graphql"
+
+
+def test_a_validation_error_carries_code_and_details(writer, query_repo):
+    head = git(query_repo, "rev-parse", "HEAD")
+    body = gql(
+        writer,
+        'mutation { createPost(data: {id: "bad", title: "Bad", slug: "alpha", author: "nobody"})'
+        " { id } }",
+        status=422,
+    )
+    error = body["errors"][0]
+    assert error["message"] == "The post is not valid"
+    assert error["path"] == ["createPost"]
+    assert error["extensions"] == {
+        "code": "VALIDATION_ERROR",
+        "details": [
+            {"field": "slug", "message": "'alpha' is already used by alpha"},
+            {"field": "author", "message": "no person with id 'nobody'"},
+        ],
+    }
+    assert git(query_repo, "rev-parse", "HEAD") == head
+    clash = gql(
+        writer, 'mutation { createPerson(data: {id: "jane", name: "J"}) { id } }', status=409
+    )
+    assert clash["errors"][0]["extensions"]["code"] == "CONFLICT"
+
+
+def test_mutations_need_the_write_scope(app, anonymous, query_repo):
+    head = git(query_repo, "rev-parse", "HEAD")
+    mutation = 'mutation { createPerson(data: {name: "Eve"}) { id } }'
+    denied = gql(anonymous, mutation, status=401)
+    assert denied["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
+    reader = authorised_client(app, ("read", "read:drafts"))
+    forbidden = gql(reader, mutation, status=403)
+    assert forbidden["errors"][0]["extensions"] == {"code": "FORBIDDEN", "details": []}
+    assert forbidden["errors"][0]["message"] == "This needs the 'write' scope"
+    assert git(query_repo, "rev-parse", "HEAD") == head
+    key_writer = authorised_client(app, ("read", "write"))
+    assert data(key_writer, mutation) == {"createPerson": {"id": "eve"}}
+    assert last_commit(query_repo).endswith("|Create person eve")
+
+
+# -- the model-agnostic API (the SveltyCMS seed's shape) ---------------------------------
+def test_contents_across_models_with_filters(client):
+    everything = data(client, "{ contents(limit: 100) { id type } }")["contents"]
+    assert len(everything) == 9 and everything[0] == {"id": "design", "type": "category"}
+    rest = client.get("/api/content?limit=100").get_json()
+    assert [(c["id"], c["type"]) for c in rest["data"]] == [
+        (c["id"], c["type"]) for c in everything
+    ]
+    assert rest["meta"] == {"total": 9, "limit": 100, "offset": 0, "hasMore": False}
+    posts = data(
+        client,
+        '{ contents(filter: {type: {eq: "post"}, status: {eq: "published"}}, sort: "-updatedAt,id")'
+        " { id title status } }",
+    )["contents"]
+    assert [p["id"] for p in posts] == ["alpha", "beta", "epsilon"]
+    assert posts[2] == {"id": "epsilon", "title": "Epsilon rising", "status": "published"}
+    rest_posts = rest_ids(client, "/api/content?filter[type]=post&filter[status]=published")
+    assert rest_posts == ["alpha", "beta", "epsilon"]
+    either = data(
+        client,
+        '{ contents(filter: {or: [{type: {eq: "person"}}, {id: {in: ["eng", "gamma"]}}]}) { id } }',
+    )["contents"]
+    assert [c["id"] for c in either] == ["eng", "jane", "john", "gamma"]
+    assert rest_ids(client, "/api/content?filter[type][$in]=person,category") == [
+        "design",
+        "eng",
+        "jane",
+        "john",
+    ]
+    found = data(client, '{ contents(q: "typography") { id } }')["contents"]
+    assert found == [{"id": "beta"}]
+    refused = client.get("/api/content?limit=101")
+    assert (
+        refused.status_code == 400 and refused.get_json()["error"]["details"][0]["field"] == "limit"
+    )
+
+
+def test_content_shape_author_and_bare_ids(client, query_repo):
+    one = data(
+        client,
+        '{ content(id: "alpha") { id type title body status author { name email } data } '
+        'person: content(id: "john", type: "person") { title body status author { name } } }',
+    )
+    assert one["content"]["title"] == "Alpha" and one["content"]["status"] == "published"
+    assert one["content"]["author"] == {"name": "Jane Doe", "email": "jane@example.com"}
+    assert one["content"]["data"]["views"] == 10
+    # No author relation: the Git author of the record's first commit.
+    assert one["person"] == {
+        "title": "John Roe",
+        "body": None,
+        "status": None,
+        "author": {"name": "Test Writer"},
+    }
+    rest = client.get("/api/content/alpha").get_json()["data"]
+    assert rest["author"] == one["content"]["author"] and rest["type"] == "post"
+    assert client.get("/api/content/john").get_json()["data"]["author"]["email"] == (
+        "writer@example.com"
+    )
+
+
+def test_an_ambiguous_bare_id_is_a_bad_request_naming_the_models(app, client, query_repo):
+    write_files(query_repo, {"categories/jane.json": '{"name": "Jane\'s picks"}\n'})
+    commit(query_repo, "A category named like a person")
+    app.extensions["vellum"].sync()
+    body = gql(client, '{ content(id: "jane") { id } }')  # content is nullable: data is there
+    error = body["errors"][0]
+    assert error["message"] == "The id 'jane' is used by category, person; say which with type"
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    rest = client.get("/api/content/jane")
+    assert rest.status_code == 400 and "category, person" in rest.get_json()["error"]["message"]
+    picked = data(client, '{ content(id: "jane", type: "category") { title } }')
+    assert picked == {"content": {"title": "Jane's picks"}}
+    assert client.get("/api/content/jane?type=person").get_json()["data"]["title"] == "Jane Doe"
+    missing = gql(client, '{ content(id: "nobody") { id } }')
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_search_hits(client):
+    hits = data(
+        client, '{ search(q: "typography", limit: 5) { score snippet content { id type } } }'
+    )
+    assert [h["content"] for h in hits["search"]] == [{"id": "beta", "type": "post"}]
+    assert "typography" in hits["search"][0]["snippet"] and hits["search"][0]["score"] > 0
+
+
+def test_content_writes_in_graphql_and_rest(writer, query_repo):
+    made = data(
+        writer,
+        'mutation { createContent(input: {title: "Seed post", body: "From *Svelty*.", '
+        'status: "draft", data: {views: 7}, type: "post"}) { id type title status body } }',
+    )["createContent"]
+    assert made == {
+        "id": "seed-post",
+        "type": "post",
+        "title": "Seed post",
+        "status": "draft",
+        "body": "From *Svelty*.",
+    }
+    assert last_commit(query_repo) == "ada <ada@example.com>|Create post seed-post"
+    changed = data(
+        writer,
+        'mutation { updateContent(id: "seed-post", input: {status: "published"}) { status data } }',
+    )["updateContent"]
+    assert changed["status"] == "published" and changed["data"]["views"] == 7
+    person = writer.post("/api/content", json={"data": {"type": "person", "title": "Zoe Poe"}})
+    assert person.status_code == 201 and person.get_json()["data"]["id"] == "zoe-poe"
+    assert person.headers["Location"] == "/api/content/zoe-poe?type=person"
+    patched = writer.patch("/api/content/zoe-poe", json={"data": {"data": {"email": "z@x.io"}}})
+    assert patched.get_json()["data"]["data"]["email"] == "z@x.io"
+    invalid = writer.post("/api/content", json={"type": "person", "title": "X", "body": "no"})
+    assert invalid.status_code == 422
+    assert invalid.get_json()["error"]["details"] == [
+        {"field": "body", "message": "person records have no body"}
+    ]
+    stray = writer.post("/api/content", json={"type": "person", "name": "Y", "data": {}})
+    assert stray.status_code == 422 and stray.get_json()["error"]["details"][0]["field"] == "name"
+    assert writer.delete("/api/content/zoe-poe").status_code == 204
+    assert data(writer, 'mutation { deleteContent(id: "seed-post") }') == {"deleteContent": True}
+    assert not (query_repo / "posts/seed-post.md").exists()
+
+
+def test_content_type_defaults_to_default_model(app, writer, query_repo):
+    made = data(writer, 'mutation { createContent(input: {title: "First"}) { type } }')
+    assert made == {"createContent": {"type": "post"}}  # no default_model: the first model
+    config = (query_repo / "vellum.yml").read_text() + "default_model: person\n"
+    write_files(query_repo, {"vellum.yml": config})
+    commit(query_repo, "Default model")
+    app.extensions["vellum"].site = load_site(query_repo)
+    made = data(writer, 'mutation { createContent(input: {title: "Second"}) { type } }')
+    assert made == {"createContent": {"type": "person"}}

@@ -1,0 +1,85 @@
+"""Live with real server processes: one watcher and dispatcher per site, restarts, takeover."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from tests.conftest import commit, write_files
+from tests.receiver import Receiver
+from tests.servers import call, running_server
+from tests.test_webhooks import SECRET, add_webhook
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def hooked_repo(query_repo, receiver, monkeypatch):
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    monkeypatch.setenv("VELLUM_ALLOW_PRIVATE_WEBHOOKS", "1")
+    add_webhook(query_repo, receiver.url)
+    return query_repo
+
+
+def names(receiver: Receiver) -> Counter:
+    return Counter(e["event"] for e in receiver.events())
+
+
+def add_person(repo, name: str) -> str:
+    write_files(repo, {f"people/{name}.json": f'{{"name": "{name.title()}"}}\n'})
+    return commit(repo, f"Add {name}")
+
+
+def settle(receiver: Receiver, seconds: float = 1.0) -> None:
+    """Give a duplicate the time it would need to show up."""
+    time.sleep(seconds)
+
+
+def test_commits_made_while_stopped_arrive_once_at_start(hooked_repo, receiver, tmp_path):
+    state, log = tmp_path / "state", tmp_path / "server.log"
+    with running_server(hooked_repo, state, log, workers=2):
+        receiver.wait_for(lambda evs: names(receiver)["system.started"] == 1)
+    shas = [add_person(hooked_repo, name) for name in ("ann", "bea", "cid")]
+    with running_server(hooked_repo, state, log, workers=2):
+        receiver.wait_for(lambda evs: names(receiver)["content.created"] == 3)
+        settle(receiver)
+    counts = names(receiver)
+    assert counts["commit"] == 3 and counts["content.created"] == 3
+    assert counts["system.started"] == 2
+    commits = [e["data"]["sha"] for e in receiver.events() if e["event"] == "commit"]
+    assert commits == shas
+    assert len({e["id"] for e in receiver.events()}) == len(receiver.events())
+
+
+def test_two_servers_run_one_dispatcher_and_take_over_after_kill_9(hooked_repo, receiver, tmp_path):
+    state = tmp_path / "state"
+    with (
+        running_server(hooked_repo, state, tmp_path / "a.log", workers=2) as (base, _),
+        running_server(hooked_repo, state, tmp_path / "b.log", workers=2),
+    ):
+        receiver.wait_for(lambda evs: names(receiver)["system.started"] == 1)
+        (hooked_repo / "people/jane.json").write_text('{"name": "Jane Live"}\n')
+        deadline = time.monotonic() + 10
+        while call("GET", f"{base}/api/person/jane")[2]["data"]["name"] != "Jane Live":
+            assert time.monotonic() < deadline, "the save never became visible"
+            time.sleep(0.05)
+        commit(hooked_repo, "Jane is live")
+        receiver.wait_for(lambda evs: names(receiver)["content.updated"] == 1)
+        holder = int((state / "live.lock").read_text())
+        os.kill(holder, signal.SIGKILL)
+        receiver.wait_for(lambda evs: names(receiver)["system.started"] == 2, timeout=20)
+        assert int((state / "live.lock").read_text()) != holder
+        add_person(hooked_repo, "dan")
+        receiver.wait_for(lambda evs: names(receiver)["content.created"] == 1)
+        settle(receiver)
+    counts = names(receiver)
+    assert counts["commit"] == 2
+    assert counts["content.updated"] == 1 and counts["content.created"] == 1

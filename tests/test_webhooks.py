@@ -1,0 +1,270 @@
+"""Webhooks: signed deliveries to a real receiver, retries, order, dead letters, the API."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+
+import pytest
+from standardwebhooks import Webhook
+
+from app import deliveries, outbox
+from app.config import load_config
+from app.delivery import sign, signing_key
+from app.dispatcher import Dispatcher
+from app.services import Vellum
+from tests.conftest import authorised_client, build_app, commit, write_files
+from tests.receiver import Receiver, wait_threads_gone
+
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+FAST = "retry: {max_attempts: 3, backoff: 0.05, max_delay: 0.2}"
+
+
+def add_webhook(repo, url: str, extra: str = "") -> None:
+    yml = repo / "vellum.yml"
+    yml.write_text(
+        yml.read_text()
+        + f"webhooks:\n  - url: {url}\n    events: ['*']\n    secret: ${{HOOK_SECRET}}\n"
+        + f"    {FAST}\n{extra}"
+    )
+    commit(repo, "Add a webhook")
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_threads():
+    before = set(threading.enumerate())
+    yield
+    wait_threads_gone(before)
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def services(query_repo, tmp_path, receiver, monkeypatch):
+    """The query site with one webhook to the receiver; its cursor at the current HEAD."""
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    add_webhook(query_repo, receiver.url)
+    config = {"SITE": str(query_repo), "STATE_DIR": str(tmp_path / "state")}
+    vellum = Vellum(load_config({**config, "ALLOW_PRIVATE_WEBHOOKS": True}))
+    vellum.sync()
+    outbox.process_head(vellum)
+    yield vellum
+    vellum.close()
+
+
+def edit_alpha(repo, views: int) -> str:
+    path = repo / "posts/alpha.md"
+    path.write_text(path.read_text().replace(_views_line(path.read_text()), f"views: {views}"))
+    return commit(repo, f"Alpha has {views} views")
+
+
+def _views_line(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("views:"))
+
+
+def test_a_commit_arrives_signed_both_ways(services, receiver, query_repo):
+    sha = edit_alpha(query_repo, 11)
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 2)
+    assert [e["event"] for e in found] == ["commit", "content.updated"]
+    updated = found[1]
+    assert updated["model"] == "post"
+    assert updated["commit"]["sha"] == sha
+    assert updated["commit"]["message"] == "Alpha has 11 views"
+    assert updated["data"]["id"] == "alpha"
+    assert updated["data"]["type"] == "post"
+    assert updated["data"]["changes"] == {"views": 11}
+    for got in receiver.received:
+        assert Webhook(SECRET).verify(got.body, got.headers) == got.payload
+        key = signing_key(SECRET)
+        expected = "sha256=" + hmac.new(key, got.body, hashlib.sha256).hexdigest()
+        assert got.headers["x-vellum-signature"] == expected
+        assert got.headers["webhook-id"] == got.payload["id"]
+
+
+def test_a_plain_secret_signs_with_its_utf8_bytes():
+    headers = sign("plain secret", "evt_1", 1700000000, b"{}")
+    digest = hmac.new(b"plain secret", b"{}", hashlib.sha256).hexdigest()
+    assert headers["X-Vellum-Signature"] == f"sha256={digest}"
+    signed = hmac.new(b"plain secret", b"evt_1.1700000000.{}", hashlib.sha256).digest()
+    assert headers["webhook-signature"] == "v1," + base64.b64encode(signed).decode()
+
+
+def test_created_deleted_and_media_events(services, receiver, query_repo):
+    write_files(query_repo, {"people/ann.json": '{"name": "Ann"}\n', "media/a.png": "png"})
+    (query_repo / "people/john.json").unlink()
+    commit(query_repo, "Ann in, John out")
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 4)
+    names = sorted(e["event"] for e in found)
+    assert names == ["commit", "content.created", "content.deleted", "media.created"]
+    created = next(e for e in found if e["event"] == "content.created")
+    expected = {"id": "ann", "type": "person", "locale": "en", "name": "Ann", "email": None}
+    assert created["data"] == expected
+
+
+def test_receiver_down_then_up_gets_every_event_once_in_order(services, receiver, query_repo):
+    receiver.down()
+    shas = [edit_alpha(query_repo, n) for n in (21, 22, 23)]
+    outbox.process_head(services)
+    services.site.settings["webhooks"][0]["retry"] = {"max_attempts": 50, "backoff": 0.05}
+    with Dispatcher(services, interval=0.05):
+        threading.Event().wait(0.5)  # a few failed attempts while it is down
+        receiver.up()
+        found = receiver.wait_for(lambda evs: len(evs) == 6)
+    ids = [e["id"] for e in found]
+    assert len(set(ids)) == 6
+    updates = [e for e in found if e["event"] == "content.updated"]
+    assert [e["data"]["views"] for e in updates] == [21, 22, 23]
+    assert [e["commit"]["sha"] for e in updates] == shas
+    attempts = deliveries.attempts_log(services.state, _endpoint_id(services))
+    assert any(a["error"] and "Connection" in a["error"] for a in attempts)
+
+
+def test_non_2xx_is_retried_then_dead_lettered(services, receiver, query_repo):
+    receiver.status = 500
+    edit_alpha(query_repo, 31)
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05) as dispatcher:
+        _wait(lambda: _states(services) == {"dead": 2}, dispatcher)
+    assert receiver.attempts == 6  # two events, max_attempts 3
+    log = deliveries.attempts_log(services.state, _endpoint_id(services))
+    assert {a["statusCode"] for a in log} == {500}
+    assert sorted({a["attempt"] for a in log}) == [1, 2, 3]
+    receiver.status = 200
+    event_id = log[0]["eventId"]
+    deliveries.redeliver(services.state, _endpoint_id(services), event_id)
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 1)
+    assert found[0]["id"] == event_id
+
+
+def test_private_targets_are_refused_without_the_setting(query_repo, tmp_path):
+    application = build_app(query_repo, tmp_path / "state")
+    admin = authorised_client(application, ["read", "read:drafts", "write", "admin"])
+    response = admin.post("/api/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+    assert response.status_code == 422
+    assert "private address" in response.get_json()["error"]["details"][0]["message"]
+    response = admin.post("/api/webhooks", json={"url": "http://169.254.169.254/latest"})
+    assert response.status_code == 422
+    application.extensions["vellum"].close()
+    allowed = build_app(query_repo, tmp_path / "state", ALLOW_PRIVATE_WEBHOOKS=True)
+    admin = authorised_client(allowed, ["read", "read:drafts", "write", "admin"])
+    assert admin.post("/api/webhooks", json={"url": "http://127.0.0.1:9/hook"}).status_code == 201
+    allowed.extensions["vellum"].close()
+
+
+def test_webhooks_api_lists_both_kinds_and_never_a_secret(services, query_repo, tmp_path):
+    application = build_app(query_repo, tmp_path / "state", ALLOW_PRIVATE_WEBHOOKS=True)
+    admin = authorised_client(application, ["read", "read:drafts", "write", "admin"])
+    spec = {"url": "http://127.0.0.1:9/x", "events": ["create"], "models": ["post"]}
+    created = admin.post("/api/webhooks", json={**spec, "secret": "s3cret"})
+    assert created.status_code == 201
+    hook_id = created.get_json()["data"]["id"]
+    listed = admin.get("/api/webhooks").get_json()["data"]
+    assert [h["source"] for h in listed] == ["site", "api"]
+    assert "s3cret" not in admin.get("/api/webhooks").get_data(as_text=True)
+    assert all("secret" not in h for h in listed)
+    patched = admin.patch(f"/api/webhooks/{hook_id}", json={"events": ["content.*"]})
+    assert patched.get_json()["data"]["events"] == ["content.*"]
+    bad = admin.patch(f"/api/webhooks/{hook_id}", json={"events": ["nonsense"]})
+    assert bad.status_code == 422
+    site_id = listed[0]["id"]
+    assert admin.delete(f"/api/webhooks/{site_id}").status_code == 422
+    assert admin.get(f"/api/webhooks/{hook_id}/deliveries").get_json()["data"] == []
+    assert admin.delete(f"/api/webhooks/{hook_id}").status_code == 204
+    assert admin.get(f"/api/webhooks/{hook_id}").status_code == 404
+    reader = authorised_client(application)
+    assert reader.get("/api/webhooks").status_code == 403
+    application.extensions["vellum"].close()
+
+
+def test_filters_by_event_and_model(services, receiver, query_repo):
+    yml = query_repo / "vellum.yml"
+    yml.write_text(
+        yml.read_text().replace("events: ['*']", "events: [create]\n    models: [person]")
+    )
+    commit(query_repo, "Only new people")
+    outbox.process_head(services)
+    services.site.settings["webhooks"][0].update(events=["create"], models=["person"])
+    write_files(query_repo, {"people/ann.json": '{"name": "Ann"}\n', "posts/new.md": "---\n"})
+    edit_alpha(query_repo, 41)
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05) as dispatcher:
+        found = receiver.wait_for(lambda evs: len(evs) == 1)
+        _wait(lambda: not deliveries.due(services.state, _endpoint_id(services), 1e12), dispatcher)
+    assert [(e["event"], e["data"]["id"]) for e in receiver.events()] == [
+        ("content.created", "ann")
+    ]
+    assert found
+
+
+def _endpoint_id(services) -> str:
+    from app.webhooks import site_endpoints
+
+    return site_endpoints(services.site)[0].id
+
+
+def _states(services) -> dict:
+    rows = services.state.query("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
+    return {r["state"]: r["n"] for r in rows}
+
+
+def _wait(predicate, dispatcher, timeout: float = 15.0) -> None:
+    done = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        dispatcher.wake()
+        done.wait(0.02)
+    raise AssertionError("timed out")
+
+
+def test_cli_webhooks_commands(services, receiver, query_repo, tmp_path, runner, monkeypatch):
+    from cli.main import cli
+
+    monkeypatch.setenv("VELLUM_ALLOW_PRIVATE_WEBHOOKS", "1")
+    env = {"VELLUM_STATE_DIR": str(tmp_path / "state")}
+    site = ["--site", str(query_repo), "webhooks"]
+    added = runner.invoke(cli, [*site, "add", receiver.url, "--event", "commit", "--json"], env=env)
+    assert added.exit_code == 0, added.output
+    hook_id = json.loads(added.output)["data"]["id"]
+    listed = runner.invoke(cli, [*site, "list"], env=env).output.splitlines()
+    assert [line.split("\t")[1] for line in listed] == ["site", "api"]
+    tested = runner.invoke(cli, [*site, "test", hook_id], env=env)
+    assert tested.exit_code == 0 and tested.output.startswith("200")
+    assert receiver.events()[0]["event"] == "ping"
+    edit_alpha(query_repo, 51)
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05):
+        receiver.wait_for(lambda evs: len(evs) == 4)  # ping, then commit twice, the update once
+    log = runner.invoke(cli, [*site, "deliveries", hook_id, "--json"], env=env)
+    event_id = json.loads(log.output)["data"][0]["eventId"]
+    again = runner.invoke(cli, [*site, "redeliver", hook_id, event_id], env=env)
+    assert again.exit_code == 0, again.output
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 5)
+    assert found[-1]["id"] == event_id
+    removed = runner.invoke(cli, [*site, "remove", hook_id], env=env)
+    assert removed.exit_code == 0
+    assert len(runner.invoke(cli, [*site, "list"], env=env).output.splitlines()) == 1
+
+
+def test_an_unset_secret_variable_never_sends_unsigned(services, receiver, query_repo, monkeypatch):
+    monkeypatch.delenv("HOOK_SECRET")
+    edit_alpha(query_repo, 61)
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05) as dispatcher:
+        _wait(lambda: _states(services) == {"dead": 2}, dispatcher)
+    assert receiver.attempts == 0
+    log = deliveries.attempts_log(services.state, _endpoint_id(services))
+    assert log[0]["error"] == "the secret's variable HOOK_SECRET is not set"
