@@ -27,6 +27,11 @@ from whoosh.support.charset import accent_map
 from app.errors import IndexBusy, InvalidParameter
 
 META_KEY = "\x00meta"
+# The keys each recent commit changed, so other processes can catch up by reading
+# only those documents instead of the whole index.
+LOG_KEY = "\x00log"
+LOG_GENERATIONS = 64
+LOG_MAX_KEYS = 2000
 LOCK_TIMEOUT = 60.0
 # Memory per writer before it flushes a segment: below ~256 MB a 10k-record build
 # spends half its time merging small pools.
@@ -124,11 +129,19 @@ class Store:
         return _latest(self.text)
 
     # -- records ------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        """Every stored entry, read from one consistent generation."""
+    def snapshot(self, known: Snapshot | None = None) -> Snapshot:
+        """Every stored entry, read from one consistent generation.
+
+        With a `known` older snapshot whose generation the change log still covers, only
+        the documents changed since are read.
+        """
         for attempt in range(5):
             try:
                 with self.records.searcher() as searcher:
+                    if known is not None:
+                        caught_up = _catch_up(searcher, known)
+                        if caught_up is not None:
+                            return caught_up
                     return _snapshot(searcher)
             except OSError:
                 # A writer in another process may delete old segments mid-open: retry.
@@ -151,6 +164,9 @@ class Store:
                     known = _snapshot(searcher)
             batch = RecordsWriter(writer, known)
             yield batch
+            if batch.changed:
+                with writer.searcher() as searcher:
+                    batch.write_log(_log(searcher))
         except BaseException:
             writer.cancel()
             raise
@@ -265,16 +281,25 @@ class RecordsWriter:
         self.meta = dict(known.meta)
         self.entries = dict(known.entries)
         self.changed = False
+        self.touched: set[str] = set()
 
     def put(self, key: str, sha: str, stat: tuple, doc: dict) -> None:
         self._writer.update_document(key=key, sha=sha, stat=stat, doc=orjson.dumps(doc))
         self.entries[key] = Entry(key, sha, stat, doc)
         self.changed = True
+        self.touched.add(key)
 
     def delete(self, key: str) -> None:
         self._writer.delete_by_term("key", key)
         del self.entries[key]
         self.changed = True
+        self.touched.add(key)
+
+    def write_log(self, log: list) -> None:
+        """Record which keys this commit changes (None: too many, read everything)."""
+        keys = sorted(self.touched | {META_KEY}) if len(self.touched) <= LOG_MAX_KEYS else None
+        log = [*log, [self._writer.generation, keys]][-LOG_GENERATIONS:]
+        self._writer.update_document(key=LOG_KEY, doc=orjson.dumps(log))
 
     def set_meta(self, meta: dict) -> None:
         if meta != self.meta:
@@ -307,11 +332,45 @@ def _latest(ix: index.Index) -> int:
     return index.TOC._latest_generation(ix.storage, ix.indexname)
 
 
+def _log(searcher) -> list:
+    stored = searcher.document(key=LOG_KEY)
+    return orjson.loads(stored["doc"]) if stored else []
+
+
+def _catch_up(searcher, known: Snapshot) -> Snapshot | None:
+    """`known` moved forward by reading only what the log says changed, if it can."""
+    generation = searcher.reader().generation()
+    if generation == known.generation:
+        return known
+    by_generation = {g: keys for g, keys in _log(searcher)}
+    wanted = range(known.generation + 1, generation + 1)
+    if any(by_generation.get(g) is None for g in wanted):
+        return None
+    meta = dict(known.meta)
+    entries = dict(known.entries)
+    for key in {k for g in wanted for k in by_generation[g]}:
+        stored = searcher.document(key=key)
+        if key == META_KEY:
+            meta = orjson.loads(stored["doc"]) if stored else {}
+        elif stored is None:
+            entries.pop(key, None)
+        else:
+            entries[key] = _entry(stored)
+    return Snapshot(generation, meta, entries)
+
+
+def _entry(stored: dict) -> Entry:
+    doc = orjson.loads(stored["doc"])
+    return Entry(stored["key"], stored["sha"], tuple(stored["stat"]), doc)
+
+
 def _snapshot(searcher) -> Snapshot:
     meta: dict = {}
     entries = {}
     for stored in searcher.all_stored_fields():
         key = stored["key"]
+        if key == LOG_KEY:
+            continue
         if key == META_KEY:
             meta = orjson.loads(stored["doc"])
         else:

@@ -95,7 +95,7 @@ class Vellum:
             if self._catalog is None or self._catalog.generation != generation:
                 snap = self._snapshot
                 if snap is None or snap.generation != generation:
-                    snap = self._snapshot = self.store.snapshot()
+                    snap = self._snapshot = self.store.snapshot(snap)
                 self._catalog = Catalog(
                     self.site, snap.entries.values(), snap.generation, snap.meta.get("head")
                 )

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from app.config import load_config
+from app.index import _catch_up
 from app.services import Vellum
 from tests.conftest import ROOT, commit, git, write_files
 
@@ -230,3 +231,26 @@ def test_two_processes_keep_answering_while_the_index_is_updated(query_repo, tmp
         assert int(reads) > 10
         assert int(views) == 120  # each reader saw the last update
     v.close()
+
+
+def test_other_processes_catch_up_by_reading_only_what_changed(query_repo, tmp_path):
+    state = tmp_path / "state"
+    writer = open_vellum(query_repo, state)
+    writer.sync()
+    reader = open_vellum(query_repo, state)
+    assert reader.catalog().get("post", "beta").data["views"] == 100
+    known = reader._snapshot
+    beta = query_repo / "posts/beta.md"
+    beta.write_text(beta.read_text().replace("views: 100", "views: 101"))
+    (query_repo / "posts/delta.md").unlink()
+    writer.sync()
+    with reader.store.records.searcher() as searcher:
+        assert _catch_up(searcher, known) is not None  # from the change log, not a full read
+    caught_up = reader.store.snapshot(known)
+    full = reader.store.snapshot()
+    assert caught_up is not full and caught_up.generation == full.generation
+    assert caught_up.entries == full.entries and caught_up.meta == full.meta
+    assert reader.catalog().get("post", "beta").data["views"] == 101
+    assert reader.catalog().get("post", "delta") is None
+    writer.close()
+    reader.close()

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from app import create_app
+from app import create_app, keys
 from app.config import load_config
 from app.services import Vellum
 from tests.bench.procs import BenchError, run_json
@@ -134,6 +134,15 @@ def serve_latencies(site: str, state: str, manifest: dict, seed: int) -> dict:
         {"SITE": site, "STATE_DIR": state, "SYNC_ON_START": True, "TEXT_INDEX": "inline"}
     )
     client = flask_app.test_client()
+    # Measured as a static site builder calls: with an API key that reads drafts too
+    # (every key request is counted and logged) and a budget above the run's requests.
+    _, secret = keys.create_key(
+        flask_app.extensions["vellum"].state,
+        "bench",
+        ["read", "read:drafts"],
+        rate_limit="1000000 per minute",
+    )
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
     results = {}
     for name, urls in request_urls(manifest, seed).items():
         results[name], totals = latency(client, urls)
