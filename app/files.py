@@ -99,6 +99,13 @@ def write_atomically(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def remove_leftovers(path: Path) -> None:
+    """Temporary files a killed write_atomically left beside `path`."""
+    if path.parent.is_dir():
+        for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
 def remove(path: Path) -> None:
     path.unlink(missing_ok=True)
     _fsync_dir(path.parent)

@@ -38,6 +38,7 @@ class SyncReport:
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     snapshot: Snapshot | None = None
+    touched: set[str] = field(default_factory=set)
 
     @property
     def reindexed(self) -> int:
@@ -111,6 +112,7 @@ def sync_records(
             report.removed += 1
         writer.set_meta({"format": FORMAT, "models": site.models_hash, "head": report.head})
     report.snapshot = writer.after()
+    report.touched = set(writer.touched)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -259,15 +261,24 @@ def sync_text(
     *,
     parallel: bool = False,
     progress: Progress = None,
+    keys: set[str] | None = None,
 ) -> int:
-    """Bring the full-text index in line with the records index; returns docs written."""
+    """Bring the full-text index in line with the records index; returns docs written.
+
+    With `keys` (the files a sync just changed) only those are written again, and the
+    text index is not read at all; without, everything is compared by blob sha.
+    """
     entries = (snapshot or store.snapshot()).entries.values()
     wanted = {
         e.key: e for e in entries if "record" in e.doc and e.doc["record"]["model"] in site.models
     }
-    have = store.text_shas()
-    stale = [key for key, sha in have.items() if wanted.get(key) is None or wanted[key].sha != sha]
-    todo = [e for key, e in wanted.items() if have.get(key) != e.sha]
+    if keys is not None:
+        stale = sorted(keys)
+        todo = [wanted[key] for key in stale if key in wanted]
+    else:
+        have = store.text_shas()
+        stale = [k for k, sha in have.items() if wanted.get(k) is None or wanted[k].sha != sha]
+        todo = [e for key, e in wanted.items() if have.get(key) != e.sha]
     if not stale and not todo:
         return 0
     docs = (

@@ -38,6 +38,7 @@ class Vellum:
         self._catalog: Catalog | None = None
         self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
+        self._text_checked = False
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -76,7 +77,11 @@ class Vellum:
         if report.rebuilt:
             self.store.clear_text()
         if text:
-            sync_text(self.site, self.store, report.snapshot)
+            # The first text sync of a process compares everything (a background fill may
+            # have died); after that only the files each sync changed are written again.
+            changed = report.touched if self._text_checked and not report.rebuilt else None
+            sync_text(self.site, self.store, report.snapshot, keys=changed)
+            self._text_checked = True
         return report
 
     def sync_text(self, *, parallel: bool = True, progress: Callable | None = None) -> int:

@@ -124,6 +124,7 @@ def recover(services) -> bool:
     repo = services.repo
     for path, (old, new) in note["files"].items():
         target = repo.root / path
+        files.remove_leftovers(target)
         if repo.committed_blob(path) == new:
             # The commit landed (the file was written before it): align the index entry.
             repo.stage_in_index([(path, new)])
