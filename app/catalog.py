@@ -170,14 +170,25 @@ class Catalog:
         return found
 
     def memo(self, key: tuple, compute):
-        """Remember a derived list for this catalog's lifetime (it never changes)."""
-        found = self._memo.get(key)
-        if found is None:
-            found = compute()
-            with self._lock:
-                if len(self._memo) >= MEMO_SIZE:
-                    self._memo.pop(next(iter(self._memo)))  # oldest first
-                self._memo[key] = found
+        """Remember a derived list for this catalog's lifetime (it never changes).
+
+        Least recently used first out, so a hot sorted view outlives a stream of
+        one-off filters.
+        """
+        try:
+            hash(key)
+        except TypeError:  # a filter value that cannot be a key: compute every time
+            return compute()
+        with self._lock:
+            found = self._memo.pop(key, None)
+            if found is not None:
+                self._memo[key] = found  # now the most recently used
+                return found
+        found = compute()
+        with self._lock:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[key] = found
         return found
 
     def html(self, rec: Record) -> str | None:
