@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -9,12 +10,23 @@ from typing import Any
 
 from app.catalog import Catalog
 from app.config import load_config
+from app.errors import SiteError
 from app.git import GitRepo
 from app.index import Snapshot, Store
 from app.indexer import SyncReport, sync_records, sync_text, text_doc, text_is_current
 from app.query import ListQuery, Page, run_list
-from app.site import Site, load_site
+from app.site import CONFIG_FILE, Site, load_site
 from app.state import StateStore
+
+log = logging.getLogger("vellum")
+
+
+def _stamp(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def default_state_dir(repo: GitRepo, site: Site) -> Path:
@@ -29,6 +41,7 @@ class Vellum:
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = config if config is not None else load_config()
         self.site = load_site(self.config["SITE"])
+        self._site_stamp = _stamp(self.site.root / CONFIG_FILE)
         self.repo = GitRepo(self.site.root)
         state = self.config.get("STATE_DIR")
         self.state_dir = Path(state).resolve() if state else default_state_dir(self.repo, self.site)
@@ -51,6 +64,23 @@ class Vellum:
         """Whether anonymous requests may read published records (vellum.yml auth.public_read)."""
         return bool((self.site.settings.get("auth") or {}).get("public_read", False))
 
+    def refresh_site(self) -> bool:
+        """Reload vellum.yml if it changed on disk; True when the site was replaced.
+
+        A broken vellum.yml keeps the previous site (and `vellum validate` says why).
+        """
+        stamp = _stamp(self.site.root / CONFIG_FILE)
+        if stamp == self._site_stamp:
+            return False
+        self._site_stamp = stamp
+        try:
+            site = load_site(self.site.root)
+        except SiteError as exc:
+            log.warning("vellum.yml changed but cannot be loaded, keeping the old one: %s", exc)
+            return False
+        self.site = site
+        return True
+
     # -- keeping the index current ----------------------------------------------------
     def sync(
         self,
@@ -64,6 +94,7 @@ class Vellum:
 
         `paths`: only these files changed (the watcher knows), so only they are looked at.
         """
+        self.refresh_site()
         report = sync_records(
             self.site,
             self.repo,
@@ -91,13 +122,21 @@ class Vellum:
 
     # -- reading -----------------------------------------------------------------------
     def catalog(self) -> Catalog:
-        """The catalog for the index as it is now; rebuilt when any process committed."""
+        """The catalog for the index as it is now; rebuilt when any process committed.
+
+        When vellum.yml changed, the site is reloaded and the index brought in line with
+        its models (a rebuild), so every process serves the new models.
+        """
+        if self.refresh_site() and self.site.models_hash != (self._snapshot_meta("models")):
+            with self._lock:
+                self.sync()
         generation = self.store.generation()
         current = self._catalog
-        if current is not None and current.generation == generation:
+        if current is not None and current.generation == generation and current.site is self.site:
             return current
         with self._lock:
-            if self._catalog is None or self._catalog.generation != generation:
+            stale = self._catalog is None or self._catalog.site is not self.site
+            if stale or self._catalog.generation != generation:
                 snap = self._snapshot
                 if snap is None or snap.generation != generation:
                     snap = self._snapshot = self.store.snapshot(snap)
@@ -105,6 +144,9 @@ class Vellum:
                     self.site, snap.entries.values(), snap.generation, snap.meta.get("head")
                 )
             return self._catalog
+
+    def _snapshot_meta(self, key: str):
+        return (self._snapshot.meta if self._snapshot else {}).get(key)
 
     def text_ready(self) -> bool:
         """Whether full-text search covers every record of the current catalog."""

@@ -299,3 +299,20 @@ def test_search_folds_accents_and_respects_locale(client):
     french = client.get("/api/search?q=francais&locale=fr").get_json()["data"]
     assert [(h["id"], h["locale"]) for h in french] == [("alpha", "fr")]
     assert client.get("/api/search?q=francais").get_json()["data"] == []  # default locale
+
+
+def test_a_changed_vellum_yml_is_served_without_a_restart(client, query_repo):
+    config = query_repo / "vellum.yml"
+    config.write_text(
+        config.read_text().replace(
+            "      cover:       {type: media}\n",
+            "      cover:       {type: media}\n      subtitle:    {type: string}\n",
+        )
+    )
+    path = query_repo / "posts/alpha.md"
+    path.write_text(path.read_text().replace("title: Alpha\n", "title: Alpha\nsubtitle: First\n"))
+    models = {m["name"]: m for m in client.get("/api/models").get_json()["data"]}
+    assert "subtitle" in [f["name"] for f in models["post"]["fields"]]
+    assert client.get("/api/post?filter[subtitle]=First").get_json()["data"][0]["id"] == "alpha"
+    answer = client.post("/graphql", json={"query": '{ post(id: "alpha") { subtitle } }'})
+    assert answer.get_json() == {"data": {"post": {"subtitle": "First"}}}
