@@ -38,7 +38,7 @@ def wait(predicate, timeout: float = 10.0) -> float:
     started = time.perf_counter()
     while not predicate():
         if time.perf_counter() - started > timeout:
-            raise SystemExit("live bench: timed out")
+            raise SystemExit(f"live bench: timed out waiting for {predicate}")
         time.sleep(0.005)
     return time.perf_counter() - started
 
