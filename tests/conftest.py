@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app import create_app, keys
+from app import create_app, keys, users
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "content"
@@ -224,6 +224,20 @@ def authorised_client(application, scopes=("read", "read:drafts")):
 def client(app):
     """Reads everything, drafts included."""
     return authorised_client(app)
+
+
+@pytest.fixture
+def writer(app):
+    """A client writing as a signed-in editor, so commits carry a person's name."""
+    users.create_user(
+        app.extensions["vellum"].state, "ada", "correct horse", "editor", "ada@example.com"
+    )
+    client = app.test_client()
+    token = client.post(
+        "/api/auth/login", json={"username": "ada", "password": "correct horse"}
+    ).get_json()["data"]["accessToken"]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
 
 
 @pytest.fixture

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from app import users
 from app.site import load_site
 from tests.conftest import authorised_client, commit, git, write_files
 from tests.test_graphql import data, gql, rest_ids
-
-
-@pytest.fixture
-def writer(app):
-    """A client writing as a signed-in editor (commits carry her name)."""
-    users.create_user(
-        app.extensions["vellum"].state, "ada", "correct horse", "editor", "ada@example.com"
-    )
-    client = app.test_client()
-    token = client.post(
-        "/api/auth/login", json={"username": "ada", "password": "correct horse"}
-    ).get_json()["data"]["accessToken"]
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
 
 
 def last_commit(repo) -> str:

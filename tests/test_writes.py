@@ -2,23 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from app import keys, users
+from app import keys
 from tests.conftest import git, write_files
-
-
-@pytest.fixture
-def writer(app):
-    """A client writing as a signed-in user (so commits carry a person's name)."""
-    state = app.extensions["vellum"].state
-    users.create_user(state, "ada", "correct horse", "editor", "ada@example.com")
-    client = app.test_client()
-    token = client.post(
-        "/api/auth/login", json={"username": "ada", "password": "correct horse"}
-    ).get_json()["data"]["accessToken"]
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
 
 
 def last_commit(repo) -> str:
