@@ -6,7 +6,7 @@ from typing import Any
 
 from app.events import Event
 from app.records import Record, parse
-from app.sync import _identity
+from app.sync import record_identity
 
 VERBS = {"A": "created", "M": "updated", "D": "deleted"}
 
@@ -46,7 +46,7 @@ def _file_event(services, commit: dict, prefix: str, status: str, path: str) -> 
     verb = VERBS.get(status, "updated")
     if path.startswith(site.media_folder + "/"):
         return Event(f"media.{verb}", {"path": path}, key=f"media:{path}")
-    ident = _identity(services, path)
+    ident = record_identity(services, path)
     if ident is None:
         return None
     repo_path = f"{prefix}/{path}" if prefix else path

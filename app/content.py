@@ -15,19 +15,19 @@ from app.catalog import Catalog
 from app.errors import BadRequest, Detail, InvalidParameter, RecordNotFound, ValidationError
 from app.models import Field
 from app.query import (
-    _FILTER_KEY,
     DEFAULT_LIMIT,
+    FILTER_KEY,
     MAX_LIMIT,
     OPERATORS,
     Filter,
     ListQuery,
     Page,
-    _one,
-    _parse_int,
-    _parse_locale,
-    _parse_sort,
     _sorter,
     condition,
+    first_value,
+    parse_int,
+    parse_locale,
+    parse_sort,
     typed_operand,
 )
 from app.records import Record
@@ -60,7 +60,7 @@ def parse_content_query(
     """REST's /api/content parameters (filter[type]=…, sort, limit, offset, q) as a ListQuery."""
     filters = []
     for key, values in args.items():
-        match = _FILTER_KEY.match(key)
+        match = FILTER_KEY.match(key)
         if not match:
             if key.startswith("filter"):
                 raise InvalidParameter(key, "expected filter[field]=value or filter[field][$op]=…")
@@ -81,11 +81,11 @@ def content_query(
     """Paging, sort, q and locale checked exactly as a model's list checks them."""
     return ListQuery(
         filters=tuple(filters),
-        sort=_parse_sort(CONTENT_FIELDS, _one(args, "sort")),
-        limit=_parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
-        offset=_parse_int(args, "offset", 0, 0, None),
-        q=(_one(args, "q") or "").strip() or None,
-        locale=_parse_locale(catalog, _one(args, "locale")),
+        sort=parse_sort(CONTENT_FIELDS, first_value(args, "sort")),
+        limit=parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
+        offset=parse_int(args, "offset", 0, 0, None),
+        q=(first_value(args, "q") or "").strip() or None,
+        locale=parse_locale(catalog, first_value(args, "locale")),
         drafts=drafts,
     )
 

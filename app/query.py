@@ -32,7 +32,7 @@ SYSTEM = {
     "version": Field("version", "string"),
 }
 EXTRA_OUTPUT = {"body", "html", "type"}
-_FILTER_KEY = re.compile(r"^filters?((?:\[[^\[\]]+\])+)$")
+FILTER_KEY = re.compile(r"^filters?((?:\[[^\[\]]+\])+)$")
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def parse_list_query(
     fields = model_fields(catalog, model)
     filters = []
     for key, values in args.items():
-        match = _FILTER_KEY.match(key)
+        match = FILTER_KEY.match(key)
         if match:
             for raw in values:
                 filters.append(_parse_filter(catalog, model, key, match.group(1), raw))
@@ -106,13 +106,13 @@ def parse_list_query(
             raise InvalidParameter(key, "expected filter[field]=value or filter[field][$op]=value")
     return ListQuery(
         filters=tuple(filters),
-        sort=_parse_sort(fields, _one(args, "sort")),
-        limit=_parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
-        offset=_parse_int(args, "offset", 0, 0, None),
-        fields=_parse_fields(catalog, model, fields, _one(args, "fields")),
-        populate=_parse_populate(catalog, model, _one(args, "populate")),
-        q=(_one(args, "q") or "").strip() or None,
-        locale=_parse_locale(catalog, _one(args, "locale")),
+        sort=parse_sort(fields, first_value(args, "sort")),
+        limit=parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
+        offset=parse_int(args, "offset", 0, 0, None),
+        fields=_parse_fields(catalog, model, fields, first_value(args, "fields")),
+        populate=_parse_populate(catalog, model, first_value(args, "populate")),
+        q=(first_value(args, "q") or "").strip() or None,
+        locale=parse_locale(catalog, first_value(args, "locale")),
         drafts=drafts,
     )
 
@@ -121,14 +121,14 @@ def parse_search_query(
     catalog: Catalog, args: Mapping[str, list[str]], drafts: bool = True
 ) -> ListQuery:
     """Paging, locale and the words of a search across models."""
-    q = (_one(args, "q") or "").strip()
+    q = (first_value(args, "q") or "").strip()
     if not q:
         raise InvalidParameter("q", "a search needs q=<words>")
     return ListQuery(
-        limit=_parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
-        offset=_parse_int(args, "offset", 0, 0, None),
+        limit=parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
+        offset=parse_int(args, "offset", 0, 0, None),
         q=q,
-        locale=_parse_locale(catalog, _one(args, "locale")),
+        locale=parse_locale(catalog, first_value(args, "locale")),
         drafts=drafts,
     )
 
@@ -139,13 +139,15 @@ def model_fields(catalog: Catalog, model: str) -> dict[str, Field]:
     return catalog.fields[model]
 
 
-def _one(args: Mapping[str, list[str]], name: str) -> str | None:
+def first_value(args: Mapping[str, list[str]], name: str) -> str | None:
+    """The last value a request gave for a parameter (?a=1&a=2 → "2"), or None."""
     values = args.get(name)
     return values[-1] if values else None
 
 
-def _parse_int(args, name: str, default: int, low: int, high: int | None) -> int:
-    raw = _one(args, name)
+def parse_int(args, name: str, default: int, low: int, high: int | None) -> int:
+    """An integer parameter within bounds, else a 400 naming it."""
+    raw = first_value(args, name)
     if raw is None or raw == "":
         return default
     try:
@@ -158,7 +160,8 @@ def _parse_int(args, name: str, default: int, low: int, high: int | None) -> int
     return value
 
 
-def _parse_locale(catalog: Catalog, raw: str | None) -> str | None:
+def parse_locale(catalog: Catalog, raw: str | None) -> str | None:
+    """A locale the site declares (400 otherwise), or None."""
     if not raw:
         return None
     locales = catalog.site.locales
@@ -169,7 +172,8 @@ def _parse_locale(catalog: Catalog, raw: str | None) -> str | None:
     return raw
 
 
-def _parse_sort(fields: dict[str, Field], raw: str | None) -> tuple[tuple[str, bool], ...]:
+def parse_sort(fields: dict[str, Field], raw: str | None) -> tuple[tuple[str, bool], ...]:
+    """`-publishedAt,title` → ((field, descending), …), checked against the fields."""
     if not raw:
         return ()
     keys = []

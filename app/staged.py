@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.records import Problem, parse
-from app.sync import _identity
+from app.sync import record_identity
 
 
 def staged_problems(services) -> list[Problem]:
@@ -11,7 +11,7 @@ def staged_problems(services) -> list[Problem]:
     prefix = services.repo.relative(services.site.root)
     problems = []
     for path, data in sorted(services.repo.staged_files(prefix).items()):
-        ident = _identity(services, path)
+        ident = record_identity(services, path)
         if ident is None or data is None:
             continue
         parsed = parse(services.site, services.site.models[ident["type"]], path, data)

@@ -29,7 +29,7 @@ def changes_since(services, since: str | None, drafts: bool) -> dict:
         rec = catalog.by_key.get(path)
         visible = rec is not None and (drafts or catalog.published(rec))
         if status == "D" or not visible:
-            gone = _identity(services, path)
+            gone = record_identity(services, path)
             if gone is not None and (status != "A"):
                 deleted.append(gone)
         elif status == "A":
@@ -47,7 +47,7 @@ def _all(catalog: Catalog) -> list[Record]:
     return out
 
 
-def _identity(services, path: str) -> dict | None:
+def record_identity(services, path: str) -> dict | None:
     """{id, type, locale} of a record file path (which may no longer exist)."""
     site = services.site
     for model in site.models.values():

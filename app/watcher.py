@@ -16,7 +16,7 @@ from app import outbox
 from app.events import Event
 from app.loop import Loop, log
 from app.records import SKIPPED_SUFFIXES, blob_sha
-from app.sync import _identity
+from app.sync import record_identity
 
 WATCHED = {"created", "modified", "moved", "deleted", "closed"}
 # Editors' swap, backup and lock files, and vim's write test.
@@ -195,7 +195,7 @@ def preview_events(services, paths: list[str]) -> list[Event]:
     committed = services.repo.committed_blobs(prefix)
     events = []
     for path in paths[:PREVIEW_LIMIT]:
-        ident = _identity(services, path)
+        ident = record_identity(services, path)
         if ident is None:
             continue
         file = services.site.root / path

@@ -193,6 +193,6 @@ def _rate(value) -> str | None:
 
 
 def _int_arg(name: str, default: int, high: int) -> int:
-    from app.query import _parse_int
+    from app.query import parse_int
 
-    return _parse_int(request.args.to_dict(flat=False), name, default, 1, high)
+    return parse_int(request.args.to_dict(flat=False), name, default, 1, high)

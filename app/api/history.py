@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, Response, request
 from app import access, history, sync
 from app.api import json_response, vellum
 from app.errors import InvalidParameter
-from app.query import ListQuery, _parse_int, to_json
+from app.query import ListQuery, parse_int, to_json
 
 api_history = Blueprint("history", __name__)
 
@@ -39,8 +39,8 @@ def sync_records() -> Response:
 @api_history.get("/<model>/<record_id>/versions")
 @access.require("read:drafts")
 def versions(model: str, record_id: str) -> Response:
-    limit = _parse_int(_args(), "limit", 20, 1, 100)
-    offset = _parse_int(_args(), "offset", 0, 0, None)
+    limit = parse_int(_args(), "limit", 20, 1, 100)
+    offset = parse_int(_args(), "offset", 0, 0, None)
     locale = request.args.get("locale")
     return json_response(history.versions(vellum(), model, record_id, locale, limit, offset))
 

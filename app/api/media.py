@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, Response, request
 from app import access, media
 from app.api import json_response, vellum
 from app.errors import BadRequest
-from app.query import _parse_int
+from app.query import parse_int
 from app.records import blob_sha
 
 api_media = Blueprint("media", __name__)
@@ -56,8 +56,8 @@ def upload_multiple() -> Response:
 @access.require("read")
 def list_media() -> Response:
     args = request.args.to_dict(flat=False)
-    limit = _parse_int(args, "limit", 20, 0, 100)
-    offset = _parse_int(args, "offset", 0, 0, None)
+    limit = parse_int(args, "limit", 20, 0, 100)
+    offset = parse_int(args, "offset", 0, 0, None)
     found = media.list_media(vellum().site)
     folder = request.args.get("folder") or request.args.get("filter[folder]")
     kind = request.args.get("mimeType") or request.args.get("filter[mimeType]")
