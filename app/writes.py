@@ -217,7 +217,6 @@ def delete(
         commit(
             services, {current.path: None}, message or f"Delete {model.name} {record_id}", author
         )
-        services.sync()
 
 
 def restore_bytes(
@@ -359,7 +358,11 @@ def repo_path(services, path: str) -> str:
 
 
 def commit(services, changes: dict[str, bytes | None], message: str, author) -> str:
-    """Journal, write the files, commit them; undo the files if the commit fails."""
+    """Journal, write the files, commit them, reindex them; undo the files on failure.
+
+    Only the written paths (and whatever the new commit touched) are synced: a write
+    never stats the whole site.
+    """
     site_root, repo = services.site.root, services.repo
     before = {}
     for path in changes:
@@ -398,11 +401,12 @@ def commit(services, changes: dict[str, bytes | None], message: str, author) -> 
         raise
     finally:
         _journal(services).unlink(missing_ok=True)
+    services.sync(paths=changes.keys())
     return sha
 
 
 def _reindexed(services, model: str, record_id: str, locale: str | None) -> Record:
-    services.sync()
+    """The record as the index now has it (commit() has synced the written files)."""
     rec = services.catalog().get(model, record_id, locale)
     if rec is None:  # only if the file we wrote is rejected by the whole-site checks
         raise Conflict(f"The {model} was saved but is not valid in the site; see /api/_status")
