@@ -22,13 +22,14 @@ from app.query import (
     Filter,
     ListQuery,
     Page,
-    _sorter,
     condition,
     first_value,
     parse_int,
     parse_locale,
     parse_sort,
+    sorter,
     typed_operand,
+    value_of,
 )
 from app.records import Record
 
@@ -103,7 +104,13 @@ def list_content(services, query: ListQuery) -> Page:
         rank = {h.key: n for n, h in enumerate(hits)}
         found = sorted((r for r in found if r.path in rank), key=lambda r: rank[r.path])
     if query.sort:
-        found = _sorter(query.sort)(found)
+
+        def value(rec: Record, name: str) -> Any:  # what the Content type shows
+            if name == "title":
+                return title_of(rec)
+            return status_of(catalog, rec) if name == "status" else value_of(rec, name)
+
+        found = sorter(query.sort, value)(found)
     page = found[query.offset : query.offset + query.limit]
     return Page(records=page, total=len(found), query=replace(query, populate=()))
 

@@ -1,13 +1,10 @@
 """One GraphQL type per model, with its enums, filter, connection and query fields.
 
-Naming is the contract (see DESIGN.md): `blogPost` → type `BlogPost`, field
-`blogPost(id)`, list `blogPosts` (the model's plural), enum `BlogPostStatus` with
-upper-cased values, `BlogPostFilter`, `BlogPostConnection`.
+The names come from app.graphql_names, which also decides which models can have them.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,36 +12,11 @@ import graphene
 
 from app import history, media
 from app.graphql_filters import enum_filter, filter_input, to_filters
+from app.graphql_names import enum_key, type_name, usable_fields
 from app.graphql_types import SCALARS, DateTime, Media, PageInfo, Version
 from app.models import Field, Model
 from app.query import get_record, parse_list_query
 from app.records import Record
-
-NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
-SYSTEM_NAMES = {"id", "type", "locale", "createdAt", "updatedAt", "version", "versions"}
-
-
-def type_name(model: str) -> str:
-    """`blogPost` → `BlogPost`."""
-    return model[:1].upper() + model[1:]
-
-
-def enum_key(value: str) -> str:
-    """`published` → `PUBLISHED`; anything GraphQL cannot name becomes `_`."""
-    key = re.sub(r"\W", "_", str(value)).upper()
-    return f"_{key}" if not key or key[0].isdigit() else key
-
-
-def usable_fields(fields: dict[str, Field]) -> dict[str, Field]:
-    """Fields GraphQL can name and that do not shadow a system field."""
-    return {
-        n: f
-        for n, f in fields.items()
-        if NAME.match(n)
-        and not n.startswith("__")
-        and n not in SYSTEM_NAMES
-        and n not in ("body", "html")
-    }
 
 
 @dataclass
@@ -66,8 +38,7 @@ class Registry:
     def __init__(self, models: dict[str, Model], fields: dict[str, dict[str, Field]]) -> None:
         self.types: dict[str, ModelTypes] = {}
         for name, model in models.items():
-            if NAME.match(name):
-                self.types[name] = ModelTypes(model, type_name(name), usable_fields(fields[name]))
+            self.types[name] = ModelTypes(model, type_name(name), usable_fields(fields[name]))
         for t in self.types.values():
             t.enums = {
                 f.name: graphene.Enum(

@@ -14,21 +14,16 @@ from app.graphql_content import mutation_fields as content_mutations
 from app.graphql_content import query_fields as content_queries
 from app.graphql_models import Registry, query_fields
 from app.graphql_mutations import mutation_fields
-from app.graphql_types import BUILT_IN
+from app.graphql_names import exclusions, model_fields
 from app.site import Site
 
 
 def build_schema(site: Site, catalog: Catalog) -> graphene.Schema:
-    """Query and Mutation for every model (declared or inferred), plus the Content API."""
-    models = {
-        name: model
-        for name, model in site.models.items()
-        if name[:1].upper() + name[1:] not in BUILT_IN
-    }
-    fields = {
-        name: catalog.fields.get(name, {}) if model.inferred else model.fields
-        for name, model in models.items()
-    }
+    """Query and Mutation for every model (declared or inferred) that can have its names,
+    plus the Content API."""
+    fields = model_fields(site, catalog)
+    excluded = exclusions(site.models, fields)
+    models = {name: m for name, m in site.models.items() if name not in excluded}
     registry = Registry(models, fields)
     query = type("Query", (graphene.ObjectType,), {**query_fields(registry), **content_queries()})
     mutation = type(

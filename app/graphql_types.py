@@ -144,33 +144,6 @@ SCALARS = {
     "object": (JSON, None),
     "media": (graphene.String, StringFilter),
 }
-BUILT_IN = {
-    "Query",
-    "Mutation",
-    "Content",
-    "ContentAuthor",
-    "ContentFilter",
-    "ContentInput",
-    "SearchHit",
-    "Media",
-    "PageInfo",
-    "Version",
-    "JSON",
-    "Date",
-    "DateTime",
-    "StringFilter",
-    "IDFilter",
-    "IntFilter",
-    "FloatFilter",
-    "BooleanFilter",
-    "DateFilter",
-    "DateTimeFilter",
-    "String",
-    "Int",
-    "Float",
-    "Boolean",
-    "ID",
-}
 
 
 def plain(value: Any) -> Any:

@@ -323,7 +323,7 @@ def _matching(catalog: Catalog, model: str, query: ListQuery, search) -> list[Re
     if query.sort:
         key = ("sorted", model, query.locale, query.drafts, query.sort)
         view = catalog.view(model, query.locale, query.drafts)
-        records = catalog.memo(key, lambda: _sorter(query.sort)(view))
+        records = catalog.memo(key, lambda: sorter(query.sort)(view))
     else:
         records = catalog.view(model, query.locale, query.drafts)
     if query.q:
@@ -380,16 +380,21 @@ def value_of(rec: Record, name: str) -> Any:
     return rec.data.get(name)
 
 
-def _sorter(sort: tuple[tuple[str, bool], ...]) -> Callable[[list[Record]], list[Record]]:
+def sorter(
+    sort: tuple[tuple[str, bool], ...], value: Callable[[Record, str], Any] = value_of
+) -> Callable[[list[Record]], list[Record]]:
+    """Order records by several keys (`value` reads a key's value from a record); records
+    without a value come last whatever the direction."""
+
     def apply(records: list[Record]) -> list[Record]:
         ordered = list(records)
         for name, desc in reversed(sort):  # stable sorts, last key first
-            present = [r for r in ordered if value_of(r, name) is not None]
-            missing = [r for r in ordered if value_of(r, name) is None]
+            present = [r for r in ordered if value(r, name) is not None]
+            missing = [r for r in ordered if value(r, name) is None]
             try:
-                present.sort(key=lambda r: value_of(r, name), reverse=desc)
+                present.sort(key=lambda r: value(r, name), reverse=desc)
             except TypeError:  # mixed types in an inferred field
-                present.sort(key=lambda r: str(value_of(r, name)), reverse=desc)
+                present.sort(key=lambda r: str(value(r, name)), reverse=desc)
             ordered = present + missing  # records without the field always come last
         return ordered
 

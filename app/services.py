@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from app import graphql_names
 from app.catalog import Catalog
 from app.config import load_config
 from app.errors import SiteError
@@ -16,6 +17,7 @@ from app.git import GitRepo
 from app.index import Snapshot, Store
 from app.indexer import SyncReport, sync_records, sync_text, text_doc, text_is_current
 from app.query import ListQuery, Page, run_list
+from app.records import Problem
 from app.site import CONFIG_FILE, Site, load_site
 from app.state import StateStore
 
@@ -164,6 +166,12 @@ class Vellum:
                     snap = self._snapshot = self.store.snapshot(snap)
                 self._catalog = _build_catalog(self.site, snap)
             return self._catalog
+
+    def problems(self) -> list[Problem]:
+        """Everything `vellum validate` reports: invalid files, then models GraphQL leaves
+        out because their names are taken."""
+        catalog = self.catalog()
+        return catalog.problems + graphql_names.problems(self.site, catalog)
 
     def _snapshot_meta(self, key: str):
         return (self._snapshot.meta if self._snapshot else {}).get(key)

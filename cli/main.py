@@ -140,8 +140,8 @@ def _scan(services: Vellum):
 @json_option
 @with_site
 def validate(services: Vellum, as_json: bool) -> None:
-    """Check every file; exit 1 with one line per problem when anything is invalid."""
-    problems = services.catalog().problems
+    """Check every file and model; exit 1 with one line per problem when anything is invalid."""
+    problems = services.problems()
     if as_json:
         _echo_json({"valid": not problems, "problems": [p.as_dict() for p in problems]})
     else:

@@ -12,6 +12,7 @@ from app.graphql_context import Context
 from app.graphql_limits import Limits
 from app.graphql_run import run
 from app.site import load_site
+from cli.main import cli
 from tests.conftest import authorised_client, build_app, commit, write_files
 
 
@@ -189,6 +190,82 @@ def test_the_schema_is_cached_and_rebuilt_when_the_models_change(app, client, qu
     tag = data(client, '{ __type(name: "Tag") { fields { name } } }')["__type"]
     assert "label" in [f["name"] for f in tag["fields"]]
     assert holder.builds == 2
+
+
+CLASHING_MODELS = """\
+  postStatus:
+    folder: statuses
+    format: json
+    fields: {name: {type: string}}
+  query:
+    folder: queries
+    format: json
+    fields: {name: {type: string}}
+  thing:
+    folder: things
+    format: json
+    plural: contents
+    fields: {name: {type: string}}
+  gadget:
+    folder: gadgets
+    format: json
+    plural: categories
+    fields: {name: {type: string}}
+  ticket:
+    folder: tickets
+    format: json
+    fields: {state: {type: enum, values: [in-progress, in_progress, done]}}
+"""
+
+
+def test_models_whose_graphql_names_are_taken_are_left_out_and_reported(
+    query_repo, tmp_path, runner
+):
+    config = (query_repo / "vellum.yml").read_text() + CLASHING_MODELS
+    write_files(query_repo, {"vellum.yml": config, "things/t.json": '{"name": "T"}'})
+    commit(query_repo, "Models whose GraphQL names are taken")
+    application = build_app(query_repo, tmp_path / "clash-state")
+    try:
+        reader = authorised_client(application)
+        schema = build_client_schema(data(reader, get_introspection_query()))
+        query = schema.query_type.fields
+        assert {"posts", "persons", "categories", "contents"} <= set(query)
+        assert not {
+            "postStatus",
+            "postStatuss",
+            "query",
+            "querys",
+            "thing",
+            "gadget",
+            "ticket",
+        } & set(query)
+        assert str(query["contents"].type) == "[Content]!"  # the Content API keeps its field
+        assert data(reader, '{ post(id: "alpha") { status } }') == {"post": {"status": "PUBLISHED"}}
+        # REST still serves every model, and the Content API still finds their records.
+        assert rest_ids(reader, "/api/thing") == ["t"]
+        assert data(reader, '{ content(id: "t") { type } }') == {"content": {"type": "thing"}}
+        status = reader.get("/api/_status").get_json()["data"]["invalid"]
+        assert {p["field"]: p["reason"] for p in status} == {
+            "models.postStatus": "left out of GraphQL: its type name PostStatus is already used"
+            " by model 'post'",
+            "models.query": "left out of GraphQL: its type name Query is already used by the"
+            " built-in schema",
+            "models.thing": "left out of GraphQL: its query field name contents is already used"
+            " by the Content API",
+            "models.gadget": "left out of GraphQL: its query field name categories is already"
+            " used by model 'category'",
+            "models.ticket": "left out of GraphQL: enum state: values 'in-progress' and"
+            " 'in_progress' both become IN_PROGRESS in GraphQL",
+        }
+    finally:
+        application.extensions["vellum"].close()
+    result = runner.invoke(cli, ["--site", str(query_repo), "validate"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        "vellum.yml: models.postStatus: left out of GraphQL: its type name PostStatus is"
+        " already used by model 'post'"
+    )
+    assert len(result.output.splitlines()) == 5
 
 
 # -- reading ----------------------------------------------------------------------------

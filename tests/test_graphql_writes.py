@@ -120,6 +120,20 @@ def test_contents_across_models_with_filters(client):
     )
 
 
+def test_contents_sort_by_the_title_they_show(client):
+    """A person's or category's title is its name: it sorts among the posts' titles."""
+    titles = [
+        c["title"]
+        for c in data(client, '{ contents(limit: 100, sort: "title") { title } }')["contents"]
+    ]
+    assert len(titles) == 9 and {"Design", "Jane Doe", "Alpha"} <= set(titles)
+    assert titles == sorted(titles)
+    backwards = data(client, '{ contents(limit: 100, sort: "-title") { title } }')["contents"]
+    assert [c["title"] for c in backwards] == titles[::-1]
+    rest = client.get("/api/content?limit=100&sort=title").get_json()["data"]
+    assert [c["title"] for c in rest] == titles
+
+
 def test_content_shape_author_and_bare_ids(client, query_repo):
     one = data(
         client,

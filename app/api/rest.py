@@ -39,7 +39,7 @@ def status() -> Response:
                 "site": v.site.title,
                 "head": catalog.head,
                 "records": {name: catalog.count(name) for name in sorted(v.site.models)},
-                "invalid": [p.as_dict() for p in catalog.problems],
+                "invalid": [p.as_dict() for p in v.problems()],
                 "index": {
                     "generation": catalog.generation,
                     "records": len(catalog.by_key),
