@@ -24,6 +24,7 @@ from whoosh.index import LockError
 from whoosh.qparser import AndGroup, QueryParser
 from whoosh.support.charset import accent_map
 
+from app import flock
 from app.errors import IndexBusy, InvalidParameter
 
 META_KEY = "\x00meta"
@@ -181,6 +182,10 @@ class Store:
         Readers in other processes keep the files they have open and move to the new
         index at their next search.
         """
+        with self.text_lock():
+            self._clear_text()
+
+    def _clear_text(self) -> None:
         lock = self.text.storage.lock(f"{self.text.indexname}_WRITELOCK")
         deadline = time.monotonic() + LOCK_TIMEOUT
         while not lock.acquire(blocking=False):
@@ -202,9 +207,20 @@ class Store:
             lock.release()
 
     # -- full text ----------------------------------------------------------------
-    def text_shas(self) -> dict[str, str]:
+    def text_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Held from reading the text index's state to committing the difference: two
+        processes filling it at once would otherwise both add the documents it lacks."""
+        busy = "The full-text index is being written by another process; try again"
+        return flock.locked(self.folder / "text.lock", LOCK_TIMEOUT, busy)
+
+    def text_shas(self) -> dict[str, str | None]:
+        """Key → blob sha of each document; None for a key held by several documents
+        (left by an older version's race), so that it is written again."""
+        shas: dict[str, str | None] = {}
         with self.text.searcher() as searcher:
-            return {f["key"]: f["sha"] for f in searcher.all_stored_fields()}
+            for f in searcher.all_stored_fields():
+                shas[f["key"]] = None if f["key"] in shas else f["sha"]
+        return shas
 
     def update_text(
         self,
@@ -264,11 +280,16 @@ class Store:
         )
 
     def _current_searcher(self):
-        """The shared searcher, moved to the newest commit; call with the lock held."""
+        """The shared searcher, opened anew after each commit; call with the lock held.
+
+        Not `Searcher.refresh()`: it reuses the reader of a segment whose name has not
+        changed, with the deletions it had, so a replaced document was found twice.
+        """
+        if self._searcher is not None and not self._searcher.up_to_date():
+            self._searcher.close()
+            self._searcher = None
         if self._searcher is None:
             self._searcher = self.text.searcher(weighting=scoring.BM25F())
-        elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
         return self._searcher
 
 

@@ -272,20 +272,26 @@ def sync_text(
     wanted = {
         e.key: e for e in entries if "record" in e.doc and e.doc["record"]["model"] in site.models
     }
-    if keys is not None:
-        stale = sorted(keys)
-        todo = [wanted[key] for key in stale if key in wanted]
-    else:
-        have = store.text_shas()
-        stale = [k for k, sha in have.items() if wanted.get(k) is None or wanted[k].sha != sha]
-        todo = [e for key, e in wanted.items() if have.get(key) != e.sha]
-    if not stale and not todo:
-        return 0
-    docs = (
-        text_doc(site.models[e.doc["record"]["model"]], e.key, e.sha, e.doc["record"]) for e in todo
-    )
-    procs = 2 if parallel and len(todo) > PARALLEL_TEXT_THRESHOLD else 1
-    store.update_text(docs, stale, procs=procs, progress=progress)
+    with store.text_lock():
+        if keys is not None:
+            stale = sorted(keys)
+            todo = [wanted[key] for key in stale if key in wanted]
+        else:
+            have = store.text_shas()
+            stale = [
+                k
+                for k, sha in have.items()
+                if sha is None or wanted.get(k) is None or wanted[k].sha != sha
+            ]
+            todo = [e for key, e in wanted.items() if have.get(key) != e.sha]
+        if not stale and not todo:
+            return 0
+        docs = (
+            text_doc(site.models[e.doc["record"]["model"]], e.key, e.sha, e.doc["record"])
+            for e in todo
+        )
+        procs = 2 if parallel and len(todo) > PARALLEL_TEXT_THRESHOLD else 1
+        store.update_text(docs, stale, procs=procs, progress=progress)
     return len(todo)
 
 

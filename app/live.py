@@ -8,14 +8,13 @@ dies, even by kill -9, and the next in line takes over within a poll interval.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from app import outbox
+from app import flock, outbox
 from app.dispatcher import Dispatcher
 from app.events import Event
 from app.remote import Puller
@@ -36,11 +35,8 @@ class Leader:
 
     def try_acquire(self) -> bool:
         """Take the lock if nobody holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = flock.try_lock(self.path)
+        if fd is None:
             return False
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())

@@ -11,23 +11,20 @@ with 409 until the writer commits or discards them.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
-import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import files
+from app import files, flock
 from app.catalog import Catalog
 from app.errors import (
     Conflict,
     Detail,
-    IndexBusy,
     ModelNotFound,
     PreconditionFailed,
     RecordNotFound,
@@ -89,22 +86,10 @@ def slugify(text: str) -> str:
 @contextlib.contextmanager
 def write_lock(services) -> Iterator[None]:
     """Serialise writes across threads and processes; recover a killed write first."""
-    path = services.state_dir / "write.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise IndexBusy("Another write is taking too long; try again") from None
-                time.sleep(0.01)
+    busy = "Another write is taking too long; try again"
+    with flock.locked(services.state_dir / "write.lock", LOCK_TIMEOUT, busy):
         recover(services)
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _journal(services) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.config import load_config
 from app.index import _catch_up
+from app.indexer import text_doc, text_is_current
 from app.services import Vellum
 from tests.conftest import ROOT, commit, git, write_files
 
@@ -254,3 +255,77 @@ def test_other_processes_catch_up_by_reading_only_what_changed(query_repo, tmp_p
     assert reader.catalog().get("post", "delta") is None
     writer.close()
     reader.close()
+
+
+TEXT_FILLER = textwrap.dedent(
+    """
+    import sys, time
+    from app.config import load_config
+    from app.services import Vellum
+
+    v = Vellum(load_config({"SITE": sys.argv[1], "STATE_DIR": sys.argv[2]}))
+    v.sync(text=False)
+    while time.time() < float(sys.argv[3]):  # start together
+        time.sleep(0.001)
+    print(v.sync_text(parallel=False))
+    v.close()
+    """
+)
+
+
+def text_keys(v: Vellum) -> list[str]:
+    """Every document's key in the full-text index, duplicates included."""
+    with v.store.text.searcher() as searcher:
+        return sorted(f["key"] for f in searcher.all_stored_fields())
+
+
+def test_two_processes_filling_the_text_index_add_each_record_once(query_repo, tmp_path):
+    # `vellum serve` fills the full text beside the server while the live process's first
+    # sync checks it too: both must not add the documents the index lacks.
+    write_files(
+        query_repo,
+        {
+            f"posts/p{n:03}.md": f"---\ntitle: Post {n}\n---\nWords {n} about git.\n"
+            for n in range(300)
+        },
+    )
+    commit(query_repo, "Three hundred posts")
+    state = tmp_path / "state"
+    v = open_vellum(query_repo, state)
+    v.sync(text=False)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = str(time.time() + 3)
+    fillers = [
+        subprocess.Popen(
+            [sys.executable, "-c", TEXT_FILLER, str(query_repo), str(state), start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    written = []
+    for filler in fillers:
+        out, err = filler.communicate(timeout=120)
+        assert filler.returncode == 0, err
+        written.append(int(out))
+    assert sorted(written) == [0, 310]  # one filled it; the other found nothing to do
+    keys = text_keys(v)
+    assert len(keys) == len(set(keys)) == 310
+    assert len(v.store.search("git")[0]) == len(set(h.key for h in v.store.search("git")[0]))
+    v.close()
+
+
+def test_a_text_index_with_duplicates_is_repaired_by_the_next_full_sync(query_repo, tmp_path):
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.sync()
+    alpha = next(e for e in v._snapshot.entries.values() if e.key == "posts/alpha.md")
+    doc = text_doc(v.site.models["post"], alpha.key, alpha.sha, alpha.doc["record"])
+    v.store.update_text([doc], [])  # what the race of an older version left: a second copy
+    assert [h.key for h in v.store.search("merging")[0]] == ["posts/alpha.md"] * 2
+    assert not text_is_current(v.store, v._snapshot)
+    assert v.sync_text() == 1
+    assert text_keys(v).count("posts/alpha.md") == 1
+    assert [h.key for h in v.store.search("merging")[0]] == ["posts/alpha.md"]
+    v.close()

@@ -112,6 +112,18 @@ def test_patch_json_keeps_key_order(writer, query_repo):
     )
 
 
+def test_an_edited_record_is_found_once_by_search(writer):
+    """The running server's searcher must not keep the versions a write replaced."""
+    ids = lambda: [h["id"] for h in writer.get("/api/search?q=merging").get_json()["data"]]  # noqa: E731
+    assert ids() == ["alpha"]
+    for views in (11, 12, 13):
+        assert writer.patch("/api/post/alpha", json={"views": views}).status_code == 200
+        assert ids() == ["alpha"]
+    writer.patch("/api/post/alpha", json={"body": "Now about rebasing."})
+    assert ids() == []
+    assert [h["id"] for h in writer.get("/api/search?q=rebasing").get_json()["data"]] == ["alpha"]
+
+
 def test_delete(writer, query_repo):
     assert writer.delete("/api/post/delta").status_code == 204
     assert not (query_repo / "posts/delta.md").exists()
