@@ -240,11 +240,11 @@ class _Dates:
 def text_doc(model: Model, key: str, sha: str, record: dict) -> TextDoc:
     """What full-text search sees of a record: its title, text fields and body."""
     data = record["data"]
-    title = str(data.get("title") or data.get("name") or record["id"])
-    parts = [title]
+    source = next((n for n in ("title", "name") if data.get(n)), None)
+    parts = [str(data[source]) if source else record["id"]]
     for name, value in data.items():
         f = model.fields.get(name)
-        if isinstance(value, str) and (f is None or f.type in TEXT_TYPES) and name != "title":
+        if isinstance(value, str) and (f is None or f.type in TEXT_TYPES) and name != source:
             parts.append(value)
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             if f is None or f.type == "list":

@@ -219,9 +219,15 @@ class Vellum:
                 found.append((rec, hit.score))
         page = []
         for rec, score in found[offset : offset + limit]:
-            text = (
-                rec.body
-                or text_doc(self.site.models[rec.model], rec.path, rec.sha, rec.to_doc()).content
-            )
-            page.append((rec, score, self.store.snippet(text, terms)))
+            page.append((rec, score, self._snippet(rec, terms)))
         return page, len(found)
+
+    def _snippet(self, rec, terms: frozenset) -> str:
+        """Passages of the body around the terms; of every indexed field when the body
+        has none of them (a match in the title) or the record has no body."""
+        found = self.store.snippet(rec.body, terms) if rec.body else ""
+        if not found:
+            model = self.site.models[rec.model]
+            text = text_doc(model, rec.path, rec.sha, rec.to_doc()).content
+            found = self.store.snippet(text, terms)
+        return found

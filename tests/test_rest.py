@@ -176,6 +176,11 @@ def test_search_across_models_has_snippet(client):
     assert body["meta"]["total"] == 1
     people = client.get("/api/search?q=jane").get_json()["data"]
     assert ("person", "jane") in [(h["type"], h["id"]) for h in people]
+    # A word only in the title: the snippet shows the title rather than nothing.
+    titled = client.get("/api/search?q=rising").get_json()["data"]
+    assert [h["id"] for h in titled] == ["epsilon"] and "rising</mark>" in titled[0]["snippet"]
+    john = client.get("/api/search?q=john").get_json()["data"][0]  # a JSON record: no body
+    assert john["id"] == "john" and john["snippet"].count("John</mark> Roe") == 1
 
 
 def test_search_needs_words(client):
