@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+
 from app.site import load_site
-from tests.conftest import authorised_client, commit, git, write_files
+from tests.conftest import (
+    SAMPLE,
+    authorised_client,
+    build_app,
+    commit,
+    git,
+    make_repo,
+    write_files,
+)
 from tests.test_graphql import data, gql, rest_ids
 
 
@@ -227,3 +237,142 @@ def test_content_type_defaults_to_default_model(app, writer, query_repo):
     app.extensions["vellum"].site = load_site(query_repo)
     made = data(writer, 'mutation { createContent(input: {title: "Second"}) { type } }')
     assert made == {"createContent": {"type": "person"}}
+
+
+# -- every signature the contract quotes, used with the types it quotes ----------------------
+CONTRACT_DOCUMENT = """
+query Posts($limit: Int = 20, $offset: Int = 0, $sort: String, $filter: BlogPostFilter,
+            $q: String, $locale: String) {
+  blogPosts(limit: $limit, offset: $offset, sort: $sort, filter: $filter, q: $q,
+            locale: $locale) {
+    nodes { id title status author { name } categories { name } }
+    pageInfo { hasNextPage hasPreviousPage total }
+  }
+}
+query Post($id: ID!) {
+  blogPost(id: $id) { id type title createdAt updatedAt version versions { version message } }
+}
+query One($id: ID!, $type: String) {
+  content(id: $id, type: $type) {
+    id type title body status author { name email } createdAt updatedAt data
+  }
+}
+query Many($filter: ContentFilter, $limit: Int, $offset: Int, $sort: String, $q: String) {
+  contents(filter: $filter, limit: $limit, offset: $offset, sort: $sort, q: $q) { id type }
+}
+query Find($q: String!, $limit: Int) {
+  search(q: $q, limit: $limit) { content { id type } snippet score }
+}
+mutation Create($data: CreateBlogPostInput!) {
+  createBlogPost(data: $data) { id title status author { name } categories { name } }
+}
+mutation Update($id: ID!, $data: UpdateBlogPostInput!) {
+  updateBlogPost(id: $id, data: $data) { id title status }
+}
+mutation Delete($id: ID!) { deleteBlogPost(id: $id) }
+mutation CreateContent($input: ContentInput!) {
+  createContent(input: $input) { id type title body status author { name } }
+}
+mutation UpdateContent($id: ID!, $input: ContentInput!) {
+  updateContent(id: $id, input: $input) { id title status }
+}
+mutation DeleteContent($id: ID!) { deleteContent(id: $id) }
+"""
+
+
+def run_op(client, name: str, **variables) -> dict:
+    response = client.post(
+        "/graphql",
+        json={"query": CONTRACT_DOCUMENT, "operationName": name, "variables": variables},
+    )
+    body = response.get_json()
+    assert response.status_code == 200 and "errors" not in body, body
+    return body["data"]
+
+
+def test_clients_typed_as_the_contract_quotes_it_work(tmp_path):
+    """Operations whose variables carry the types DESIGN.md and the issue quote (the
+    seeds' signatures) validate and run against the sample site's models."""
+    repo = make_repo(tmp_path / "repo")
+    shutil.copytree(SAMPLE, repo / "content")
+    commit(repo, "Add the sample site")
+    application = build_app(repo / "content", tmp_path / "state")
+    client = authorised_client(application, ("read", "read:drafts", "write"))
+    try:
+        jane = {"name": {"eq": "Jane Doe"}}
+        page = run_op(
+            client,
+            "Posts",
+            limit=2,
+            sort="-publishedAt,title",
+            filter={"status": {"eq": "PUBLISHED"}, "author": jane},
+        )["blogPosts"]
+        assert [n["author"] for n in page["nodes"]] == [{"name": "Jane Doe"}] * 2
+        assert page["pageInfo"]["hasNextPage"] and not page["pageInfo"]["hasPreviousPage"]
+        rest = client.get(
+            "/api/blogPost?filter[status]=published&filter[author.name]=Jane Doe"
+            "&sort=-publishedAt,title&limit=2"
+        ).get_json()
+        assert [n["id"] for n in page["nodes"]] == [r["id"] for r in rest["data"]]
+        assert page["pageInfo"]["total"] == rest["meta"]["total"]
+
+        post = run_op(client, "Post", id="hello-world")["blogPost"]
+        assert post["type"] == "blogPost" and len(post["versions"]) == 1
+        assert post["versions"][0]["message"] == "Add the sample site"
+        made = run_op(
+            client,
+            "Create",
+            data={
+                "title": "Typed by the contract",
+                "status": "PUBLISHED",
+                "authorId": "jane-doe",
+                "categories": ["engineering"],
+                "body": "Written through *GraphQL*.",
+            },
+        )["createBlogPost"]
+        assert made == {
+            "id": "typed-by-the-contract",
+            "title": "Typed by the contract",
+            "status": "PUBLISHED",
+            "author": {"name": "Jane Doe"},
+            "categories": [{"name": "Engineering"}],
+        }
+        assert run_op(client, "Update", id=made["id"], data={"status": "ARCHIVED"})[
+            "updateBlogPost"
+        ] == {"id": made["id"], "title": "Typed by the contract", "status": "ARCHIVED"}
+        one = run_op(client, "One", id=made["id"], type="blogPost")["content"]
+        assert one["title"] == "Typed by the contract" and one["status"] == "archived"
+        assert one["author"] == {"name": "Jane Doe", "email": "jane.doe@example.com"}
+        assert one["body"] == "Written through *GraphQL*." and one["data"]["views"] is None
+        assert run_op(client, "Delete", id=made["id"]) == {"deleteBlogPost": True}
+
+        created = run_op(
+            client,
+            "CreateContent",
+            input={"title": "Untyped", "body": "Goes to the default model.", "status": "draft"},
+        )["createContent"]
+        assert created["type"] == "blogPost" and created["status"] == "draft"
+        updated = run_op(client, "UpdateContent", id=created["id"], input={"title": "Renamed"})
+        assert updated["updateContent"] == {"id": "untyped", "title": "Renamed", "status": "draft"}
+        many = run_op(
+            client,
+            "Many",
+            filter={"or": [{"type": {"eq": "author"}}, {"id": {"eq": "untyped"}}]},
+            limit=10,
+            offset=0,
+            sort="id",
+            q=None,
+        )["contents"]
+        assert [c["id"] for c in many] == [
+            "jane-doe",
+            "lea-moreau",
+            "marcus-okafor",
+            "priya-raman",
+            "untyped",
+        ]
+        hits = run_op(client, "Find", q="renamed", limit=5)["search"]
+        assert [h["content"]["id"] for h in hits] == ["untyped"] and hits[0]["score"] > 0
+        assert run_op(client, "DeleteContent", id="untyped") == {"deleteContent": True}
+        assert client.get("/api/blogPost/untyped").status_code == 404
+    finally:
+        application.extensions["vellum"].close()
