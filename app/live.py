@@ -1,4 +1,5 @@
-"""One watcher and one dispatcher per site, across processes: whoever holds the flock runs them.
+"""One watcher, dispatcher and state-store pruner per site, across processes: whoever holds
+the flock runs them.
 
 `vellum serve` starts `vellum live` beside its workers. Several of them (two `serve`s of
 one site) queue on an flock in the state folder; the kernel releases it when its holder
@@ -18,6 +19,7 @@ from app import flock, outbox
 from app.dispatcher import Dispatcher
 from app.events import Event
 from app.remote import Puller
+from app.retention import Pruner
 from app.watcher import Watcher
 
 log = logging.getLogger("vellum.live")
@@ -74,6 +76,7 @@ def run_live(services, stop: threading.Event, alive: Callable[[], bool] = lambda
         outbox.emit(services.state, [Event("system.started", {"pid": os.getpid()}, key="system")])
         with contextlib.ExitStack() as loops:
             woken = [loops.enter_context(Dispatcher(services))]
+            loops.enter_context(Pruner(services))
             remote = services.config.get("REMOTE")
             if remote:
                 every = services.config.get("POLL") or IDLE_PULL

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import orjson
 
-from app import deliveries, outbox, webhooks
+from app import deliveries, outbox, retention, webhooks
 from app.delivery import post
 from app.events import Event, check_custom
 from app.live import run_live
@@ -168,6 +168,25 @@ def events_process(ctx) -> None:
     click.echo(f"{count} events")
 
 
+@click.command()
+@json_option
+@click.pass_context
+def prune(ctx, as_json: bool) -> None:
+    """Delete old events, delivery attempts and key activity (vellum.yml's retention:).
+
+    The live process of `vellum serve` does this at start and hourly.
+    """
+    with site_services(ctx) as services:
+        counts = retention.prune(services.state, retention.retention_of(services.site))
+    if as_json:
+        _echo_json(counts)
+        return
+    click.echo(
+        f"{counts['events']} events, {counts['deliveries']} delivery attempts,"
+        f" {counts['activity']} key activity rows, {counts['expired']} expired tokens deleted"
+    )
+
+
 @click.group(name="hooks")
 def hooks_group() -> None:
     """Git hook scripts for the site's repository."""
@@ -203,4 +222,4 @@ def hooks_check_staged(ctx) -> None:
         raise click.ClickException(f"{len(problems)} invalid record file(s): commit refused")
 
 
-COMMANDS = (live, webhooks_group, events_group, hooks_group)
+COMMANDS = (live, webhooks_group, events_group, hooks_group, prune)
