@@ -34,7 +34,14 @@ def render_markdown(text: str) -> str:
 class Catalog:
     """Records by model, id and locale, plus every problem found in the files."""
 
-    def __init__(self, site: Site, entries: Iterable[Entry], generation=None, head=None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        entries: Iterable[Entry],
+        generation=None,
+        head=None,
+        previous: Catalog | None = None,
+    ) -> None:
         self.site = site
         self.generation = generation
         self.head = head
@@ -48,19 +55,25 @@ class Catalog:
         self._memo: dict[tuple, list[Record]] = {}
         self._html: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._load(sorted(entries, key=lambda e: e.key))
+        # The record made from each entry, so the next catalog reuses what did not change.
+        self._made: dict[str, tuple[Entry, Record]] = {}
+        reuse = previous._made if previous is not None and previous.site is site else {}
+        self._load(sorted(entries, key=lambda e: e.key), reuse)
 
     # -- building -----------------------------------------------------------------
-    def _load(self, entries: list[Entry]) -> None:
+    def _load(self, entries: list[Entry], reuse: dict[str, tuple[Entry, Record]]) -> None:
+        inferred = {name for name, model in self.site.models.items() if model.inferred}
         for entry in entries:
             if "problem" in entry.doc:
                 p = entry.doc["problem"]
                 self.problems.append(Problem(p["path"], p["reason"], p["line"], p["field"]))
                 continue
-            rec = Record.from_doc(entry.doc["record"])
-            git_created, git_updated = entry.doc.get("git") or (None, None)
-            rec.created = rec.created or git_created
-            rec.updated = rec.updated or git_updated
+            known = reuse.get(entry.key)
+            if known is not None and known[0] is entry and known[1].model not in inferred:
+                rec = known[1]  # records are not changed once built (inferred ones are)
+            else:
+                rec = self._record(entry)
+            self._made[entry.key] = (entry, rec)
             self._add(rec)
         for name, model in self.site.models.items():
             self.fields[name] = self._infer(name) if model.inferred else model.fields
@@ -69,6 +82,14 @@ class Catalog:
         for rec in self._all():
             self.by_key[rec.path] = rec
         self.problems.sort(key=lambda p: p.path)
+
+    @staticmethod
+    def _record(entry: Entry) -> Record:
+        rec = Record.from_doc(entry.doc["record"])
+        git_created, git_updated = entry.doc.get("git") or (None, None)
+        rec.created = rec.created or git_created
+        rec.updated = rec.updated or git_updated
+        return rec
 
     def _add(self, rec: Record) -> None:
         variants = self.records.setdefault(rec.model, {}).setdefault(rec.id, {})

@@ -32,7 +32,7 @@ def _stamp(path: Path) -> tuple | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _build_catalog(site: Site, snap: Snapshot) -> Catalog:
+def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) -> Catalog:
     """Build a catalog without the cyclic GC walking the whole heap half way through.
 
     A catalog is tens of thousands of long-lived objects: a full collection triggered
@@ -44,7 +44,9 @@ def _build_catalog(site: Site, snap: Snapshot) -> Catalog:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        catalog = Catalog(site, snap.entries.values(), snap.generation, snap.meta.get("head"))
+        catalog = Catalog(
+            site, snap.entries.values(), snap.generation, snap.meta.get("head"), previous
+        )
     finally:
         if enabled:
             gc.enable()
@@ -164,7 +166,7 @@ class Vellum:
                 snap = self._snapshot
                 if snap is None or snap.generation != generation:
                     snap = self._snapshot = self.store.snapshot(snap)
-                self._catalog = _build_catalog(self.site, snap)
+                self._catalog = _build_catalog(self.site, snap, self._catalog)
             return self._catalog
 
     def problems(self) -> list[Problem]:

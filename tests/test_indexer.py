@@ -329,3 +329,19 @@ def test_a_text_index_with_duplicates_is_repaired_by_the_next_full_sync(query_re
     assert text_keys(v).count("posts/alpha.md") == 1
     assert [h.key for h in v.store.search("merging")[0]] == ["posts/alpha.md"]
     v.close()
+
+
+def test_a_new_catalog_reuses_the_records_that_did_not_change(query_repo, tmp_path):
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.sync()
+    before = v.catalog()
+    alpha = query_repo / "posts/alpha.md"
+    alpha.write_text(alpha.read_text().replace("views: 10", "views: 11"))
+    v.sync(paths=["posts/alpha.md"])
+    after = v.catalog()
+    assert after is not before
+    assert after.get("post", "alpha").data["views"] == 11
+    assert before.get("post", "alpha").data["views"] == 10  # the old catalog is untouched
+    assert after.get("post", "beta") is before.get("post", "beta")
+    assert after.get("person", "jane") is before.get("person", "jane")
+    v.close()
