@@ -170,10 +170,11 @@ class Vellum:
             return self._catalog
 
     def problems(self) -> list[Problem]:
-        """Everything `vellum validate` reports: invalid files, then models GraphQL leaves
-        out because their names are taken."""
+        """Everything `vellum validate` reports: folders that are not served, invalid
+        files, then models GraphQL leaves out because their names are taken."""
         catalog = self.catalog()
-        return catalog.problems + graphql_names.problems(self.site, catalog)
+        folders = [Problem(f"{name}/", why) for name, why in self.site.unserved.items()]
+        return folders + catalog.problems + graphql_names.problems(self.site, catalog)
 
     def _snapshot_meta(self, key: str):
         return (self._snapshot.meta if self._snapshot else {}).get(key)

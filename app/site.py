@@ -34,6 +34,8 @@ class Site:
     default_locale: str | None = None
     media_folder: str = "media"
     settings: dict[str, Any] = field(default_factory=dict)
+    # Folders holding record files that cannot be inferred as a model: folder → why.
+    unserved: dict[str, str] = field(default_factory=dict)
 
     @property
     def models_hash(self) -> str:
@@ -76,7 +78,8 @@ def load_site(root: Path | str) -> Site:
     default_locale = raw.get("default_locale") or (locales[0] if locales else None)
     media_folder = str((raw.get("media") or {}).get("folder", "media"))
     _check_relations(models)
-    models.update(_inferred_models(root, models, media_folder))
+    inferred, unserved = _inferred_models(root, models, media_folder)
+    models.update(inferred)
     return Site(
         root=root,
         title=str(raw.get("title") or root.name),
@@ -85,6 +88,7 @@ def load_site(root: Path | str) -> Site:
         default_locale=default_locale,
         media_folder=media_folder,
         settings={k: v for k, v in raw.items() if k not in {"models", "title"}},
+        unserved=unserved,
     )
 
 
@@ -153,20 +157,43 @@ def _check_relations(models: dict[str, Model]) -> None:
                 )
 
 
-def _inferred_models(root: Path, declared: dict[str, Model], media: str) -> dict[str, Model]:
-    """Each top-level folder with records but no model becomes a model of its own."""
+def _inferred_models(
+    root: Path, declared: dict[str, Model], media: str
+) -> tuple[dict[str, Model], dict[str, str]]:
+    """Each top-level folder with records but no model becomes a model of its own; the
+    folders that cannot (their name is not a usable model name) are returned with why."""
     claimed = {m.folder.split("/")[0] for m in declared.values()} | {media}
     inferred: dict[str, Model] = {}
+    unserved: dict[str, str] = {}
     for entry in sorted(root.iterdir()):
         name = entry.name
         if not entry.is_dir() or name in claimed or name.startswith((".", "_")):
             continue
-        if model_name_problem(name) or name in declared:
-            continue
         fmt = _folder_format(entry)
-        if fmt:
-            inferred[name] = Model(name=name, folder=name, format=fmt, inferred=True)
-    return inferred
+        if not fmt:
+            continue
+        if name in declared:
+            where = declared[name].folder
+            unserved[name] = f"not served: the model '{name}' is declared with folder '{where}'"
+            continue
+        problem = model_name_problem(name)
+        if problem:
+            suggestion = _camel(name)
+            if model_name_problem(suggestion):
+                suggestion = "<name>"
+            unserved[name] = (
+                f"not served: {problem}; declare a model for it in {CONFIG_FILE}:"
+                f" models: {{{suggestion}: {{folder: {name}}}}} (or name it _{name} to keep it out)"
+            )
+            continue
+        inferred[name] = Model(name=name, folder=name, format=fmt, inferred=True)
+    return inferred, unserved
+
+
+def _camel(name: str) -> str:
+    """'blog-posts' → 'blogPosts', a model name to suggest for a folder."""
+    first, *rest = re.split(r"[^A-Za-z0-9]+", name) or [""]
+    return first + "".join(w[:1].upper() + w[1:] for w in rest)
 
 
 def _folder_format(folder: Path) -> str | None:

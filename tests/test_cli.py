@@ -189,3 +189,30 @@ def test_new_history_diff_restore(runner, query_repo, tmp_path):
     invalid = run(runner, query_repo, "new", "post", "--set", "id=x", "--set", "views=lots")
     assert invalid.exit_code == 1
     assert "views: expected an integer" in invalid.output and "title: is required" in invalid.output
+
+
+def test_validate_names_folders_that_are_not_served(runner, query_repo):
+    write_files(
+        query_repo,
+        {
+            "blog-posts/a.md": "---\ntitle: A\n---\n",
+            "users/u.json": "{}",
+            "_drafts/d.md": "---\ntitle: D\n---\n",  # _ keeps a folder out, silently
+            "notes/n.md": "---\ntitle: N\n---\n",  # inferred: served
+        },
+    )
+    result = run(runner, query_repo, "validate")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "blog-posts/: not served: model names start with a letter and hold only letters,"
+        " digits and _; declare a model for it in vellum.yml: models: {blogPosts: {folder:"
+        " blog-posts}} (or name it _blog-posts to keep it out)",
+        "users/: not served: 'users' is reserved by the API (apps, auth, content, events,"
+        " hooks, keys, media, models, search, sync, upload, users, webhooks); declare a model"
+        " for it in vellum.yml: models: {<name>: {folder: users}} (or name it _users to keep"
+        " it out)",
+    ]
+    assert (
+        json.loads(run(runner, query_repo, "list", "notes", "--json").output)["data"][0]["id"]
+        == "n"
+    )
