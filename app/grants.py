@@ -131,6 +131,9 @@ _GRANTS: dict[str, Callable[[StateStore, Client, Mapping[str, str]], dict]] = {
 }
 
 
+GRANT_TYPES = frozenset(_GRANTS)
+
+
 def _user(state: StateStore, grant: Grant) -> users.User:
     try:
         return users.get_user(state, int(grant.user_id))

@@ -343,6 +343,43 @@ def revoke_family(state: StateStore, family: str) -> None:
             tokens.revoke(state, {"jti": row["access_jti"], "exp": row["access_expires_at"]})
 
 
+def revoke_token(state: StateStore, client: Client, token: str, hint: str | None) -> None:
+    """RFC 7009: revoke a refresh token (its whole grant, access tokens too) or an access
+    token this client was issued. An unknown, expired or malformed token is not an error:
+    the answer to the client is the same, so it learns nothing from it."""
+    kinds = ("access_token", "refresh_token")
+    if hint == "access_token" or (hint not in kinds and not token.startswith(REFRESH_PREFIX)):
+        order = (_revoke_access, _revoke_refresh)
+    else:
+        order = (_revoke_refresh, _revoke_access)
+    for revoke in order:
+        if revoke(state, client, token):
+            return
+
+
+def _revoke_refresh(state: StateStore, client: Client, token: str) -> bool:
+    rows = state.query(
+        "SELECT client_id, family FROM oauth_refresh_tokens WHERE token_hash = ?", (digest(token),)
+    )
+    if not rows:
+        return False
+    if rows[0]["client_id"] != client.id:
+        raise OAuthError("unauthorized_client", "The token was not issued to this client")
+    revoke_family(state, rows[0]["family"])
+    return True
+
+
+def _revoke_access(state: StateStore, client: Client, token: str) -> bool:
+    try:
+        claims = tokens.decode(state, token)
+    except VellumError:  # expired, revoked already, malformed or not ours: nothing to do
+        return False
+    if claims.get("client_id") != client.id:
+        raise OAuthError("unauthorized_client", "The token was not issued to this client")
+    tokens.revoke(state, claims)
+    return True
+
+
 # -- helpers ---------------------------------------------------------------------------
 def digest(secret: str) -> str:
     """SHA-256 hex: secrets here are 256-bit random, so a slow hash would add nothing."""

@@ -345,6 +345,71 @@ def test_a_refresh_token_is_bound_to_its_client(app, admin):
     assert refresh(browser, issued["refresh_token"], (client.id, secret)).status_code == 200
 
 
+# -- revocation (RFC 7009) and metadata (RFC 8414) --------------------------------------
+def revoke(browser, form: dict, auth: tuple[str, str] | None):
+    return browser.post("/oauth/revoke", data=form, auth=auth)
+
+
+def test_revoking_a_refresh_token_ends_its_grant(app, admin):
+    client, secret = password_client(app)
+    browser = app.test_client()
+    issued = password_tokens(browser, (client.id, secret))
+    other = password_tokens(browser, (client.id, secret))  # another grant, left alone
+    answer = revoke(browser, {"token": issued["refresh_token"]}, (client.id, secret))
+    assert answer.status_code == 200 and answer.data == b""
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert refresh(browser, issued["refresh_token"], (client.id, secret)).status_code == 400
+    # The access token issued with it dies too; the other grant lives on.
+    assert browser.get("/api/auth/me", headers=bearer(issued["access_token"])).status_code == 401
+    assert browser.get("/api/auth/me", headers=bearer(other["access_token"])).status_code == 200
+    assert refresh(browser, other["refresh_token"], (client.id, secret)).status_code == 200
+
+
+def test_revoking_an_access_token_with_a_hint(app, admin):
+    client, secret = password_client(app)
+    browser = app.test_client()
+    issued = password_tokens(browser, (client.id, secret))
+    form = {"token": issued["access_token"], "token_type_hint": "access_token"}
+    assert revoke(browser, form, (client.id, secret)).status_code == 200
+    assert browser.get("/api/auth/me", headers=bearer(issued["access_token"])).status_code == 401
+    # Unknown, already revoked or malformed tokens: the same 200, nothing to learn.
+    for stale in (issued["access_token"], "vr_unknown", "not-a-token"):
+        assert revoke(browser, {"token": stale}, (client.id, secret)).status_code == 200
+
+
+def test_only_the_client_a_token_was_issued_to_may_revoke_it(app, admin):
+    client, secret = password_client(app)
+    other, other_secret = password_client(app)
+    browser = app.test_client()
+    issued = password_tokens(browser, (client.id, secret))
+    for value in (issued["refresh_token"], issued["access_token"]):
+        refused = revoke(browser, {"token": value}, (other.id, other_secret))
+        assert refused.status_code == 400
+        assert refused.get_json()["error"] == "unauthorized_client"
+    wrong = revoke(browser, {"token": issued["refresh_token"]}, (client.id, "wrong"))
+    assert wrong.status_code == 401 and wrong.get_json()["error"] == "invalid_client"
+    assert revoke(browser, {}, (client.id, secret)).get_json()["error"] == "invalid_request"
+    assert browser.get("/api/auth/me", headers=bearer(issued["access_token"])).status_code == 200
+
+
+def test_server_metadata_names_every_endpoint(app):
+    answer = app.test_client().get("/.well-known/oauth-authorization-server")
+    assert answer.status_code == 200
+    meta = answer.get_json()
+    assert meta["issuer"] == "http://localhost"
+    assert meta["token_endpoint"] == "http://localhost/oauth/token"
+    assert meta["authorization_endpoint"] == "http://localhost/oauth/authorize"
+    assert meta["revocation_endpoint"] == "http://localhost/oauth/revoke"
+    assert meta["grant_types_supported"] == [
+        "authorization_code",
+        "client_credentials",
+        "password",
+        "refresh_token",
+    ]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["scopes_supported"] == ["read", "read:drafts", "write", "admin"]
+
+
 # -- authorization_code with PKCE, through the real pages ------------------------------
 def test_authorization_code_with_pkce_end_to_end(app, admin, web_app):
     verifier, challenge = pkce()

@@ -1,8 +1,9 @@
-"""OAuth2 over HTTP: registered applications at /api/apps, the token endpoint /oauth/token.
+"""OAuth2 over HTTP: registered applications at /api/apps, the token endpoint /oauth/token,
+revocation at /oauth/revoke (RFC 7009) and the server's metadata (RFC 8414).
 
-/api/apps speaks Vellum's JSON envelope and needs the admin scope. /oauth/token speaks
-RFC 6749: a form-encoded POST in, `{"access_token", …}` or `{"error", "error_description"}`
-out, never cached.
+/api/apps speaks Vellum's JSON envelope and needs the admin scope. /oauth/token and
+/oauth/revoke speak RFC 6749: a form-encoded POST in, `{"access_token", …}` or
+`{"error", "error_description"}` out, never cached.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from app import access, consent, grants, oauth
 from app.api import json_response, vellum
 from app.api.accounts import body
 from app.errors import Detail, ValidationError
+from app.keys import SCOPES
 from app.oauth import OAuthError
 
 apps = Blueprint("apps_api", __name__)
 token = Blueprint("oauth_token", __name__)
+metadata = Blueprint("oauth_metadata", __name__)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -27,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(apps, url_prefix="/api")
     app.register_blueprint(apps, url_prefix="/api/v1", name="apps_api_v1")
     app.register_blueprint(token, url_prefix="/oauth")
+    app.register_blueprint(metadata)
     consent.init_app(app)
 
 
@@ -89,11 +93,47 @@ def _strings(data: dict, name: str) -> list[str]:
 @token.post("/token")
 def issue_token() -> Response:
     """RFC 6749 §3.2: authenticate the client, run the grant, answer a token or an error."""
-    if request.mimetype != "application/x-www-form-urlencoded":
-        raise OAuthError("invalid_request", "Send application/x-www-form-urlencoded parameters")
-    form = grants.single_values(request.form)
+    form = _form()
     client = grants.authenticate_client(vellum().state, _basic_credentials(), form)
     return json_response(grants.exchange(vellum().state, client, form), 200, NO_STORE)
+
+
+@token.post("/revoke")
+def revoke_token() -> Response:
+    """RFC 7009 §2: the client revokes a token it was issued; 200 whether or not it was valid."""
+    form = _form()
+    client = grants.authenticate_client(vellum().state, _basic_credentials(), form)
+    oauth.revoke_token(
+        vellum().state, client, grants.required(form, "token"), form.get("token_type_hint")
+    )
+    return Response(status=200, headers=NO_STORE)
+
+
+def _form() -> dict[str, str]:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "Send application/x-www-form-urlencoded parameters")
+    return grants.single_values(request.form)
+
+
+@metadata.get("/.well-known/oauth-authorization-server")
+def server_metadata() -> Response:
+    """RFC 8414: where the endpoints are and what they support, for client libraries."""
+    issuer = request.host_url.rstrip("/")
+    auth_methods = ["client_secret_basic", "client_secret_post", "none"]
+    return json_response(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oauth/authorize",
+            "token_endpoint": f"{issuer}/oauth/token",
+            "revocation_endpoint": f"{issuer}/oauth/revoke",
+            "response_types_supported": ["code"],
+            "grant_types_supported": sorted(grants.GRANT_TYPES),
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": list(SCOPES),
+        }
+    )
 
 
 @token.errorhandler(OAuthError)
