@@ -73,6 +73,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORKERS", 2, "Server worker processes.", int),
     Setting("THREADS", 4, "Threads per worker process.", int),
     Setting(
+        "STREAMS",
+        0,
+        "Event streams (GET /api/events) a server process keeps open at once; more are"
+        " answered 503 with Retry-After. 0: half of THREADS (at least 1), so streams never"
+        " hold every thread.",
+        int,
+    ),
+    Setting(
+        "STREAM_SECONDS",
+        300.0,
+        "How long one event stream stays open before it ends with the id to resume from"
+        " (EventSource reconnects on its own).",
+        float,
+    ),
+    Setting(
         "ALLOW_PRIVATE_WEBHOOKS",
         False,
         "Let webhooks reach private, link-local and loopback addresses (off: refused).",

@@ -14,7 +14,7 @@ cors:
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Response, g
 from flask_cors import CORS
 from flask_limiter import ExemptionScope, Limiter
 from limits import parse
@@ -70,6 +70,8 @@ def init_app(app: Flask, site: Site) -> Limiter:
         except VellumError:
             return f"ip:{access.client_ip()}"
 
+    # Registered before the limiter, so that it runs after the limiter's header injection.
+    app.after_request(_retry_after_where_it_means_something)
     limiter = Limiter(
         key_func=budget_key,
         app=app,
@@ -84,6 +86,22 @@ def init_app(app: Flask, site: Site) -> Limiter:
     if origins:
         CORS(app, origins=origins, expose_headers=EXPOSED_HEADERS, max_age=600)
     return limiter
+
+
+def retry_after(seconds: int) -> None:
+    """Ask clients of this response to come back in `seconds` (a 503 that is full)."""
+    g.retry_after = seconds
+
+
+def _retry_after_where_it_means_something(response: Response) -> Response:
+    """flask-limiter puts Retry-After (the end of its window) on every response; it
+    means something only on a 429, or where a view asked for its own."""
+    asked = g.get("retry_after")
+    if asked is not None:
+        response.headers["Retry-After"] = str(asked)
+    elif response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def exempt(app: Flask, blueprint: Blueprint) -> None:

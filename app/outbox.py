@@ -100,6 +100,12 @@ def seq_of(state: StateStore, event_id: str) -> int | None:
     return rows[0]["seq"] if rows else None
 
 
+def id_of(state: StateStore, seq: int) -> str | None:
+    """The id of the event at a sequence number, or None (none yet, or pruned)."""
+    rows = state.query("SELECT id FROM events WHERE seq = ?", (seq,))
+    return rows[0]["id"] if rows else None
+
+
 def last_seq(state: StateStore) -> int:
     """The newest event's sequence number (0 when there is none)."""
     return state.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")[0]["seq"]

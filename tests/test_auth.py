@@ -314,6 +314,7 @@ def test_rate_limit_headers_count_down_then_429(tmp_path):
     assert all(int(r.headers["X-RateLimit-Reset"]) > time.time() for r in seen)
     blocked = seen[3]
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert all("Retry-After" not in r.headers for r in seen[:3])  # only where it means "wait"
     assert blocked.get_json()["error"]["code"] == "RATE_LIMITED"
     # A key has its own budget (the site's default for signed-in callers, or its own).
     _, secret = keys.create_key(state_of(application), "tight", ["read"], rate_limit="2 per minute")

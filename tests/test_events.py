@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.error
+import urllib.request
 
 import orjson
 import pytest
 
 from app import keys, outbox, users
 from app.events import Event, matches
+from app.state import StateStore
 from tests.conftest import authorised_client
 from tests.receiver import wait_threads_gone
+from tests.servers import call, running_server
 
 ADMIN = ["read", "read:drafts", "write", "admin"]
 
@@ -123,3 +128,53 @@ def test_first_start_records_the_head_without_replaying_history(app):
     services = app.extensions["vellum"]
     assert outbox.process_head(services) == 0
     assert outbox.get_cursor(services.state) == services.repo.head()
+
+
+# -- a real server: streams hold threads, so they are bounded and end to be resumed ---------
+def sse_frames(response) -> list[dict]:
+    """Every frame of an SSE response until the server ends it (comments left out)."""
+    frames, fields = [], {}
+    for raw in response:
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if fields:
+                frames.append(fields)
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    return frames
+
+
+def test_streams_on_a_real_server_are_bounded_and_resume_without_a_gap(
+    query_repo, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("VELLUM_STREAMS", "1")
+    monkeypatch.setenv("VELLUM_STREAM_SECONDS", "2")
+    state_dir = tmp_path / "state"
+    with running_server(query_repo, state_dir, tmp_path / "server.log") as (base, _):
+        state = StateStore(state_dir)
+        first = urllib.request.urlopen(f"{base}/api/events/stream", timeout=20)
+        assert first.readline() == b"retry: 1000\n"  # reconnect after a second
+        # The one stream slot is taken: a second stream is told to come back, the API answers.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/api/events/stream", timeout=20)
+        assert refused.value.code == 503 and refused.value.headers["Retry-After"] == "1"
+        assert json.loads(refused.value.read())["error"]["code"] == "UNAVAILABLE"
+        assert call("GET", f"{base}/api/post")[0] == 200
+        during = Event("custom.during", {"n": 1}, key="c")
+        outbox.emit(state, [during])
+        frames = sse_frames(first)  # the server ends the stream after 2 s
+        first.close()
+        assert [f["id"] for f in frames if f.get("event") == "custom.during"] == [during.id]
+        assert frames[-1] == {"id": outbox.id_of(state, outbox.last_seq(state))}  # resume here
+        # Events while no stream was open arrive on the next one, resumed from that id.
+        gap = Event("custom.gap", {"n": 2}, key="c")
+        outbox.emit(state, [gap])
+        request = urllib.request.Request(
+            f"{base}/api/events/stream", headers={"Last-Event-ID": frames[-1]["id"]}
+        )
+        with urllib.request.urlopen(request, timeout=20) as again:  # the slot was given back
+            resumed = sse_frames(again)
+        assert [f["event"] for f in resumed if "event" in f][:1] == ["custom.gap"]
+        state.close()

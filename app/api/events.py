@@ -2,42 +2,63 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 
-from app import access, outbox
+from app import access, limits, outbox
 from app.access import Principal
 from app.api import json_response, vellum
-from app.errors import BadRequest
+from app.errors import BadRequest, ServiceUnavailable
 from app.events import check_custom
 from app.state import StateStore
 
 api_events = Blueprint("events", __name__)
 POLL = 0.1
 KEEPALIVE = 15.0
+RETRY_SECONDS = 1
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(api_events, url_prefix="/api")
     app.register_blueprint(api_events, url_prefix="/api/v1", name="events_v1")
+    config = app.extensions["vellum"].config
+    streams = config["STREAMS"] or max(1, config["THREADS"] // 2)
+    app.extensions["vellum.streams"] = threading.BoundedSemaphore(streams)
 
 
 @api_events.get("/events")
 @api_events.get("/events/stream")
 @access.require("read")
 def stream() -> Response:
-    """Live events as text/event-stream; Last-Event-ID resumes after that event."""
-    principal = access.current()
-    state = vellum().state
-    resume = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
-    after = outbox.seq_of(state, resume) if resume else None
-    if after is None:
-        after = outbox.last_seq(state)
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    body = _frames(state, principal, after)
-    return Response(body, mimetype="text/event-stream", headers=headers)
+    """Live events as text/event-stream; Last-Event-ID resumes after that event.
+
+    A stream holds one of the server's threads while it is open, so a process keeps at
+    most VELLUM_STREAMS open (more are told to retry) and ends each after
+    VELLUM_STREAM_SECONDS with the id to resume from: EventSource reconnects on its own
+    and misses nothing.
+    """
+    services = vellum()
+    slots: threading.BoundedSemaphore = current_app.extensions["vellum.streams"]
+    if not slots.acquire(blocking=False):
+        limits.retry_after(RETRY_SECONDS)
+        raise ServiceUnavailable("Too many open event streams; try again shortly")
+    try:
+        principal = access.current()
+        resume = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
+        after = outbox.seq_of(services.state, resume) if resume else None
+        if after is None:
+            after = outbox.last_seq(services.state)
+        body = _frames(services.state, principal, after, services.config["STREAM_SECONDS"])
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        response = Response(body, mimetype="text/event-stream", headers=headers)
+    except BaseException:
+        slots.release()
+        raise
+    response.call_on_close(slots.release)  # when the client leaves or the stream ends
+    return response
 
 
 @api_events.post("/events")
@@ -59,10 +80,11 @@ def visible(principal: Principal, name: str, draft: bool) -> bool:
     return principal.can("read:drafts") if draft else principal.can("read")
 
 
-def _frames(state: StateStore, principal: Principal, after: int) -> Iterator[str]:
-    yield ": connected\n\n"
+def _frames(state: StateStore, principal: Principal, after: int, seconds: float) -> Iterator[str]:
+    yield f"retry: {RETRY_SECONDS * 1000}\n: connected\n\n"
+    deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
-    while True:
+    while time.monotonic() < deadline:
         rows = outbox.since(state, after)
         for row in rows:
             after = row["seq"]
@@ -74,3 +96,8 @@ def _frames(state: StateStore, principal: Principal, after: int) -> Iterator[str
                 yield ": keepalive\n\n"
                 quiet_since = time.monotonic()
             time.sleep(POLL)
+    # An id without data moves the client's Last-Event-ID to where this stream stopped
+    # (past events it may not see), so its reconnect resumes exactly here.
+    last = outbox.id_of(state, after)
+    if last is not None:
+        yield f"id: {last}\n\n"
