@@ -33,6 +33,7 @@ from app.errors import (
 from app.git import HeadMoved
 from app.models import FieldError, Model, coerce
 from app.records import Problem, Record, blob_sha, parse
+from app.sync import record_identity
 
 LOCK_TIMEOUT = 30.0
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
@@ -165,11 +166,19 @@ def update(
         locale = locale_of(services, request.locale)
         current = catalog.get(model.name, record_id, locale)
         if current is None:
-            raise RecordNotFound(model.name, record_id)
+            left_out = _left_out(services, catalog, model.name, record_id, locale)
+            if left_out is None:
+                raise RecordNotFound(model.name, record_id)
+            if merge:
+                raise Conflict(
+                    f"{left_out}; it is left out, so there is nothing to merge into: "
+                    "replace it with PUT or fix it in Git"
+                )
+            return _replace_left_out(services, catalog, model, left_out, request, author, if_match)
         path = current.path
         if current.locale != locale:  # a new translation of an existing record
             path = _path_for(services, model, record_id, locale)
-        original = _current_bytes(services, current, if_match)
+        original = _current_bytes(services, current.path, if_match)
         base = current if merge else None
         values = _validate(catalog, model, request.fields, record_id, locale, base, full=not merge)
         if merge:
@@ -197,11 +206,16 @@ def delete(
         model = model_of(services, model_name)
         current = catalog.get(model.name, record_id, locale_of(services, locale))
         if current is None or (locale and current.locale != locale):
-            raise RecordNotFound(model.name, record_id)
-        _current_bytes(services, current, if_match)
-        commit(
-            services, {current.path: None}, message or f"Delete {model.name} {record_id}", author
-        )
+            left_out = _left_out(
+                services, catalog, model.name, record_id, locale_of(services, locale)
+            )
+            if left_out is None:
+                raise RecordNotFound(model.name, record_id)
+            path = left_out.path  # an invalid file can be deleted like a valid one
+        else:
+            path = current.path
+        _current_bytes(services, path, if_match)
+        commit(services, {path: None}, message or f"Delete {model.name} {record_id}", author)
 
 
 def restore_bytes(
@@ -214,13 +228,35 @@ def restore_bytes(
         if target.exists():
             current = services.catalog().by_key.get(path)
             if current is not None:
-                _current_bytes(services, current, None)
+                _current_bytes(services, current.path, None)
         parsed = parse(services.site, model, path, data)
         if isinstance(parsed, Problem):
             detail = Detail(parsed.field, parsed.reason)
             raise ValidationError("That version is not valid with today's models", [detail])
         commit(services, {path: data}, message, author)
         return _reindexed(services, model.name, record_id, parsed.locale)
+
+
+def _left_out(services, catalog: Catalog, model: str, record_id: str, locale) -> Problem | None:
+    """The problem of the invalid file that would be this record, if there is one."""
+    for problem in catalog.problems:
+        ident = record_identity(services, problem.path)
+        if ident == {"id": record_id, "type": model, "locale": locale}:
+            return problem
+    return None
+
+
+def _replace_left_out(services, catalog, model, left_out: Problem, request, author, if_match):
+    """PUT on a file left out as invalid: the new content replaces it, so the API can
+    repair what a hand edit broke."""
+    ident = record_identity(services, left_out.path)
+    record_id, locale = ident["id"], ident["locale"]
+    _current_bytes(services, left_out.path, if_match)
+    values = _validate(catalog, model, request.fields, record_id, locale, None, full=True)
+    data = _render_new(model, values, request.body)
+    message = request.message or f"Repair {model.name} {record_id}"
+    commit(services, {left_out.path: data}, message, author)
+    return _reindexed(services, model.name, record_id, locale)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -264,19 +300,19 @@ def _path_for(services, model: Model, record_id: str, locale: str | None) -> str
     return f"{model.folder}/{record_id}{suffix}{model.extensions[0]}"
 
 
-def _current_bytes(services, current: Record, if_match: list[str] | None) -> bytes:
+def _current_bytes(services, path: str, if_match: list[str] | None) -> bytes:
     """The file as on disk, after checking If-Match and that nobody left edits in it."""
-    target = services.site.root / current.path
+    target = services.site.root / path
     data = target.read_bytes()
     sha = blob_sha(data)
     if if_match and "*" not in if_match and sha not in if_match:
         raise PreconditionFailed(
             f"The record changed since version {if_match[0]}; its version is now {sha}"
         )
-    committed = services.repo.committed_blob(repo_path(services, current.path))
+    committed = services.repo.committed_blob(repo_path(services, path))
     if committed != sha:
         raise Conflict(
-            f"{current.path} has uncommitted edits in the working tree; "
+            f"{path} has uncommitted edits in the working tree; "
             "commit or discard them before writing through the API"
         )
     return data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app import keys
-from tests.conftest import git, write_files
+from tests.conftest import commit, git, write_files
 
 
 def last_commit(repo) -> str:
@@ -144,6 +144,40 @@ def test_if_match(writer):
     again = writer.patch("/api/post/beta", json={"views": 3}, headers={"If-Match": etag})
     assert again.status_code == 412
     assert again.get_json()["error"]["code"] == "PRECONDITION_FAILED"
+
+
+def test_a_file_left_out_as_invalid_is_repaired_by_put_or_deleted(app, writer, query_repo):
+    broken = "---\ntitle: Broken\nviews: many\n---\nA hand edit went wrong.\n"
+    write_files(query_repo, {"posts/2024/broken.md": broken, "posts/gone.md": broken})
+    commit(query_repo, "Two broken posts")
+    app.extensions["vellum"].sync()
+    assert writer.get("/api/post/broken").status_code == 404
+    # PATCH has nothing to merge into: it says why, and what to do.
+    patched = writer.patch("/api/post/broken", json={"views": 3})
+    assert patched.status_code == 409
+    assert patched.get_json()["error"]["message"] == (
+        "posts/2024/broken.md:3: views: expected an integer, got a string 'many'; it is left"
+        " out, so there is nothing to merge into: replace it with PUT or fix it in Git"
+    )
+    # PUT replaces the file where it is, in one commit, and the record is served again.
+    put = writer.put("/api/post/broken", json={"title": "Mended", "views": 3, "body": "Fixed."})
+    assert put.status_code == 200, put.get_json()
+    assert put.get_json()["data"]["title"] == "Mended"
+    assert (query_repo / "posts/2024/broken.md").read_text() == (
+        "---\ntitle: Mended\nviews: 3\n---\n\nFixed.\n"
+    )
+    assert last_commit(query_repo) == "ada <ada@example.com>|Vellum|Repair post broken"
+    assert writer.get("/api/post/broken").get_json()["data"]["views"] == 3
+    assert [p["path"] for p in writer.get("/api/_status").get_json()["data"]["invalid"]] == [
+        "posts/gone.md"
+    ]
+    # An invalid PUT leaves the file as it was; DELETE removes an invalid file.
+    assert writer.put("/api/post/gone", json={"views": "x"}).status_code == 422
+    assert (query_repo / "posts/gone.md").read_text() == broken
+    assert writer.delete("/api/post/gone").status_code == 204
+    assert not (query_repo / "posts/gone.md").exists()
+    assert writer.get("/api/_status").get_json()["data"]["invalid"] == []
+    assert writer.put("/api/post/never", json={"title": "No"}).status_code == 404
 
 
 def test_uncommitted_hand_edits_are_never_overwritten(writer, query_repo):
