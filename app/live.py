@@ -71,17 +71,27 @@ def run_live(services, stop: threading.Event, alive: Callable[[], bool] = lambda
         if not leader.wait(stop):
             return False
         log.info("live: this process (%d) runs the watcher and the dispatcher", os.getpid())
-        services.sync()
-        outbox.process_head(services)
-        outbox.emit(services.state, [Event("system.started", {"pid": os.getpid()}, key="system")])
+        woken: list = []
+        watcher = Watcher(services, on_events=lambda: [w.wake() for w in woken])
+        watcher.observe()  # before the catch-up sync: a save made during it is not lost
+        try:
+            services.sync()
+            outbox.process_head(services)
+        except BaseException:
+            watcher.stop()
+            raise
         with contextlib.ExitStack() as loops:
-            woken = [loops.enter_context(Dispatcher(services))]
+            loops.enter_context(watcher)
+            woken.append(loops.enter_context(Dispatcher(services)))
             loops.enter_context(Pruner(services))
             remote = services.config.get("REMOTE")
             if remote:
                 every = services.config.get("POLL") or IDLE_PULL
                 woken.append(loops.enter_context(Puller(services, remote, every)))
-            loops.enter_context(Watcher(services, on_events=lambda: [w.wake() for w in woken]))
+            # Announced once every loop runs: a client that waits for it misses no save.
+            started = Event("system.started", {"pid": os.getpid()}, key="system")
+            outbox.emit(services.state, [started])
+            woken[0].wake()
             while not stop.wait(POLL):
                 if not alive():
                     break

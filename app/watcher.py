@@ -55,6 +55,15 @@ class Watcher(Loop):
         self.batches = 0
 
     def __enter__(self) -> Watcher:
+        self.observe()
+        super().__enter__()
+        return self
+
+    def observe(self) -> None:
+        """Start noticing saves (they wait for the loop), so that a caller can sync the
+        whole site after this and know nothing saved meanwhile is missed."""
+        if self._observer.is_alive():
+            return
         # Never .git recursively: its objects folder churns (push quarantines come and go).
         self._handler = _Handler(self)
         self._observer.schedule(self._handler, str(self.site_root), recursive=False)
@@ -66,8 +75,6 @@ class Watcher(Loop):
         if heads.is_dir():
             self._observer.schedule(self._handler, str(heads), recursive=True)
         self._observer.start()
-        super().__enter__()
-        return self
 
     def watch_folder(self, folder: Path) -> None:
         """Watch a top-level folder of the site (and all below it) unless it is hidden."""

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from app import outbox
+from app.live import run_live
 from app.watcher import Watcher, ignored
 from tests.conftest import authorised_client, build_app, commit, git, write_files
 from tests.receiver import wait_threads_gone
@@ -130,3 +131,32 @@ def test_a_moved_folder_is_a_full_sync(live_app, query_repo):
     wait_until(lambda: client.get("/api/person?limit=1").get_json()["meta"]["total"] == 0)
     (query_repo / "folks").rename(query_repo / "people")
     wait_until(lambda: client.get("/api/person?limit=1").get_json()["meta"]["total"] == 2)
+
+
+def test_a_save_made_just_after_the_catch_up_sync_is_not_lost(query_repo, tmp_path):
+    """The live process syncs the whole site at start, then runs its loops: a file saved
+    between the two must still reach the index (the watcher observes before the sync)."""
+    application = build_app(query_repo, tmp_path / "state")
+    services = application.extensions["vellum"]
+    catch_up = services.sync
+    jane = query_repo / "people/jane.json"
+
+    def catch_up_then_a_save(**kwargs):
+        report = catch_up(**kwargs)
+        if not kwargs:  # the live process's catch-up sync (the watcher's pass paths)
+            jane.write_text('{"name": "Jane Meanwhile"}\n')
+        return report
+
+    services.sync = catch_up_then_a_save
+    stop = threading.Event()
+    live = threading.Thread(target=run_live, args=(services, stop))
+    live.start()
+    try:
+        client = authorised_client(application)
+        wait_until(
+            lambda: client.get("/api/person/jane").get_json()["data"]["name"] == "Jane Meanwhile"
+        )
+    finally:
+        stop.set()
+        live.join(20)
+        services.close()
