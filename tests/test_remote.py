@@ -10,12 +10,14 @@ import time
 import orjson
 import pytest
 
-from app import outbox
+from app import keys, outbox
 from app.errors import Conflict
 from app.remote import Puller, pull, remote_status
+from app.state import StateStore
 from app.watcher import Watcher
 from tests.conftest import authorised_client, build_app, commit, git, make_repo, write_files
 from tests.receiver import wait_threads_gone
+from tests.servers import call, running_server
 
 HOOK_SECRET = "push-webhook-secret"
 
@@ -154,3 +156,28 @@ def test_the_puller_polls_the_remote(served, upstream):
 def test_vellum_init_accepts_pushes(tmp_path):
     repo = make_repo(tmp_path / "plain")
     assert git(repo, "config", "--default", "", "receive.denyCurrentBranch") == ""
+
+
+def test_serve_with_a_remote_pulls_and_pushes_for_real(upstream, tmp_path, monkeypatch):
+    """`vellum serve --remote origin --poll …` as a process: a commit upstream is served
+    within a poll, and an API write reaches upstream."""
+    site = clone(upstream, tmp_path / "served")
+    state_dir = tmp_path / "state"
+    store = StateStore(state_dir)
+    _, secret = keys.create_key(store, "editor", ["read", "write"])
+    store.close()
+    monkeypatch.setenv("VELLUM_REMOTE", "origin")
+    monkeypatch.setenv("VELLUM_POLL", "0.5")
+    auth = {"Authorization": f"Bearer {secret}"}
+    with running_server(site, state_dir, tmp_path / "server.log") as (base, _):
+        write_files(upstream, {"people/zoe.json": '{"name": "Zoe"}\n'})
+        commit(upstream, "Zoe, upstream")
+        wait_until(lambda: call("GET", f"{base}/api/person/zoe", headers=auth)[0] == 200, 20)
+        status, _, body = call("PATCH", f"{base}/api/person/zoe", {"name": "Zoe Here"}, auth)
+        assert status == 200, body
+        wait_until(lambda: "Zoe Here" in git(upstream, "show", "HEAD:people/zoe.json"), 20)
+        assert git(upstream, "log", "-1", "--format=%s") == "Update person zoe"
+        status, _, body = call("GET", f"{base}/api/_status", headers=auth)
+        remote = body["data"]["remote"]
+        assert (remote["remote"], remote["state"]) == ("origin", "ok")
+        assert remote["last"] in {"pushed", "up-to-date"}  # a later poll finds nothing new
