@@ -14,13 +14,15 @@ cors:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, Flask, Response, g
 from flask_cors import CORS
 from flask_limiter import ExemptionScope, Limiter
 from limits import parse
 
 from app import access
-from app.errors import Detail, ValidationError, VellumError
+from app.errors import Detail, SiteError, ValidationError, VellumError
 from app.site import Site
 
 ANONYMOUS = "100 per 15 minutes"
@@ -47,15 +49,49 @@ def check_rate(value: str, field: str) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """vellum.yml's rate_limits, limits and cors, checked."""
+
+    anonymous: str
+    authenticated: str
+    storage: str
+    max_body: int
+    origins: list[str] | str | None
+
+
+def settings_of(site: Site) -> Settings:
+    """The sections this module reads, with an error naming the setting when one is wrong."""
+    rates = site.settings.get("rate_limits") or {}
+    sizes = site.settings.get("limits") or {}
+    cors = site.settings.get("cors") or {}
+    for name, section in (("rate_limits", rates), ("limits", sizes), ("cors", cors)):
+        if not isinstance(section, dict):
+            raise SiteError(f"vellum.yml: {name} must be a mapping")
+    max_body = sizes.get("max_body", MAX_BODY)
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+        raise SiteError("vellum.yml: limits.max_body must be a positive number of bytes")
+    origins = cors.get("origins")
+    if origins is not None and not (
+        isinstance(origins, str)
+        or (isinstance(origins, list) and all(isinstance(o, str) for o in origins))
+    ):
+        raise SiteError("vellum.yml: cors.origins must be an origin, '*', or a list of origins")
+    return Settings(
+        anonymous=check_rate(rates.get("anonymous", ANONYMOUS), "rate_limits.anonymous"),
+        authenticated=check_rate(
+            rates.get("authenticated", AUTHENTICATED), "rate_limits.authenticated"
+        ),
+        storage=str(rates.get("storage", "memory://")),
+        max_body=max_body,
+        origins=origins,
+    )
+
+
 def init_app(app: Flask, site: Site) -> Limiter:
-    settings = site.settings.get("rate_limits") or {}
-    anonymous = check_rate(settings.get("anonymous", ANONYMOUS), "rate_limits.anonymous")
-    signed_in = check_rate(
-        settings.get("authenticated", AUTHENTICATED), "rate_limits.authenticated"
-    )
-    app.config["MAX_CONTENT_LENGTH"] = int(
-        (site.settings.get("limits") or {}).get("max_body", MAX_BODY)
-    )
+    settings = settings_of(site)
+    anonymous, signed_in = settings.anonymous, settings.authenticated
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
 
     def limit_for_request() -> str:
         try:
@@ -76,15 +112,14 @@ def init_app(app: Flask, site: Site) -> Limiter:
         key_func=budget_key,
         app=app,
         default_limits=[limit_for_request],
-        storage_uri=settings.get("storage", "memory://"),
+        storage_uri=settings.storage,
         headers_enabled=True,
         strategy="fixed-window",
         # If Redis goes away, count in memory rather than fail requests.
         in_memory_fallback_enabled=True,
     )
-    origins = (site.settings.get("cors") or {}).get("origins")
-    if origins:
-        CORS(app, origins=origins, expose_headers=EXPOSED_HEADERS, max_age=600)
+    if settings.origins:
+        CORS(app, origins=settings.origins, expose_headers=EXPOSED_HEADERS, max_age=600)
     return limiter
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from app import writes
-from app.errors import BadRequest, Detail, NotFound, ValidationError, VellumError
+from app.errors import BadRequest, Detail, NotFound, SiteError, ValidationError, VellumError
 from app.site import Site
 from app.state import iso, utcnow
 
@@ -87,10 +87,17 @@ def sniff(data: bytes) -> str | None:
 
 
 def settings(site: Site) -> tuple[tuple[str, ...], int]:
+    """vellum.yml's `media:` (allowed_types, max_size), checked."""
     conf = site.settings.get("media") or {}
-    return tuple(conf.get("allowed_types") or DEFAULT_TYPES), int(
-        conf.get("max_size", DEFAULT_MAX_SIZE)
-    )
+    if not isinstance(conf, dict):
+        raise SiteError("vellum.yml: media must be a mapping (folder, allowed_types, max_size)")
+    allowed = conf.get("allowed_types") or DEFAULT_TYPES
+    if isinstance(allowed, str) or not all(isinstance(t, str) and "/" in t for t in allowed):
+        raise SiteError("vellum.yml: media.allowed_types must be a list of types like image/png")
+    size = conf.get("max_size", DEFAULT_MAX_SIZE)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise SiteError("vellum.yml: media.max_size must be a positive number of bytes")
+    return tuple(allowed), size
 
 
 def clean_folder(folder: str | None) -> str:

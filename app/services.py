@@ -18,6 +18,7 @@ from app.index import Snapshot, Store
 from app.indexer import SyncReport, sync_records, sync_text, text_doc, text_is_current
 from app.query import ListQuery, Page, run_list
 from app.records import Problem
+from app.settings_check import settings_problems
 from app.site import CONFIG_FILE, Site, load_site
 from app.state import StateStore
 
@@ -170,11 +171,12 @@ class Vellum:
             return self._catalog
 
     def problems(self) -> list[Problem]:
-        """Everything `vellum validate` reports: folders that are not served, invalid
-        files, then models GraphQL leaves out because their names are taken."""
+        """Everything `vellum validate` reports: wrong settings in vellum.yml, folders
+        that are not served, invalid files, then models GraphQL leaves out."""
         catalog = self.catalog()
         folders = [Problem(f"{name}/", why) for name, why in self.site.unserved.items()]
-        return folders + catalog.problems + graphql_names.problems(self.site, catalog)
+        settings = settings_problems(self.site)
+        return settings + folders + catalog.problems + graphql_names.problems(self.site, catalog)
 
     def _snapshot_meta(self, key: str):
         return (self._snapshot.meta if self._snapshot else {}).get(key)

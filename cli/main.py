@@ -61,6 +61,7 @@ def init(directory: Path) -> None:
 def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll) -> None:
     """Serve SITE (default: --site) with a production WSGI server."""
     from app.server import run
+    from app.settings_check import settings_problems
 
     overrides = {"SITE": site or ctx.obj["site"]}
     options = (("HOST", host), ("PORT", port), ("WORKERS", workers), ("REMOTE", remote))
@@ -70,6 +71,11 @@ def serve(ctx: click.Context, site: str | None, host, port, workers, remote, pol
     try:
         config = load_config(overrides)
         services = Vellum(config)
+        wrong = settings_problems(services.site)
+        if wrong:  # a server that starts on a wrong setting fails later, less clearly
+            services.close()
+            lines = "\n".join(f"  {p}" for p in wrong)
+            raise click.ClickException(f"vellum.yml has settings to fix first:\n{lines}")
         report = services.sync(text=False)
         services.repo.accept_pushes()  # writers may `git push` to this checked-out branch
         services.close()

@@ -216,3 +216,43 @@ def test_validate_names_folders_that_are_not_served(runner, query_repo):
         json.loads(run(runner, query_repo, "list", "notes", "--json").output)["data"][0]["id"]
         == "n"
     )
+
+
+def test_validate_checks_the_settings_of_vellum_yml(runner, query_repo):
+    config = (query_repo / "vellum.yml").read_text().replace("auth:\n  public_read: true\n", "")
+    mistakes = """\
+retenton: {events: 7}
+default_model: article
+auth: {public_read: "yes"}
+media: {max_size: big}
+rate_limits: {anonymous: lots}
+graphql: {depth: 0}
+webhooks: [{url: "ftp://example.com/hook"}]
+retention: {events: -1}
+"""
+    write_files(query_repo, {"vellum.yml": config + mistakes})
+    result = run(runner, query_repo, "validate")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "vellum.yml: unknown setting 'retenton' (known: title, description, models,"
+        " locales, default_locale, default_model, auth, media, rate_limits, limits, cors,"
+        " graphql, webhooks, retention)",
+        "vellum.yml: auth.public_read must be true or false",
+        "vellum.yml: default_model 'article' is not a model (post, person, category)",
+        "vellum.yml: media.max_size must be a positive number of bytes",
+        "vellum.yml: Invalid rate limit: rate_limits.anonymous: expected e.g."
+        " '100 per 15 minutes': couldn't parse rate limit string 'lots'",
+        "vellum.yml: graphql.depth must be a positive integer",
+        "vellum.yml: Invalid webhook webhooks[0]: url: expected an http:// or https:// URL",
+        "vellum.yml: retention.events must be a number of days (0: keep)",
+    ]
+
+
+def test_serve_refuses_to_start_on_a_wrong_setting(runner, query_repo):
+    config = (query_repo / "vellum.yml").read_text()
+    write_files(query_repo, {"vellum.yml": config + "limits: {max_body: big}\n"})
+    result = run(runner, query_repo, "serve")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "  vellum.yml: limits.max_body must be a positive number of bytes"
+    )
