@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import Detail, ValidationError
+from app.models import FieldError, check_size
 from app.state import iso, utcnow
 
 # Families of event names; `custom.<name>` is the one an admin may send.
@@ -55,6 +56,10 @@ def check_custom(name: str, data: Any) -> Event:
         raise ValidationError("Invalid event", [Detail("event", "expected custom.<name>")])
     if not isinstance(data, dict):
         raise ValidationError("Invalid event", [Detail("data", "expected an object")])
+    try:
+        check_size(data)
+    except FieldError as exc:
+        raise ValidationError("Invalid event", [Detail("data", str(exc))]) from exc
     return Event(name, data, key=name)
 
 

@@ -21,7 +21,8 @@ import orjson
 from whoosh import analysis, fields, index, query, scoring
 from whoosh.highlight import ContextFragmenter, HtmlFormatter, highlight
 from whoosh.index import LockError
-from whoosh.qparser import AndGroup, QueryParser
+from whoosh.qparser import AndGroup, PhrasePlugin, QueryParser
+from whoosh.query import QueryError
 from whoosh.support.charset import accent_map
 
 from app import flock
@@ -253,6 +254,9 @@ class Store:
     ) -> tuple[list[Hit], frozenset]:
         """Full-text hits, best first, and the query's terms (for snippets)."""
         parser = QueryParser("content", TEXT_SCHEMA, group=AndGroup)
+        # The text index keeps no word positions (a build ~15% faster), so a quoted
+        # phrase means its words, all of them, rather than an error.
+        parser.remove_plugin_class(PhrasePlugin)
         try:
             parsed = parser.parse(text)
         except Exception as exc:  # whoosh raises plain exceptions on odd syntax
@@ -262,7 +266,10 @@ class Store:
             allow = query.Or([query.Term("model", m) for m in models])
         # A Whoosh searcher reads files through shared handles: one thread at a time.
         with self._searcher_lock:
-            results = self._current_searcher().search(parsed, limit=limit, filter=allow)
+            try:
+                results = self._current_searcher().search(parsed, limit=limit, filter=allow)
+            except QueryError as exc:
+                raise InvalidParameter("q", f"cannot run this search query: {exc}") from exc
             hits = [Hit(hit["key"], round(hit.score, 4)) for hit in results]
         terms = frozenset(word for field, word in parsed.all_terms() if field == "content")
         return hits, terms

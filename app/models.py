@@ -86,11 +86,30 @@ class Model:
         return [f for f in self.fields.values() if f.type == "relation"]
 
 
+# JSON has no limit on integers, but the index, the events and most clients do: orjson
+# writes 64 bits (JavaScript is exact to 2**53 only).
+INT_RANGE = (-(2**63), 2**64 - 1)
+
+
 def coerce(f: Field, value: Any) -> Any:
     """Turn a raw value from a file into the field's JSON-ready typed value, or raise."""
     if value is None:
         return None
-    return _COERCERS[f.type](f, value)
+    return check_size(_COERCERS[f.type](f, value))
+
+
+def check_size(value: Any) -> Any:
+    """The value, if every integer in it fits in 64 bits; else FieldError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            raise FieldError(f"the integer {value} is too large (more than 64 bits)")
+    elif isinstance(value, dict):
+        for item in value.values():
+            check_size(item)
+    elif isinstance(value, list):
+        for item in value:
+            check_size(item)
+    return value
 
 
 def coerce_record(fields: dict[str, Field], raw: dict[str, Any]) -> tuple[dict, list[tuple]]:
@@ -112,7 +131,10 @@ def coerce_record(fields: dict[str, Field], raw: dict[str, Any]) -> tuple[dict, 
             errors.append((name, str(exc)))
     for name, value in raw.items():
         if name not in fields and name not in SYSTEM_FIELDS:
-            data[name] = to_json_value(value)
+            try:
+                data[name] = check_size(to_json_value(value))
+            except FieldError as exc:
+                errors.append((name, str(exc)))
     return data, errors
 
 

@@ -31,7 +31,7 @@ from app.errors import (
     ValidationError,
 )
 from app.git import HeadMoved
-from app.models import FieldError, Model, coerce
+from app.models import FieldError, Model, check_size, coerce
 from app.records import Problem, Record, blob_sha, parse
 from app.sync import record_identity
 
@@ -136,13 +136,14 @@ def create(services, model_name: str, request: WriteRequest, author) -> Record:
         catalog = services.catalog()
         model = model_of(services, model_name)
         locale = locale_of(services, request.locale)
-        record_id = request.id or request.fields.get("slug") or _title_slug(request.fields)
+        # Fields first: a title that is not a string is a field error, not "no id".
+        values = _validate(catalog, model, request.fields, None, locale, None, full=True)
+        record_id = request.id or values.get("slug") or _title_slug(values)
         _check_id(record_id)
         existing = catalog.records.get(model.name, {}).get(record_id, {})
         path = _path_for(services, model, record_id, locale)
         if locale in existing or (services.site.root / path).exists():
             raise Conflict(f"A {model.name} with id '{record_id}' already exists")
-        values = _validate(catalog, model, request.fields, record_id, locale, None, full=True)
         data = _render_new(model, values, request.body)
         message = request.message or f"Create {model.name} {record_id}"
         commit(services, {path: data}, message, author)
@@ -286,8 +287,8 @@ def _title_slug(fields: dict) -> str:
     return slugify(title)
 
 
-def _check_id(record_id: str) -> None:
-    if not ID_PATTERN.match(record_id or ""):
+def _check_id(record_id) -> None:
+    if not isinstance(record_id, str) or not ID_PATTERN.match(record_id):
         raise ValidationError(
             "Invalid id",
             [Detail("id", "letters, digits, - and _ only, starting with a letter or digit")],
@@ -326,7 +327,10 @@ def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, b
         if f is None:
             if not model.inferred and key not in ALLOWED_EXTRA:
                 details.append(Detail(key, f"unknown field of {model.name}"))
-            coerced[key] = value
+            try:
+                coerced[key] = check_size(value)
+            except FieldError as exc:
+                details.append(Detail(key, str(exc)))
             continue
         try:
             coerced[key] = coerce(f, value)

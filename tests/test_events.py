@@ -101,6 +101,8 @@ def test_custom_events_from_the_api_and_the_cli(app, query_repo, runner, tmp_pat
     sent = admin.post("/api/events", json={"event": "custom.deploy", "data": {"env": "prod"}})
     assert sent.status_code == 202
     assert admin.post("/api/events", json={"event": "content.created"}).status_code == 422
+    huge = {"event": "custom.x", "data": {"n": 2**70}}  # more than 64 bits: refused, not a 500
+    assert admin.post("/api/events", json=huge).status_code == 422
     reader = authorised_client(app)
     assert reader.post("/api/events", json={"event": "custom.x"}).status_code == 403
     env = {"VELLUM_STATE_DIR": str(tmp_path / "state")}

@@ -183,6 +183,14 @@ def test_search_across_models_has_snippet(client):
     assert john["id"] == "john" and john["snippet"].count("John</mark> Roe") == 1
 
 
+def test_quoted_words_are_searched_as_words(client):
+    """The text index keeps no positions: a quoted phrase finds records with its words."""
+    for url in ('/api/search?q="version control"', '/api/post?q="version control"'):
+        response = client.get(url)
+        assert response.status_code == 200, response.get_json()
+        assert [r["id"] for r in response.get_json()["data"]] == ["alpha"]
+
+
 def test_search_needs_words(client):
     response = client.get("/api/search")
     assert response.status_code == 400

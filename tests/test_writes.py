@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app import keys
+from app import keys, outbox
 from tests.conftest import commit, git, write_files
 
 
@@ -227,3 +227,31 @@ def test_bad_bodies(writer):
     assert writer.post("/api/post", data="not json", content_type="text/plain").status_code == 400
     assert writer.post("/api/post", json=[1, 2]).status_code == 422
     assert writer.post("/api/nothing", json={"title": "x"}).status_code == 404
+
+
+def test_an_integer_over_64_bits_is_refused_and_a_file_with_one_left_out(app, writer, query_repo):
+    huge = 99999999999999999999999999
+    before = git(query_repo, "rev-parse", "HEAD")
+    refused = writer.post("/api/post", json={"title": "Huge", "views": huge, "meta": {"n": huge}})
+    assert refused.status_code == 422
+    assert {d["field"]: d["message"] for d in refused.get_json()["error"]["details"]} == {
+        "views": f"the integer {huge} is too large (more than 64 bits)",
+        "meta": f"the integer {huge} is too large (more than 64 bits)",
+    }
+    assert git(query_repo, "rev-parse", "HEAD") == before  # nothing committed
+    # A hand-committed file with one is left out and reported; everything else goes on.
+    services = app.extensions["vellum"]
+    outbox.process_head(services)  # the events cursor starts here
+    write_files(query_repo, {"posts/huge.md": f"---\ntitle: Huge\nviews: {huge}\n---\n"})
+    write_files(query_repo, {"people/big.json": f'{{"name": "Big", "extra": {{"n": {huge}}}}}\n'})
+    commit(query_repo, "Two files with huge numbers")
+    services.sync()
+    assert outbox.process_head(services) > 0  # their commit's events are stored
+    invalid = {
+        p["path"]: p["reason"] for p in writer.get("/api/_status").get_json()["data"]["invalid"]
+    }
+    assert invalid == {
+        "people/big.json": f"the integer {huge} is too large (more than 64 bits)",
+        "posts/huge.md": f"the integer {huge} is too large (more than 64 bits)",
+    }
+    assert writer.post("/api/post", json={"title": "After"}).status_code == 201

@@ -33,7 +33,10 @@ def body() -> dict:
 def login() -> Response:
     data = body()
     name = data.get("username") or data.get("name") or ""
-    user = users.authenticate(vellum().state, name, data.get("password") or "")
+    password = data.get("password") or ""
+    if not isinstance(name, str) or not isinstance(password, str):
+        raise BadRequest("username and password must be strings")
+    user = users.authenticate(vellum().state, name, password)
     if user is None:
         raise Unauthorized("Wrong user name or password")
     issued = tokens.issue(str(user.id), user.scopes, {"name": user.name, "role": user.role})

@@ -68,7 +68,7 @@ def diff(model: str, record_id: str) -> Response:
 def restore(model: str, record_id: str) -> Response:
     body = request.get_json(silent=True) or {}
     version = body.get("version") or (body.get("data") or {}).get("version")
-    if not version:
+    if not version or not isinstance(version, str):
         raise InvalidParameter("version", 'send {"version": "<commit sha>"}')
     author = access.commit_author(access.current())
     rec = history.restore(vellum(), model, record_id, version, author, request.args.get("locale"))
