@@ -123,7 +123,7 @@ def show_key(key_id: str) -> tuple[str, int]:
 def rotate_key(key_id: str) -> tuple[str, int]:
     grace_text = request.form.get("grace", "").strip() or DEFAULT_GRACE
     try:
-        grace = keys.parse_duration(grace_text, "grace")
+        grace = keys.parse_duration(grace_text, "grace", zero=True)
         key, secret = keys.rotate_key(state(), key_id, grace)
     except VellumError as exc:
         return _failed(key_id, exc)

@@ -38,6 +38,9 @@ def commit_events(services, commit: dict) -> list[Event]:
         if event is not None:
             event.commit = info
             events.append(event)
+    # Its message and paths tell of every file it changed: a commit that touched a
+    # draft is for readers of drafts only.
+    events[0].draft = any(e.draft for e in events[1:])
     return events
 
 

@@ -15,7 +15,7 @@ from app.graphql_filters import enum_filter, filter_input, to_filters
 from app.graphql_names import enum_key, type_name, usable_fields
 from app.graphql_types import SCALARS, DateTime, Media, PageInfo, Version
 from app.models import Field, Model
-from app.query import get_record, parse_list_query
+from app.query import get_record, parse_int, parse_list_query
 from app.records import Record
 
 
@@ -157,7 +157,9 @@ def _media(name: str):
 
 
 def _versions(rec: Record, info, limit: int = 20, offset: int = 0) -> list[dict]:
-    info.context.check("read:drafts")  # as REST's /versions
+    info.context.check("read:drafts")  # as REST's /versions, with its bounds
+    args = {"limit": [str(limit)], "offset": [str(offset)]}
+    limit, offset = parse_int(args, "limit", 20, 1, 100), parse_int(args, "offset", 0, 0, None)
     found = history.versions(info.context.services, rec.model, rec.id, rec.locale, limit, offset)
     return found["data"]
 

@@ -104,8 +104,15 @@ def _status(data: Any, errors: list | None) -> int:
         original = errors[0].original_error
         if isinstance(original, VellumError):
             return original.status
-        return 400 if original is None else 500
+        return 500 if _in_resolver(errors[0]) else 400
     return 200
+
+
+def _in_resolver(error: GraphQLError) -> bool:
+    """Raised by a resolver (a path in the result) with a cause that is not Vellum's: a
+    bug. Errors without a path come from reading the request: a variable or a literal of
+    the wrong type, which graphql-core explains in the message."""
+    return error.original_error is not None and error.path is not None
 
 
 def _vellum_error(exc: VellumError) -> dict:
@@ -119,7 +126,7 @@ def format_error(error: GraphQLError) -> dict:
     original = error.original_error
     if isinstance(original, VellumError):
         out.update(_vellum_error(original))
-    elif original is not None:
+    elif _in_resolver(error):
         log.error("GraphQL resolver failed", exc_info=original)
         out["message"] = "Internal error"
         out["extensions"] = {"code": "INTERNAL_ERROR", "details": []}

@@ -81,18 +81,22 @@ class KeyNotFound(NotFound):
         super().__init__(f"No API key '{key_id}'")
 
 
-def parse_duration(text: str | int | None, field: str) -> int | None:
-    """'30d', '12h', '15m', '90s', '2w' or plain seconds → seconds."""
+def parse_duration(text: str | int | None, field: str, zero: bool = False) -> int | None:
+    """'30d', '12h', '15m', '90s', '2w' or plain seconds → seconds; 0 only if `zero`."""
     if text is None or text == "":
         return None
-    if isinstance(text, int) or str(text).strip().isdigit():
-        return int(text)
-    match = _DURATION.match(str(text).strip())
-    if not match:
-        raise ValidationError(
-            "Invalid duration", [Detail(field, f"expected e.g. 30d, 12h, 15m, got {text!r}")]
-        )
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if isinstance(text, int) and not isinstance(text, bool) or str(text).strip().isdigit():
+        seconds = int(text)
+    else:
+        match = _DURATION.match(str(text).strip())
+        if not match or isinstance(text, bool):
+            raise ValidationError(
+                "Invalid duration", [Detail(field, f"expected e.g. 30d, 12h, 15m, got {text!r}")]
+            )
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0 or (seconds == 0 and not zero):  # an expiry of "0d" is not "never"
+        raise ValidationError("Invalid duration", [Detail(field, "must be longer than zero")])
+    return seconds
 
 
 def create_key(

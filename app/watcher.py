@@ -209,5 +209,7 @@ def preview_events(services, paths: list[str]) -> list[Event]:
         current = blob_sha(file.read_bytes()) if file.is_file() else None
         if current != committed.get(path):
             data = {**ident, "path": path, "deleted": current is None}
-            events.append(Event("preview", data, ident["type"], key=f"preview:{path}"))
+            # Unpublished by definition: for readers of drafts (editors), never anonymous.
+            preview = Event("preview", data, ident["type"], key=f"preview:{path}", draft=True)
+            events.append(preview)
     return events

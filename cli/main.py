@@ -388,7 +388,7 @@ def keys_show(ctx, key_id: str, as_json: bool) -> None:
 def keys_rotate(ctx, key_id: str, grace: str, as_json: bool) -> None:
     """Give a key a new secret; the old one keeps working for the grace period."""
     with site_services(ctx) as services:
-        seconds = keys.parse_duration(grace, "grace")
+        seconds = keys.parse_duration(grace, "grace", zero=True)
         key, secret = keys.rotate_key(services.state, key_id, seconds)
     _show({**key.as_dict(), "key": secret}, as_json, f"{key.prefix} rotated. New key (shown once):")
     if not as_json:

@@ -209,6 +209,16 @@ def test_keys_api_for_admins(app, anonymous):
     bad = anonymous.post("/api/keys", headers=bearer(admin_key), json={"name": "", "scopes": ["x"]})
     assert bad.status_code == 422
     assert {d["field"] for d in bad.get_json()["error"]["details"]} == {"name", "scopes"}
+    # An expiry the API does not read must not give a key that never expires.
+    for body, field in (
+        ({"name": "k", "expires": "1d"}, "expires"),
+        ({"name": "k", "expiresIn": "0d"}, "expiresIn"),
+        ({"name": "k", "expiresIn": "-1d"}, "expiresIn"),
+        ({"name": ["k"]}, "name"),
+    ):
+        refused = anonymous.post("/api/keys", headers=bearer(admin_key), json=body)
+        assert refused.status_code == 422, body
+        assert [d["field"] for d in refused.get_json()["error"]["details"]] == [field]
 
 
 # -- scopes and drafts -----------------------------------------------------------------

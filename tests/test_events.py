@@ -13,7 +13,7 @@ import pytest
 from app import keys, outbox, users
 from app.events import Event, matches
 from app.state import StateStore
-from tests.conftest import authorised_client
+from tests.conftest import authorised_client, commit, write_files
 from tests.receiver import wait_threads_gone
 from tests.servers import call, running_server
 
@@ -180,3 +180,28 @@ def test_streams_on_a_real_server_are_bounded_and_resume_without_a_gap(
             resumed = sse_frames(again)
         assert [f["event"] for f in resumed if "event" in f][:1] == ["custom.gap"]
         state.close()
+
+
+def test_a_commit_that_touched_a_draft_is_for_readers_of_drafts(app, query_repo):
+    services = app.extensions["vellum"]
+    outbox.process_head(services)  # the cursor starts here
+    write_files(query_repo, {"posts/secret.md": "---\ntitle: Secret plan\nstatus: draft\n---\n"})
+    commit(query_repo, "Create post secret")
+    write_files(query_repo, {"posts/open.md": "---\ntitle: Open\nstatus: published\n---\n"})
+    commit(query_repo, "Create post open")
+    services.sync()
+    outbox.process_head(services)
+    rows = [(r["name"], bool(r["draft"])) for r in outbox.since(services.state, 0)]
+    assert rows == [
+        ("commit", True),
+        ("content.created", True),
+        ("commit", False),
+        ("content.created", False),
+    ]
+    # So an anonymous reader of the stream sees the published post's commit only.
+    reader = app.test_client()
+    first = outbox.since(services.state, 0)[0]["id"]  # resume after the draft's commit
+    response = reader.get("/api/events/stream", headers={"Last-Event-ID": first}, buffered=False)
+    frames = read_frames(response, 2)
+    assert [f["event"] for f in frames] == ["commit", "content.created"]
+    assert orjson.loads(frames[0]["data"])["data"]["message"] == "Create post open"

@@ -410,6 +410,39 @@ def test_bad_filters_name_what_is_wrong(client):
     assert "nope" in unknown["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        (
+            "query($l: Int) { posts(limit: $l) { nodes { id } } }",
+            {"l": "abc"},
+            "Variable '$l' got invalid value 'abc'; Int cannot represent non-integer value",
+        ),
+        (
+            "query($f: PostFilter) { posts(filter: $f) { nodes { id } } }",
+            {"f": {"status": {"eq": "published"}}},
+            "Value 'published' does not exist in 'PostStatus' enum. Did you mean the enum value"
+            " 'PUBLISHED'?",
+        ),
+        (
+            "query($f: PostFilter) { posts(filter: $f) { nodes { id } } }",
+            {"f": {"publishedAt": {"gt": "yesterday"}}},
+            "expected a datetime (ISO 8601), got 'yesterday'",
+        ),
+        (
+            '{ posts(filter: {day: {gt: "2025-13-45"}}) { nodes { id } } }',
+            None,
+            "expected a date (YYYY-MM-DD), got '2025-13-45'",
+        ),
+    ],
+)
+def test_wrongly_typed_variables_and_literals_are_bad_requests(client, query, variables, message):
+    """The request is wrong, not the server: 400 with graphql-core's explanation."""
+    body = gql(client, query, variables, status=400)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_REQUEST", "details": []}
+    assert message in body["errors"][0]["message"]
+
+
 def test_missing_record_is_not_found_with_partial_data(client):
     body = gql(client, '{ post(id: "nope") { id } people: persons { nodes { id } } }')
     assert body["data"] == {"post": None, "people": {"nodes": [{"id": "jane"}, {"id": "john"}]}}
@@ -487,6 +520,10 @@ def test_versions_of_a_record(client, query_repo):
             "message": "Add the query fixture",
         }
     ]
+    refused = gql(client, '{ post(id: "alpha") { versions(limit: 0) { version } } }')
+    assert refused["errors"][0]["extensions"]["details"] == [
+        {"field": "limit", "message": "must be between 1 and 100, got 0"}
+    ]  # the bounds of REST's /versions
 
 
 # -- limits before execution -------------------------------------------------------------

@@ -126,6 +126,9 @@ def delete_user(user_id: int) -> Response:
 
 
 # -- API keys --------------------------------------------------------------------------
+KEY_FIELDS = {"name", "scopes", "expiresIn", "allowedIps", "usageLimit", "rateLimit"}
+
+
 @accounts.get("/keys")
 @access.require("admin")
 def list_keys() -> Response:
@@ -137,6 +140,15 @@ def list_keys() -> Response:
 @access.require("admin")
 def create_key() -> Response:
     data = body()
+    unknown = sorted(set(data) - KEY_FIELDS)
+    if unknown or not isinstance(data.get("name") or "", str):
+        details = [
+            Detail(k, f"unknown field; a key takes {', '.join(sorted(KEY_FIELDS))}")
+            for k in unknown
+        ]
+        if not isinstance(data.get("name") or "", str):
+            details.append(Detail("name", "expected a string"))
+        raise ValidationError("Invalid API key", details)
     key, secret = keys.create_key(
         vellum().state,
         data.get("name") or "",
@@ -161,7 +173,7 @@ def get_key(key_id: str) -> Response:
 @access.require("admin")
 def rotate_key(key_id: str) -> Response:
     data = request.get_json(silent=True) or {}
-    grace = keys.parse_duration(data.get("grace"), "grace")
+    grace = keys.parse_duration(data.get("grace"), "grace", zero=True)
     grace = keys.DEFAULT_GRACE_SECONDS if grace is None else grace
     key, secret = keys.rotate_key(vellum().state, key_id, grace)
     return json_response({"data": {**key.as_dict(), "key": secret}})
