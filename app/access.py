@@ -101,6 +101,8 @@ def _resolve() -> Principal:
         key = keys.verify_key(services.state, token, client_ip())
         g.api_key = key
         return Principal("key", key.id, key.name, key.scopes, key.rate_limit)
+    if token.count(".") != 2:  # neither an API key (vk_…) nor a JWT: say which were expected
+        raise Unauthorized("Not an API key (vk_…) nor a token from /api/auth/login or OAuth")
     claims = tokens.decode(services.state, token)
     if claims.get("client_id"):
         # An OAuth token: it dies with its client; a client's own token acts as the client.

@@ -87,7 +87,7 @@ def sign_in() -> Response | tuple[str, int]:
     if user is None:
         return page("sign_in.html", 401, refusal="Wrong name or password.", name=name)
     if user.role != "admin":
-        refusal = f"{user.name} is an {user.role}: only admins may use this page."
+        refusal = "Only admins may use this page."
         return page("sign_in.html", 403, refusal=refusal, name=name)
     web.sign_in(user)
     return redirect(url_for("admin.keys.list_keys"), 303)

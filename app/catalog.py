@@ -160,17 +160,14 @@ class Catalog:
     def get(
         self, model: str, record_id: str, locale: str | None = None, drafts: bool = True
     ) -> Record | None:
-        """The record in this locale, else in the default locale, else any variant."""
+        """The record in this locale, else in the default locale, else any variant; without
+        drafts, the first of those that is published (a draft translation does not hide
+        the published original)."""
         variants = self.records.get(model, {}).get(record_id)
         if not variants:
             return None
-        found = None
-        for candidate in (locale, self.site.default_locale):
-            if candidate in variants:
-                found = variants[candidate]
-                break
-        found = found or next(iter(variants.values()))
-        return found if drafts or self.published(found) else None
+        order = (variants.get(locale), variants.get(self.site.default_locale), *variants.values())
+        return next((r for r in order if r is not None and (drafts or self.published(r))), None)
 
     def published(self, rec: Record) -> bool:
         """Records of a model with a `status` field are drafts unless `published`."""
@@ -182,11 +179,9 @@ class Catalog:
         found = self._views.get(key)
         if found is None:
             ids = sorted(self.records.get(model, {}))
-            found = [self.get(model, i, locale) for i in ids]
+            found = [r for r in (self.get(model, i, locale, drafts) for i in ids) if r]
             if locale is None or locale == self.site.default_locale:
                 found = [r for r in found if r.locale in (None, self.site.default_locale)]
-            if not drafts:
-                found = [r for r in found if self.published(r)]
             self._views[key] = found
         return found
 

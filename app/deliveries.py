@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 
 from app.delivery import Outcome
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.outbox import set_cursor
 from app.state import StateStore, iso, utcnow
 from app.webhooks import Endpoint
@@ -123,12 +123,18 @@ def attempts_log(state: StateStore, endpoint_id: str, limit: int = 100, offset: 
     ]
 
 
-def redeliver(state: StateStore, endpoint_id: str, event_id: str) -> None:
-    """Queue an event for an endpoint again, from its first attempt."""
+def redeliver(state: StateStore, endpoint: Endpoint, event_id: str) -> None:
+    """Queue an event for an endpoint again, from its first attempt; only an event the
+    endpoint takes (its events and models)."""
+    endpoint_id = endpoint.id
     with state.transaction() as db:
-        row = db.execute("SELECT seq, key FROM events WHERE id = ?", (event_id,)).fetchone()
+        row = db.execute(
+            "SELECT seq, key, name, model FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"No event {event_id!r}")
+        if not endpoint.wants(row["name"], row["model"]):
+            raise Conflict(f"Webhook {endpoint_id} does not take {row['name']} events")
         db.execute(
             "INSERT INTO deliveries (endpoint, seq, key, state, attempts, next_at)"
             " VALUES (?, ?, ?, 'pending', 0, ?) ON CONFLICT (endpoint, seq) DO UPDATE"

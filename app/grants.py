@@ -116,9 +116,7 @@ def _authorization_code(state: StateStore, client: Client, form: Mapping[str, st
 def _refresh_token(state: StateStore, client: Client, form: Mapping[str, str]) -> dict:
     token = required(form, "refresh_token")
     asked = oauth.narrow_scopes(form["scope"]) if form.get("scope") else None
-    grant = oauth.rotate_refresh(state, client, token)
-    if asked is not None and not asked <= grant.scopes:
-        raise OAuthError("invalid_scope", "A refresh cannot add scopes the grant did not have")
+    grant = oauth.rotate_refresh(state, client, token, asked)
     grant = replace(grant, scopes=asked or grant.scopes)
     return _respond_user(state, client, _user(state, grant), grant)
 

@@ -89,7 +89,7 @@ class Registry:
 # -- object types -------------------------------------------------------------------------
 def _object_type(registry: Registry, t: ModelTypes) -> Any:
     attrs: dict[str, Any] = {
-        "__doc__": f"A {t.model.name} record.",
+        "__doc__": f"{'An' if t.model.name[0] in 'aeiouAEIOU' else 'A'} {t.model.name} record.",
         "id": graphene.ID(required=True, resolver=lambda rec, info: rec.id),
         "type": graphene.String(required=True, resolver=lambda rec, info: rec.model),
         "locale": graphene.String(resolver=lambda rec, info: rec.locale),

@@ -308,14 +308,23 @@ def record_access(state: StateStore, grant: Grant, access: dict) -> None:
         )
 
 
-def rotate_refresh(state: StateStore, client: Client, token: str) -> Grant:
-    """Spend a refresh token (it is revoked); replaying a spent one revokes its family."""
+def rotate_refresh(
+    state: StateStore, client: Client, token: str, asked: frozenset[str] | None = None
+) -> Grant:
+    """Spend a refresh token (it is revoked); replaying a spent one revokes its family.
+
+    A refresh asking for scopes the grant lacks is refused before the token is spent,
+    so the client may try again without them.
+    """
     token_hash = digest(token or "")
     with state.transaction() as db:
         row = db.execute(
             "SELECT * FROM oauth_refresh_tokens WHERE token_hash = ?", (token_hash,)
         ).fetchone()
-        if row is not None and not row["revoked"] and row["client_id"] == client.id:
+        usable = row is not None and not row["revoked"] and row["client_id"] == client.id
+        if usable and asked is not None and not asked <= frozenset(json.loads(row["scopes"])):
+            raise OAuthError("invalid_scope", "A refresh cannot add scopes the grant did not have")
+        if usable:
             db.execute(
                 "UPDATE oauth_refresh_tokens SET revoked = 1 WHERE token_hash = ?", (token_hash,)
             )

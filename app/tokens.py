@@ -58,7 +58,7 @@ def decode(state: StateStore, token: str, kind: str = "access") -> dict:
     except (pyjwt.InvalidTokenError, JWTExtendedException, ValueError) as exc:
         raise Unauthorized(f"Invalid token: {exc}") from exc
     if claims.get("type") != kind:
-        raise Unauthorized(f"Expected an {kind} token")
+        raise Unauthorized(f"Expected {'an' if kind == 'access' else 'a'} {kind} token")
     if is_revoked(state, claims["jti"]):
         raise Unauthorized("The token has been revoked")
     return claims

@@ -143,7 +143,7 @@ def create(services, model_name: str, request: WriteRequest, author) -> Record:
         existing = catalog.records.get(model.name, {}).get(record_id, {})
         path = _path_for(services, model, record_id, locale)
         if locale in existing or (services.site.root / path).exists():
-            raise Conflict(f"A {model.name} with id '{record_id}' already exists")
+            raise Conflict(f"The {model.name} '{record_id}' already exists")
         data = _render_new(model, values, request.body)
         message = request.message or f"Create {model.name} {record_id}"
         commit(services, {path: data}, message, author)
@@ -177,8 +177,8 @@ def update(
                 )
             return _replace_left_out(services, catalog, model, left_out, request, author, if_match)
         path = current.path
-        if current.locale != locale:  # a new translation of an existing record
-            path = _path_for(services, model, record_id, locale)
+        if current.locale != locale:  # a new translation, beside the record it translates
+            path = _variant_path(services, model, current.path, record_id, locale)
         original = _current_bytes(services, current.path, if_match)
         base = current if merge else None
         values = _validate(catalog, model, request.fields, record_id, locale, base, full=not merge)
@@ -301,6 +301,15 @@ def _path_for(services, model: Model, record_id: str, locale: str | None) -> str
     return f"{model.folder}/{record_id}{suffix}{model.extensions[0]}"
 
 
+def _variant_path(services, model: Model, original: str, record_id: str, locale) -> str:
+    """The path of another locale's file of a record: in the original's folder, with its
+    extension (posts/2024/hello.md → posts/2024/hello.fr.md)."""
+    folder, _, name = original.rpartition("/")
+    ext = next((e for e in model.extensions if name.endswith(e)), model.extensions[0])
+    suffix = f".{locale}" if locale and locale != services.site.default_locale else ""
+    return f"{folder}/{record_id}{suffix}{ext}" if folder else f"{record_id}{suffix}{ext}"
+
+
 def _current_bytes(services, path: str, if_match: list[str] | None) -> bytes:
     """The file as on disk, after checking If-Match and that nobody left edits in it."""
     target = services.site.root / path
@@ -385,6 +394,8 @@ def repo_path(services, path: str) -> str:
 def commit(services, changes: dict[str, bytes | None], message: str, author) -> str:
     """Journal, write the files, commit them, reindex them; undo the files on failure.
 
+    A write that would leave every file as it is makes no commit.
+
     Only the written paths (and whatever the new commit touched) are synced: a write
     never stats the whole site.
     """
@@ -393,6 +404,8 @@ def commit(services, changes: dict[str, bytes | None], message: str, author) -> 
     for path in changes:
         target = site_root / path
         before[path] = target.read_bytes() if target.exists() else None
+    if all(before[p] == d for p, d in changes.items()):
+        return repo.head()  # nothing changes: no empty commit, no events
     repo_changes = {repo_path(services, p): d for p, d in changes.items()}
     _note(
         services,

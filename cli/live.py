@@ -132,8 +132,8 @@ def webhooks_deliveries(ctx, webhook_id: str, limit: int, as_json: bool) -> None
 def webhooks_redeliver(ctx, webhook_id: str, event_id: str) -> None:
     """Queue an event for an endpoint again."""
     with site_services(ctx) as services:
-        webhooks.get_endpoint(services, webhook_id)
-        deliveries.redeliver(services.state, webhook_id, event_id)
+        endpoint = webhooks.get_endpoint(services, webhook_id)
+        deliveries.redeliver(services.state, endpoint, event_id)
     click.echo(f"Queued {event_id} for {webhook_id}.")
 
 

@@ -608,6 +608,13 @@ def test_graphql_has_rests_rate_limits(query_repo, tmp_path):
         ]
         assert statuses == [200, 200, 200, 429]
         assert [reader.get("/api/post").status_code for _ in range(4)] == [200, 200, 200, 429]
+        # A batch costs one request per operation.
+        batcher = application.test_client()
+        batcher.environ_base["REMOTE_ADDR"] = "127.0.0.9"  # a budget of its own
+        batch = [{"query": "{ posts { nodes { id } } }"}] * 2
+        first = batcher.post("/graphql", json=batch)
+        assert first.status_code == 200 and first.headers["X-RateLimit-Remaining"] == "1"
+        assert batcher.post("/graphql", json=batch).status_code == 429
     finally:
         application.extensions["vellum"].close()
 

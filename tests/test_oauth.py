@@ -325,8 +325,11 @@ def test_a_refresh_may_narrow_but_not_widen_scopes(app, admin):
     client, secret = password_client(app)
     browser = app.test_client()
     first = password_tokens(browser, (client.id, secret))
-    wider = refresh(browser, first["refresh_token"], (client.id, secret), scope="admin")
+    wider = refresh(browser, first["refresh_token"], (client.id, secret), scope="read admin")
     assert wider.get_json()["error"] == "invalid_scope"
+    # Refused before it was spent: the same token still refreshes, and the session lives.
+    assert browser.get("/api/auth/me", headers=bearer(first["access_token"])).status_code == 200
+    assert refresh(browser, first["refresh_token"], (client.id, secret)).status_code == 200
     second = password_tokens(browser, (client.id, secret))
     narrower = refresh(browser, second["refresh_token"], (client.id, secret), scope="read")
     assert narrower.get_json()["scope"] == "read"

@@ -329,3 +329,10 @@ def test_a_changed_vellum_yml_is_served_without_a_restart(client, query_repo):
     assert client.get("/api/post?filter[subtitle]=First").get_json()["data"][0]["id"] == "alpha"
     answer = client.post("/graphql", json={"query": '{ post(id: "alpha") { subtitle } }'})
     assert answer.get_json() == {"data": {"post": {"subtitle": "First"}}}
+
+
+def test_the_api_root_answers(client):
+    for url in ("/", "/api", "/api/", "/api/v1"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.get_json()["data"]["models"] == ["category", "person", "post"]

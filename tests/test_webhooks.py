@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+from dataclasses import replace
 
 import pytest
 from standardwebhooks import Webhook
@@ -15,7 +16,10 @@ from app import deliveries, outbox
 from app.config import load_config
 from app.delivery import sign, signing_key
 from app.dispatcher import Dispatcher
+from app.errors import Conflict
+from app.events import Event
 from app.services import Vellum
+from app.webhooks import get_endpoint
 from tests.conftest import authorised_client, build_app, commit, write_files
 from tests.receiver import Receiver, wait_threads_gone
 
@@ -142,10 +146,17 @@ def test_non_2xx_is_retried_then_dead_lettered(services, receiver, query_repo):
     assert sorted({a["attempt"] for a in log}) == [1, 2, 3]
     receiver.status = 200
     event_id = log[0]["eventId"]
-    deliveries.redeliver(services.state, _endpoint_id(services), event_id)
+    endpoint = get_endpoint(services, _endpoint_id(services))
+    deliveries.redeliver(services.state, endpoint, event_id)
     with Dispatcher(services, interval=0.05):
         found = receiver.wait_for(lambda evs: len(evs) == 1)
     assert found[0]["id"] == event_id
+    # An event the endpoint does not take is not sent to it by hand either.
+    other = Event("custom.other", {}, key="other")
+    outbox.emit(services.state, [other])
+    narrow = replace(endpoint, events=["content.updated"])
+    with pytest.raises(Conflict, match="does not take custom.other events"):
+        deliveries.redeliver(services.state, narrow, other.id)
 
 
 def test_private_targets_are_refused_without_the_setting(query_repo, tmp_path):

@@ -207,6 +207,28 @@ def test_locale_write_creates_a_variant(writer, query_repo):
     assert writer.get("/api/post/beta").get_json()["data"]["title"] == "Beta"
     created = writer.post("/api/post", json={"data": {"title": "Neu"}, "meta": {"locale": "fr"}})
     assert created.status_code == 201 and (query_repo / "posts/neu.fr.md").exists()
+    # A translation goes beside the record it translates, in its folder.
+    nested = writer.put(
+        "/api/post/epsilon", json={"data": {"title": "Epsilon"}, "meta": {"locale": "fr"}}
+    )
+    assert nested.status_code == 200, nested.get_json()
+    assert (query_repo / "posts/2023/epsilon.fr.md").exists()
+    assert not (query_repo / "posts/epsilon.fr.md").exists()
+
+
+def test_a_write_that_changes_nothing_makes_no_commit(writer, query_repo):
+    before = git(query_repo, "rev-parse", "HEAD")
+    for body in ({}, {"views": 20}):
+        same = writer.patch("/api/post/beta", json=body)
+        assert same.status_code == 200, same.get_json()
+    assert writer.get("/api/post/beta").get_json()["data"]["views"] == 20
+    changed = git(query_repo, "rev-parse", "HEAD")
+    assert git(query_repo, "rev-list", "--count", f"{before}..{changed}") == "1"  # views: 20 only
+    again = writer.patch("/api/post/beta", json={"views": 20})
+    assert again.status_code == 200 and git(query_repo, "rev-parse", "HEAD") == changed
+    version = writer.get("/api/post/beta/versions").get_json()["data"][0]["version"]
+    restored = writer.post("/api/post/beta/restore", json={"version": version})  # the same bytes
+    assert restored.status_code == 200 and git(query_repo, "rev-parse", "HEAD") == changed
 
 
 def test_write_needs_the_write_scope(app, anonymous):
@@ -255,3 +277,17 @@ def test_an_integer_over_64_bits_is_refused_and_a_file_with_one_left_out(app, wr
         "posts/huge.md": f"the integer {huge} is too large (more than 64 bits)",
     }
     assert writer.post("/api/post", json={"title": "After"}).status_code == 201
+
+
+def test_a_draft_translation_does_not_hide_the_published_original(app, writer, query_repo):
+    made = writer.put(
+        "/api/post/beta",
+        json={"data": {"title": "Bêta en cours", "status": "draft"}, "meta": {"locale": "fr"}},
+    )
+    assert made.status_code == 200
+    reader = app.test_client()  # anonymous: published records only
+    shown = reader.get("/api/post/beta?locale=fr").get_json()["data"]
+    assert (shown["title"], shown["locale"]) == ("Beta", "en")
+    assert "beta" in [r["id"] for r in reader.get("/api/post?locale=fr").get_json()["data"]]
+    drafts = writer.get("/api/post/beta?locale=fr").get_json()["data"]
+    assert (drafts["title"], drafts["locale"]) == ("Bêta en cours", "fr")

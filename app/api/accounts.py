@@ -50,7 +50,10 @@ def refresh() -> Response:
     if not token:
         raise Unauthorized("Send the refresh token as a Bearer token or as refreshToken")
     claims = tokens.decode(vellum().state, token, kind="refresh")
-    user = users.get_user(vellum().state, int(claims["sub"]))
+    try:
+        user = users.get_user(vellum().state, int(claims["sub"]))
+    except (users.UserNotFound, ValueError) as exc:  # wrong credentials are always 401
+        raise Unauthorized("The token's user no longer exists") from exc
     issued = tokens.issue(str(user.id), user.scopes, {"name": user.name, "role": user.role}, False)
     return json_response({"data": issued})
 

@@ -17,7 +17,8 @@ from app.state import StateStore
 
 api_events = Blueprint("events", __name__)
 POLL = 0.1
-KEEPALIVE = 15.0
+# A closed connection is noticed at the next write: keep-alives free its slot soon.
+KEEPALIVE = 5.0
 RETRY_SECONDS = 1
 
 

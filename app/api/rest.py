@@ -19,6 +19,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(api, url_prefix="/api/v1", name="api_v1")
     app.add_url_rule("/", "index", _root)
+    for prefix in ("/api", "/api/v1"):  # the API's own root answers what the site's does
+        app.add_url_rule(prefix, f"index{prefix}", _root, strict_slashes=False)
 
 
 def _root() -> Response:

@@ -73,6 +73,6 @@ def list_deliveries(webhook_id: str) -> Response:
 @api_webhooks.post("/webhooks/<webhook_id>/deliveries/<event_id>/redeliver")
 @access.require("admin")
 def redeliver(webhook_id: str, event_id: str) -> Response:
-    webhooks.get_endpoint(vellum(), webhook_id)
-    deliveries.redeliver(vellum().state, webhook_id, event_id)
+    endpoint = webhooks.get_endpoint(vellum(), webhook_id)
+    deliveries.redeliver(vellum().state, endpoint, event_id)
     return json_response({"data": {"webhook": webhook_id, "event": event_id, "queued": True}}, 202)
