@@ -21,6 +21,10 @@ from app.site import Site
 from app.state import iso, utcnow
 
 META = "_meta"
+# The keys of a media record, as GET shows them (only alt can be changed).
+RECORD_KEYS = frozenset(
+    "id filename originalName mimeType size url alt folder createdAt updatedAt width height".split()
+)
 DEFAULT_TYPES = (
     "image/png",
     "image/jpeg",
@@ -206,6 +210,8 @@ def update(services, media_id: str, alt: str | None, author) -> dict:
         record = describe(site, media_id)
         if record is None:
             raise MediaNotFound(media_id)
+        if record.get("alt") == alt:
+            return record  # nothing changes: no commit
         record = {**record, "alt": alt, "updatedAt": iso(utcnow())}
         meta = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
         path = f"{site.media_folder}/{META}/{media_id}.json"

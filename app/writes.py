@@ -16,7 +16,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +51,21 @@ class WriteRequest:
     locale: str | None = None
     message: str | None = None
     id: str | None = None
+    type: Any = None  # read-only, as GET shows it: a record may be sent back as it came
 
 
 def parse_payload(payload: Any, locale: str | None = None) -> WriteRequest:
     """Accept the record flat, or as {"data": {...}, "meta": {"locale", "message"}}."""
     meta: dict = {}
     if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
-        meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
+        meta = payload.get("meta") or {}
+        if not isinstance(meta, dict) or set(meta) - {"locale", "message"}:
+            raise ValidationError(
+                "Invalid meta", [Detail("meta", "expected an object with locale and message")]
+            )
+        for name in ("locale", "message"):
+            if meta.get(name) is not None and not isinstance(meta[name], str):
+                raise ValidationError("Invalid meta", [Detail(f"meta.{name}", "expected a string")])
         payload = payload["data"]
     if not isinstance(payload, dict):
         raise ValidationError(
@@ -73,6 +81,7 @@ def parse_payload(payload: Any, locale: str | None = None) -> WriteRequest:
         locale=meta.get("locale") or locale or payload.get("locale"),
         message=meta.get("message"),
         id=str(payload["id"]) if payload.get("id") is not None else None,
+        type=payload.get("type"),
     )
 
 
@@ -136,6 +145,7 @@ def create(services, model_name: str, request: WriteRequest, author) -> Record:
         catalog = services.catalog()
         model = model_of(services, model_name)
         locale = locale_of(services, request.locale)
+        _check_read_only(model, None, request)
         # Fields first: a title that is not a string is a field error, not "no id".
         values = _validate(catalog, model, request.fields, None, locale, None, full=True)
         record_id = request.id or values.get("slug") or _title_slug(values)
@@ -165,6 +175,7 @@ def update(
         catalog = services.catalog()
         model = model_of(services, model_name)
         locale = locale_of(services, request.locale)
+        _check_read_only(model, record_id, request)
         current = catalog.get(model.name, record_id, locale)
         if current is None:
             left_out = _left_out(services, catalog, model.name, record_id, locale)
@@ -176,6 +187,7 @@ def update(
                     "replace it with PUT or fix it in Git"
                 )
             return _replace_left_out(services, catalog, model, left_out, request, author, if_match)
+        request = _without_echoed_dates(request, current)
         path = current.path
         if current.locale != locale:  # a new translation, beside the record it translates
             path = _variant_path(services, model, current.path, record_id, locale)
@@ -236,6 +248,26 @@ def restore_bytes(
             raise ValidationError("That version is not valid with today's models", [detail])
         commit(services, {path: data}, message, author)
         return _reindexed(services, model.name, record_id, parsed.locale)
+
+
+def _without_echoed_dates(request: WriteRequest, current: Record) -> WriteRequest:
+    """createdAt/updatedAt sent back as GET showed them (from Git) are not front matter to
+    pin: only a different value is a date the writer sets."""
+    shown = {"createdAt": current.created, "updatedAt": current.updated}
+    fields = {k: v for k, v in request.fields.items() if k not in shown or v != shown[k]}
+    return replace(request, fields=fields)
+
+
+def _check_read_only(model: Model, record_id: str | None, request: WriteRequest) -> None:
+    """`id` and `type` may come back as GET gave them, but not as a change: a record is
+    renamed or moved in Git, not by a write."""
+    details = []
+    if record_id is not None and request.id is not None and request.id != record_id:
+        details.append(Detail("id", f"is '{record_id}' (the URL's); a write cannot rename"))
+    if request.type is not None and request.type != model.name:
+        details.append(Detail("type", f"is '{model.name}'; a write cannot change a model"))
+    if details:
+        raise ValidationError(f"The {model.name} is not valid", details)
 
 
 def _left_out(services, catalog: Catalog, model: str, record_id: str, locale) -> Problem | None:

@@ -117,7 +117,16 @@ def test_library_filter_update_delete(editor, query_repo):
     ]
     changed = editor.put("/api/media/images/one.png", json={"alt": "Better alt"})
     assert changed.get_json()["data"]["alt"] == "Better alt"
-    assert editor.get("/api/media/images/one.png").get_json()["data"]["alt"] == "Better alt"
+    record = editor.get("/api/media/images/one.png").get_json()["data"]
+    assert record["alt"] == "Better alt"
+    head = git(query_repo, "rev-parse", "HEAD")
+    assert editor.put("/api/media/images/one.png", json=record).status_code == 200  # as GET gave
+    assert git(query_repo, "rev-parse", "HEAD") == head  # the same alt: no commit
+    for body, field in (({"alt": 5}, "alt"), ({"filename": "x.png", "bogus": 1}, "bogus")):
+        refused = editor.put("/api/media/images/one.png", json=body)
+        assert refused.status_code == 422, body
+        assert [d["field"] for d in refused.get_json()["error"]["details"]] == [field]
+    assert editor.put("/api/media/images/one.png", data={"file": "x"}).status_code == 400
     assert editor.delete("/api/media/images/one.png").status_code == 204
     assert editor.get("/api/media/images/one.png").status_code == 404
     assert editor.get("/media/images/one.png").status_code == 404

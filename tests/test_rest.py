@@ -205,6 +205,8 @@ def test_etag_and_304(client, query_repo):
     assert again.status_code == 304 and again.data == b""
     other = client.get("/api/post/alpha", headers={"If-None-Match": '"deadbeef"'})
     assert other.status_code == 200
+    weak = client.get("/api/post/alpha", headers={"If-None-Match": f'W/"{sha}"'})
+    assert weak.status_code == 304  # If-None-Match compares weakly (RFC 9110 13.1.2)
 
 
 def test_list_etag_revalidates(client):
@@ -336,3 +338,12 @@ def test_the_api_root_answers(client):
         response = client.get(url)
         assert response.status_code == 200, url
         assert response.get_json()["data"]["models"] == ["category", "person", "post"]
+
+
+def test_the_apis_own_names_are_not_taken_for_models(client):
+    for url in ("/api/models", "/api/search", "/api/_status", "/api/v1/models"):
+        refused = client.post(url, json={"title": "x"})
+        assert refused.status_code == 405, url
+        assert refused.get_json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+        assert "GET" in refused.headers["Allow"]
+    assert client.get("/api/users/zed").get_json()["error"]["message"] == "No such endpoint"

@@ -291,3 +291,22 @@ def test_a_draft_translation_does_not_hide_the_published_original(app, writer, q
     assert "beta" in [r["id"] for r in reader.get("/api/post?locale=fr").get_json()["data"]]
     drafts = writer.get("/api/post/beta?locale=fr").get_json()["data"]
     assert (drafts["title"], drafts["locale"]) == ("Bêta en cours", "fr")
+
+
+def test_read_only_keys_come_back_as_they_went_but_do_not_change(writer, query_repo):
+    record = writer.get("/api/post/beta").get_json()["data"]
+    record["views"] = 77
+    back = writer.put("/api/post/beta", json={k: v for k, v in record.items() if k != "html"})
+    assert back.status_code == 200, back.get_json()  # id, type, version… as GET gave them
+    assert back.get_json()["data"]["views"] == 77
+    assert "createdAt" not in (query_repo / "posts/beta.md").read_text()  # Git's, not pinned
+    for body, field in (
+        ({"id": "renamed", "views": 1}, "id"),
+        ({"type": "person", "views": 1}, "type"),
+        ({"data": {"views": 1}, "meta": "oops"}, "meta"),
+        ({"data": {"views": 1}, "meta": {"locale": 7}}, "meta.locale"),
+    ):
+        refused = writer.patch("/api/post/beta", json=body)
+        assert refused.status_code == 422, body
+        assert [d["field"] for d in refused.get_json()["error"]["details"]] == [field]
+    assert writer.get("/api/post/beta").get_json()["data"]["views"] == 77

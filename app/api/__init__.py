@@ -7,8 +7,10 @@ import logging
 import orjson
 from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from app.errors import VellumError
+from app.site import RESERVED_NAMES
 
 log = logging.getLogger("vellum")
 
@@ -38,6 +40,13 @@ def vellum():
     return current_app.extensions["vellum"]
 
 
+class ModelConverter(BaseConverter):
+    """`<model:model>`: any segment but the API's own names, so that POST /api/models is a
+    405 (GET only) rather than a create in a model called `models`."""
+
+    regex = "(?!(?:" + "|".join(sorted({*RESERVED_NAMES, "_status", "v1"})) + ")(?:/|$))[^/]+"
+
+
 def init_app(app: Flask) -> None:
     """Register the error envelope for every failure, then the API blueprints."""
     from app.api import accounts, git_hooks, graphql, oauth, rest
@@ -51,6 +60,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(VellumError, _vellum_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    app.url_map.converters["model"] = ModelConverter
     accounts.init_app(app)
     oauth.init_app(app)
     rest.init_app(app)

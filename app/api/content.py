@@ -8,7 +8,7 @@ from app import access, content, writes
 from app.api import json_response, vellum
 from app.errors import BadRequest
 
-# A static /content route: werkzeug matches it before the /<model> routes.
+# A static /content route: werkzeug matches it before the /<model:model> routes.
 api_content = Blueprint("content", __name__)
 
 

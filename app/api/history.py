@@ -36,7 +36,7 @@ def sync_records() -> Response:
     return json_response({"data": data, "meta": {"token": found["token"], **counts}})
 
 
-@api_history.get("/<model>/<record_id>/versions")
+@api_history.get("/<model:model>/<record_id>/versions")
 @access.require("read:drafts")
 def versions(model: str, record_id: str) -> Response:
     limit = parse_int(_args(), "limit", 20, 1, 100)
@@ -45,7 +45,7 @@ def versions(model: str, record_id: str) -> Response:
     return json_response(history.versions(vellum(), model, record_id, locale, limit, offset))
 
 
-@api_history.get("/<model>/<record_id>/versions/<version>")
+@api_history.get("/<model:model>/<record_id>/versions/<version>")
 @access.require("read:drafts")
 def at_version(model: str, record_id: str, version: str) -> Response:
     locale = request.args.get("locale")
@@ -53,7 +53,7 @@ def at_version(model: str, record_id: str, version: str) -> Response:
     return json_response({"data": data, "meta": {}})
 
 
-@api_history.get("/<model>/<record_id>/diff")
+@api_history.get("/<model:model>/<record_id>/diff")
 @access.require("read:drafts")
 def diff(model: str, record_id: str) -> Response:
     old, new = request.args.get("from"), request.args.get("to")
@@ -63,7 +63,7 @@ def diff(model: str, record_id: str) -> Response:
     return json_response({"data": history.diff(vellum(), model, record_id, old, new, locale)})
 
 
-@api_history.post("/<model>/<record_id>/restore")
+@api_history.post("/<model:model>/<record_id>/restore")
 @access.require("write")
 def restore(model: str, record_id: str) -> Response:
     body = request.get_json(silent=True) or {}

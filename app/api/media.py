@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, Response, request
 
 from app import access, media
 from app.api import json_response, vellum
-from app.errors import BadRequest
+from app.errors import BadRequest, Detail, ValidationError
 from app.query import parse_int
 from app.records import blob_sha
 
@@ -87,9 +87,22 @@ def get_media(media_id: str) -> Response:
 @api_media.patch("/media/<path:media_id>")
 @access.require("write")
 def update_media(media_id: str) -> Response:
-    body = request.get_json(silent=True) or {}
+    """Only `alt` changes; the other keys of a media record may come back as GET gave
+    them. A new file is a new upload (POST /api/upload): a name never changes content."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('Expected a JSON object: {"alt": "…"} (upload new files to /api/upload)')
     data = body.get("data") if isinstance(body.get("data"), dict) else body
-    record = media.update(vellum(), media_id, data.get("alt"), _author())
+    details = [
+        Detail(k, "unknown field of a media record; only alt can change")
+        for k in sorted(set(data) - media.RECORD_KEYS)
+    ]
+    alt = data.get("alt")
+    if alt is not None and not isinstance(alt, str):
+        details.append(Detail("alt", "expected a string or null"))
+    if details:
+        raise ValidationError("Invalid media update", details)
+    record = media.update(vellum(), media_id, alt, _author())
     return json_response({"data": record})
 
 

@@ -122,7 +122,7 @@ def search() -> Response:
     return json_response({"data": data, "meta": meta})
 
 
-@api.get("/<model>")
+@api.get("/<model:model>")
 @access.require("read")
 def list_records(model: str) -> Response:
     v = vellum()
@@ -136,7 +136,7 @@ def list_records(model: str) -> Response:
     return response.make_conditional(request)
 
 
-@api.get("/<model>/<record_id>")
+@api.get("/<model:model>/<record_id>")
 @access.require("read")
 def get_one(model: str, record_id: str) -> Response:
     v = vellum()
@@ -148,7 +148,7 @@ def get_one(model: str, record_id: str) -> Response:
     rec = get_record(catalog, model, record_id, query.locale, drafts)
     # The ETag is the file's blob sha; a populated answer also depends on other files.
     etag = rec.sha if not query.populate else _digest(rec.sha, catalog.generation)
-    if etag in request.if_none_match:
+    if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly
         response = Response(status=304)
     else:
         response = json_response({"data": to_json(catalog, rec, query), "meta": {}})

@@ -33,7 +33,7 @@ def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
     return response
 
 
-@api_writes.post("/<model>")
+@api_writes.post("/<model:model>")
 @access.require("write")
 def create(model: str) -> Response:
     principal = access.current()
@@ -41,13 +41,13 @@ def create(model: str) -> Response:
     return _answer(rec, 201, {"Location": f"/api/{model}/{rec.id}"})
 
 
-@api_writes.put("/<model>/<record_id>")
+@api_writes.put("/<model:model>/<record_id>")
 @access.require("write")
 def replace(model: str, record_id: str) -> Response:
     return _update(model, record_id, merge=False)
 
 
-@api_writes.patch("/<model>/<record_id>")
+@api_writes.patch("/<model:model>/<record_id>")
 @access.require("write")
 def patch(model: str, record_id: str) -> Response:
     return _update(model, record_id, merge=True)
@@ -62,7 +62,7 @@ def _update(model: str, record_id: str, merge: bool) -> Response:
     return _answer(rec)
 
 
-@api_writes.delete("/<model>/<record_id>")
+@api_writes.delete("/<model:model>/<record_id>")
 @access.require("write")
 def delete(model: str, record_id: str) -> Response:
     author = access.commit_author(access.current())
