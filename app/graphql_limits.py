@@ -6,7 +6,8 @@ graphql:
   complexity: 1000   # fields resolved, each counted once per item of the lists above it
 ```
 A list's size is its `limit` argument (given or default); a list without one (a
-many-relation) counts as LIST_SIZE items; a connection's `nodes` are its limit's items.
+many-relation) counts as LIST_SIZE items; a connection's `nodes` are its limit's items,
+its `pageInfo` one object.
 Introspection fields (`__schema`, `__type`) are free, so introspection always works.
 """
 
@@ -106,44 +107,55 @@ class _Walk:
         self.variables = variables
 
     def selections(
-        self, node: SelectionSetNode, parent: Any, depth: int, times: int, seen: frozenset
+        self,
+        node: SelectionSetNode,
+        parent: Any,
+        depth: int,
+        times: int,
+        seen: frozenset,
+        once: int = 1,
     ) -> tuple[int, int]:
-        """(deepest level, cost) of a selection set resolved `times` times at `depth`."""
+        """(deepest level, cost) of a selection set resolved `times` times at `depth`;
+        `once`: how many times the connection `parent` itself is resolved."""
         deepest, cost = depth - 1, 0
         for sel in node.selections:
             if isinstance(sel, FieldNode):
-                d, c = self._field(sel, parent, depth, times, seen)
+                d, c = self._field(sel, parent, depth, times, seen, once)
             elif isinstance(sel, InlineFragmentNode):
                 kind = (
                     self.schema.get_type(sel.type_condition.name.value)
                     if sel.type_condition
                     else parent
                 )
-                d, c = self.selections(sel.selection_set, kind or parent, depth, times, seen)
+                d, c = self.selections(sel.selection_set, kind or parent, depth, times, seen, once)
             elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
                 frag = self.fragments.get(sel.name.value)
                 if frag is None:
                     continue
                 kind = self.schema.get_type(frag.type_condition.name.value) or parent
                 d, c = self.selections(
-                    frag.selection_set, kind, depth, times, seen | {sel.name.value}
+                    frag.selection_set, kind, depth, times, seen | {sel.name.value}, once
                 )
             else:
                 continue
             deepest, cost = max(deepest, d), cost + c
         return deepest, cost
 
-    def _field(self, sel: FieldNode, parent: Any, depth: int, times: int, seen) -> tuple[int, int]:
+    def _field(
+        self, sel: FieldNode, parent: Any, depth: int, times: int, seen, once: int
+    ) -> tuple[int, int]:
         name = sel.name.value
         fields = getattr(parent, "fields", None) or {}
         definition = fields.get(name)
         if name.startswith("__") or definition is None:
             return depth - 1, 0  # introspection is free; unknown fields fail validation
+        if name != "nodes" and parent.name.endswith("Connection"):
+            times = once  # pageInfo: one per connection, whatever the page size
         if sel.selection_set is None:
             return depth, times
         inner = times * self._size(sel, definition, parent)
         d, c = self.selections(
-            sel.selection_set, get_named_type(definition.type), depth + 1, inner, seen
+            sel.selection_set, get_named_type(definition.type), depth + 1, inner, seen, times
         )
         return max(depth, d), times + c
 

@@ -12,6 +12,7 @@ from typing import Any
 import graphene
 
 from app import access, writes
+from app.errors import Detail, ValidationError
 from app.graphql_models import ModelTypes, Registry
 from app.graphql_types import plain
 from app.models import Field
@@ -80,6 +81,9 @@ def write_request(
         alias = f"{f.name}Id"
         if f.type == "relation" and not f.many and alias in values and alias not in fields:
             aliased = values.pop(alias)
+            if values.get(f.name) not in (None, aliased):
+                detail = Detail(alias, f"differs from {f.name}; send one of them")
+                raise ValidationError("Conflicting values", [detail])
             values.setdefault(f.name, aliased)
     body = values.pop("body", None)
     record_id = values.pop("id", None)

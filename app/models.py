@@ -129,6 +129,9 @@ def coerce_record(fields: dict[str, Field], raw: dict[str, Any]) -> tuple[dict, 
             data[name] = coerce(f, value)
         except FieldError as exc:
             errors.append((name, str(exc)))
+            continue
+        if f.required and is_blank(data[name]):
+            errors.append((name, "is required (it is empty)"))
     for name, value in raw.items():
         if name not in fields and name not in SYSTEM_FIELDS:
             try:
@@ -136,6 +139,11 @@ def coerce_record(fields: dict[str, Field], raw: dict[str, Any]) -> tuple[dict, 
             except FieldError as exc:
                 errors.append((name, str(exc)))
     return data, errors
+
+
+def is_blank(value: Any) -> bool:
+    """An empty or all-space string: no value for a required field."""
+    return isinstance(value, str) and not value.strip()
 
 
 def to_json_value(value: Any) -> Any:

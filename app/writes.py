@@ -31,7 +31,7 @@ from app.errors import (
     ValidationError,
 )
 from app.git import HeadMoved
-from app.models import FieldError, Model, check_size, coerce
+from app.models import FieldError, Model, check_size, coerce, is_blank
 from app.records import Problem, Record, blob_sha, parse
 from app.sync import record_identity
 
@@ -382,6 +382,8 @@ def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, b
         if f.required and merged.get(f.name) is None and f.default is None:
             if full or f.name in values:
                 details.append(Detail(f.name, "is required"))
+        elif f.required and f.name in coerced and is_blank(coerced[f.name]):
+            details.append(Detail(f.name, "is required (it is empty)"))
         if f.type == "relation" and merged.get(f.name) is not None:
             targets = merged[f.name] if f.many else [merged[f.name]]
             missing = [t for t in targets if t not in catalog.records.get(f.to, {})]

@@ -549,6 +549,9 @@ def test_complexity_bomb_is_refused_and_the_limit_is_in_the_message(client):
     with_variables = "query Q($n: Int) { posts(limit: $n) { nodes { id categories { id } } } }"
     refused = client.post("/graphql", json={"query": with_variables, "variables": {"n": 100}})
     assert refused.status_code == 400  # 1 + 100 nodes + 100 ids + 100 lists × 10 ids
+    # A page's pageInfo is one object, whatever its size: counting totals is cheap.
+    totals = " ".join(f"t{n}: posts(limit: 100) {{ pageInfo {{ total }} }}" for n in range(8))
+    assert len(data(client, "{ " + totals + " }")) == 8
 
 
 def test_limits_come_from_vellum_yml_and_introspection_stays_on(query_repo, tmp_path):

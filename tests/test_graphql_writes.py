@@ -53,6 +53,18 @@ def test_create_update_delete_a_post(writer, query_repo):
     assert last_commit(query_repo) == "ada <ada@example.com>|Delete post hello-graphql"
 
 
+def test_a_relation_and_its_id_alias_must_agree(writer):
+    body = gql(
+        writer,
+        'mutation { createPost(data: {title: "Two authors", author: "jane", authorId: "john"})'
+        " { id } }",
+        status=422,
+    )
+    assert body["errors"][0]["extensions"]["details"] == [
+        {"field": "authorId", "message": "differs from author; send one of them"}
+    ]
+
+
 def test_a_validation_error_carries_code_and_details(writer, query_repo):
     head = git(query_repo, "rev-parse", "HEAD")
     body = gql(

@@ -134,6 +134,7 @@ INVALID = {
     "people/broken.json": '{\n  "name": "Broken",\n  "email": \n}\n',
     "posts/wrong-type.md": "---\ntitle: Wrong\nviews: lots\n---\n",
     "posts/no-title.md": "---\nslug: no-title\n---\n",
+    "posts/blank-title.md": "---\ntitle: ''\n---\n",
     "posts/dangling.md": "---\ntitle: Dangling\nslug: dangling\nauthor: nobody\n---\n",
     "posts/nested/alpha.md": "---\ntitle: Second alpha\n---\n",
     "posts/copy.md": "---\ntitle: Copy\nslug: beta\n---\n",
@@ -159,6 +160,7 @@ def test_invalid_files_are_left_out_and_reported(query_repo, tmp_path):
         "expected an integer, got a string 'lots'",
     )
     assert found["posts/no-title.md"].reason == "is required"
+    assert found["posts/blank-title.md"].reason == "is required (it is empty)"
     assert found["posts/dangling.md"].reason == "relation to nothing: no person 'nobody'"
     assert found["posts/dangling.md"].line == 4
     assert "duplicate id 'alpha'" in found["posts/nested/alpha.md"].reason

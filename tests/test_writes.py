@@ -78,6 +78,11 @@ def test_validation_errors_one_detail_per_field(writer, query_repo):
     }
     assert not (query_repo / "posts/fresh.md").exists()
     assert git(query_repo, "status", "--porcelain") == ""
+    blank = writer.patch("/api/post/beta", json={"title": "  "})
+    assert blank.status_code == 422
+    assert blank.get_json()["error"]["details"] == [
+        {"field": "title", "message": "is required (it is empty)"}
+    ]
 
 
 def test_patch_keeps_body_order_and_formatting(writer, query_repo):
