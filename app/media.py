@@ -136,30 +136,35 @@ def check(site: Site, item: Upload) -> str:
     return kind
 
 
-def upload(services, item: Upload, author) -> dict:
-    """Check, name and commit one file with its metadata; returns the media record."""
+def upload(services, items: list[Upload], author) -> list[dict]:
+    """Check every file, then name and commit them all with their metadata in one commit
+    (one file or many: all of them, or none); returns the media records."""
     site = services.site
-    kind = check(site, item)
-    folder = clean_folder(item.folder)
+    kinds = [check(site, item) for item in items]
+    base, records, changes = site.media_folder, [], {}
     with writes.write_lock(services):
-        name = _free_name(site, folder, _safe_name(item.filename, kind))
-        media_id = f"{folder}/{name}" if folder else name
-        record = {
-            "id": media_id,
-            "filename": name,
-            "originalName": item.filename,
-            "mimeType": kind,
-            "size": len(item.data),
-            "url": url_of(media_id),
-            "alt": item.alt,
-            "folder": folder,
-            "createdAt": iso(utcnow()),
-        }
-        meta = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
-        base = site.media_folder
-        changes = {f"{base}/{media_id}": item.data, f"{base}/{META}/{media_id}.json": meta}
-        writes.commit(services, changes, f"Upload {media_id}", author)
-    return record
+        for item, kind in zip(items, kinds, strict=True):
+            folder = clean_folder(item.folder)
+            name = _free_name(site, folder, _safe_name(item.filename, kind), changes)
+            media_id = f"{folder}/{name}" if folder else name
+            record = {
+                "id": media_id,
+                "filename": name,
+                "originalName": item.filename,
+                "mimeType": kind,
+                "size": len(item.data),
+                "url": url_of(media_id),
+                "alt": item.alt,
+                "folder": folder,
+                "createdAt": iso(utcnow()),
+            }
+            meta = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
+            changes[f"{base}/{media_id}"] = item.data
+            changes[f"{base}/{META}/{media_id}.json"] = meta
+            records.append(record)
+        names = ", ".join(r["id"] for r in records)
+        writes.commit(services, changes, f"Upload {names}", author)
+    return records
 
 
 def url_of(media_id: str) -> str:
@@ -257,12 +262,14 @@ def _safe_name(filename: str, kind: str) -> str:
     return f"{stem}{ext if ext in EXTENSIONS[kind] else EXTENSIONS[kind][0]}"
 
 
-def _free_name(site: Site, folder: str, name: str) -> str:
-    """The name, or name-1, name-2… when taken: an upload never overwrites a file."""
+def _free_name(site: Site, folder: str, name: str, pending: dict) -> str:
+    """The name, or name-1, name-2… when taken (on disk, or by another file of the same
+    upload): an upload never overwrites a file."""
     base = site.root / site.media_folder / folder
+    prefix = f"{site.media_folder}/{folder}/" if folder else f"{site.media_folder}/"
     stem, ext = PurePosixPath(name).stem, PurePosixPath(name).suffix
     candidate, n = name, 0
-    while (base / candidate).exists():
+    while (base / candidate).exists() or f"{prefix}{candidate}" in pending:
         n += 1
         candidate = f"{stem}-{n}{ext}"
     return candidate

@@ -380,6 +380,11 @@ def value_of(rec: Record, name: str) -> Any:
     return rec.data.get(name)
 
 
+def _collate(value: Any) -> Any:
+    """Text sorts as people read it: case does not split "apple" from "Banana"."""
+    return (value.casefold(), value) if isinstance(value, str) else value
+
+
 def sorter(
     sort: tuple[tuple[str, bool], ...], value: Callable[[Record, str], Any] = value_of
 ) -> Callable[[list[Record]], list[Record]]:
@@ -392,7 +397,7 @@ def sorter(
             present = [r for r in ordered if value(r, name) is not None]
             missing = [r for r in ordered if value(r, name) is None]
             try:
-                present.sort(key=lambda r: value(r, name), reverse=desc)
+                present.sort(key=lambda r: _collate(value(r, name)), reverse=desc)
             except TypeError:  # mixed types in an inferred field
                 present.sort(key=lambda r: str(value(r, name)), reverse=desc)
             ordered = present + missing  # records without the field always come last

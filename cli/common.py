@@ -61,5 +61,7 @@ def site_services(ctx: click.Context) -> Iterator[Vellum]:
 
 
 def _describe(exc: VellumError) -> str:
-    details = "; ".join(f"{d.field}: {d.message}" if d.field else d.message for d in exc.details)
+    """The message, then each detail it does not already say."""
+    said = [f"{d.field}: {d.message}" if d.field else d.message for d in exc.details]
+    details = "; ".join(d for d in said if d not in exc.message)
     return f"{exc.message} ({details})" if details else exc.message

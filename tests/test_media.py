@@ -101,6 +101,21 @@ def test_multiple_upload_is_all_or_nothing(editor, query_repo):
     made = editor.post("/api/upload/multiple", data={"files[]": files, "folder": "docs"})
     assert made.status_code == 201
     assert [m["id"] for m in made.get_json()["data"]] == ["docs/a.png", "docs/b.pdf"]
+    assert git(query_repo, "log", "-1", "--format=%s") == "Upload docs/a.png, docs/b.pdf"
+    assert git(query_repo, "show", "--name-only", "--format=", "HEAD").split() == [
+        "media/_meta/docs/a.png.json",
+        "media/_meta/docs/b.pdf.json",
+        "media/docs/a.png",
+        "media/docs/b.pdf",
+    ]  # one commit for all of them
+    twins = [(io.BytesIO(PNG), "a.png"), (io.BytesIO(PNG), "a.png")]
+    named = editor.post("/api/upload/multiple", data={"files[]": twins, "folder": "docs"})
+    assert [m["id"] for m in named.get_json()["data"]] == ["docs/a-1.png", "docs/a-2.png"]
+    missing = editor.post("/api/upload", data={})
+    assert (
+        missing.get_json()["error"]["message"]
+        == "Send the file as multipart/form-data field 'file'"
+    )
     bad = [(io.BytesIO(JPEG), "c.jpg"), (io.BytesIO(b"nope"), "d.png")]
     refused = editor.post("/api/upload/multiple", data={"files[]": bad})
     assert refused.status_code == 415

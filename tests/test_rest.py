@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import git, write_files
 
 
 def ids(response) -> list[str]:
@@ -347,3 +347,11 @@ def test_the_apis_own_names_are_not_taken_for_models(client):
         assert refused.get_json()["error"]["code"] == "METHOD_NOT_ALLOWED"
         assert "GET" in refused.headers["Allow"]
     assert client.get("/api/users/zed").get_json()["error"]["message"] == "No such endpoint"
+
+
+def test_text_sorts_without_regard_to_case(app, client, query_repo):
+    write_files(query_repo, {"posts/low.md": "---\ntitle: apple pie\nstatus: draft\n---\n"})
+    app.extensions["vellum"].sync()
+    titles = [r["title"] for r in client.get("/api/post?sort=title").get_json()["data"]]
+    assert titles == sorted(titles, key=str.casefold) and titles[0] == "Alpha"
+    assert titles[1] == "apple pie"  # not after "Gamma", as code points would put it

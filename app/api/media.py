@@ -20,8 +20,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(files_bp)
 
 
-def _items(field: str) -> list[media.Upload]:
-    uploads = request.files.getlist(field)
+def _items(field: str, also: str | None = None) -> list[media.Upload]:
+    uploads = request.files.getlist(field) or (request.files.getlist(also) if also else [])
     if not uploads:
         raise BadRequest(f"Send the file as multipart/form-data field '{field}'")
     alt, folder = request.form.get("alt"), request.form.get("folder")
@@ -35,10 +35,10 @@ def _author():
 @api_media.post("/upload")
 @access.require("write")
 def upload() -> Response:
-    items = _items("file") if "file" in request.files else _items("files")
+    items = _items("file") if "file" in request.files else _items("file", "files")
     if len(items) != 1:
         raise BadRequest("POST /api/upload takes one file; use /api/upload/multiple for more")
-    record = media.upload(vellum(), items[0], _author())
+    record = media.upload(vellum(), items, _author())[0]
     return json_response({"data": record}, 201, {"Location": f"/api/media/{record['id']}"})
 
 
@@ -46,10 +46,7 @@ def upload() -> Response:
 @access.require("write")
 def upload_multiple() -> Response:
     items = _items("files[]") if "files[]" in request.files else _items("files")
-    for item in items:  # check every file before committing any
-        media.check(vellum().site, item)
-    records = [media.upload(vellum(), item, _author()) for item in items]
-    return json_response({"data": records}, 201)
+    return json_response({"data": media.upload(vellum(), items, _author())}, 201)
 
 
 @api_media.get("/media")
