@@ -21,7 +21,7 @@ import orjson
 from whoosh import analysis, fields, index, query, scoring
 from whoosh.highlight import ContextFragmenter, HtmlFormatter, highlight
 from whoosh.index import LockError
-from whoosh.qparser import AndGroup, PhrasePlugin, QueryParser
+from whoosh.qparser import AndGroup, FieldsPlugin, OperatorsPlugin, PhrasePlugin, QueryParser
 from whoosh.query import QueryError
 from whoosh.support.charset import accent_map
 
@@ -257,6 +257,9 @@ class Store:
         # The text index keeps no word positions (a build ~15% faster), so a quoted
         # phrase means its words, all of them, rather than an error.
         parser.remove_plugin_class(PhrasePlugin)
+        # Words, all of them: no AND/OR/NOT and no field: prefixes, as the docs promise.
+        parser.remove_plugin_class(OperatorsPlugin)
+        parser.remove_plugin_class(FieldsPlugin)
         try:
             parsed = parser.parse(text)
         except Exception as exc:  # whoosh raises plain exceptions on odd syntax

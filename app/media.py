@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from app import writes
-from app.errors import BadRequest, Detail, NotFound, SiteError, ValidationError, VellumError
+from app.errors import (
+    BadRequest,
+    Conflict,
+    Detail,
+    NotFound,
+    SiteError,
+    ValidationError,
+    VellumError,
+)
 from app.site import Site
 from app.state import iso, utcnow
 
@@ -167,6 +175,18 @@ def upload(services, items: list[Upload], author) -> list[dict]:
     return records
 
 
+def used_by(catalog, media_id: str) -> list[str]:
+    """`model/id` of every record whose media field names this file."""
+    found = []
+    for name, fields in catalog.fields.items():
+        names = [f.name for f in fields.values() if f.type == "media"]
+        for variants in catalog.records.get(name, {}).values() if names else ():
+            for rec in variants.values():  # every locale's file
+                if any(rec.data.get(n) == media_id for n in names):
+                    found.append(f"{name}/{rec.id}")
+    return sorted(set(found))
+
+
 def url_of(media_id: str) -> str:
     return f"/media/{media_id}"
 
@@ -225,10 +245,15 @@ def update(services, media_id: str, alt: str | None, author) -> dict:
 
 
 def delete(services, media_id: str, author) -> None:
+    """Remove a file and its metadata; not while a record's media field names it."""
     site = services.site
     with writes.write_lock(services):
         if describe(site, media_id) is None:
             raise MediaNotFound(media_id)
+        users = used_by(services.catalog(), media_id)
+        if users:
+            shown = ", ".join(users[:5]) + (" …" if len(users) > 5 else "")
+            raise Conflict(f"{media_id} is used by {shown}: change those records first")
         changes = {f"{site.media_folder}/{media_id}": None}
         meta = f"{site.media_folder}/{META}/{media_id}.json"
         if (site.root / meta).exists():

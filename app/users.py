@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -20,6 +21,8 @@ ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read", "read:drafts"}),
 }
 MIN_PASSWORD = 8
+# Names start with a letter, so a reference that is all digits is an id.
+USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
 _HASHER = PasswordHasher()
 # Verified against when the user does not exist, so both paths take the same time.
 _DUMMY_HASH = _HASHER.hash("vellum-no-such-user")
@@ -65,7 +68,9 @@ def check_role(role: str) -> str:
 
 
 def check_password(password: str) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+    if not isinstance(password, str):
+        raise ValidationError("Invalid password", [Detail("password", "expected a string")])
+    if len(password) < MIN_PASSWORD:
         raise ValidationError(
             "Password too short",
             [Detail("password", f"must be at least {MIN_PASSWORD} characters")],
@@ -77,14 +82,17 @@ def create_user(
     state: StateStore, name: str, password: str, role: str = "viewer", email: str | None = None
 ) -> User:
     """Add an account; names are unique."""
-    name = (name or "").strip()
+    name = name.strip() if isinstance(name, str) else name
     if not name:
         raise ValidationError("Name required", [Detail("name", "is required")])
+    if not isinstance(name, str) or not USER_NAME.match(name):
+        detail = "a letter, then letters, digits, '.', '_' or '-' (at most 64)"
+        raise ValidationError("Invalid user name", [Detail("name", detail)])
     check_role(role)
     hashed = _HASHER.hash(check_password(password))
     now = iso(utcnow())
     with state.transaction() as db:
-        if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+        if db.execute("SELECT 1 FROM users WHERE name = ? COLLATE NOCASE", (name,)).fetchone():
             raise Conflict(f"A user named '{name}' already exists")
         cur = db.execute(
             "INSERT INTO users (name, email, role, password_hash, created_at, updated_at)"

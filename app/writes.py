@@ -384,6 +384,8 @@ def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, b
                 details.append(Detail(f.name, "is required"))
         elif f.required and f.name in coerced and is_blank(coerced[f.name]):
             details.append(Detail(f.name, "is required (it is empty)"))
+        if f.type == "media" and not _media_exists(catalog.site, coerced.get(f.name)):
+            details.append(Detail(f.name, f"no media file '{coerced[f.name]}' (upload it first)"))
         if f.type == "relation" and merged.get(f.name) is not None:
             targets = merged[f.name] if f.many else [merged[f.name]]
             missing = [t for t in targets if t not in catalog.records.get(f.to, {})]
@@ -396,6 +398,15 @@ def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, b
     if details:
         raise ValidationError(f"The {model.name} is not valid", details)
     return coerced
+
+
+def _media_exists(site, value: Any) -> bool:
+    """A media field names a file of the media folder (or an absolute URL elsewhere)."""
+    if value is None or str(value).startswith(("https://", "http://")):
+        return True
+    folder = (site.root / site.media_folder).resolve()
+    target = (folder / str(value)).resolve()
+    return target.is_relative_to(folder) and target.is_file()
 
 
 def _holder(catalog: Catalog, model: str, field: str, value, locale, record_id) -> str | None:

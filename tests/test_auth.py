@@ -303,6 +303,20 @@ def test_users_api(app, admin, anonymous):
     assert last.status_code == 409
     assert anonymous.delete(f"/api/users/{user_id}", headers=bearer(token)).status_code == 204
     assert anonymous.get(f"/api/users/{user_id}", headers=bearer(token)).status_code == 404
+    # By name too; names are checked, unique whatever their case, passwords are strings.
+    by_name = anonymous.get("/api/users/ada", headers=bearer(token))
+    assert by_name.status_code == 200 and by_name.get_json()["data"]["id"] == admin.id
+    for body, field in (
+        ({"name": "bad name/..", "password": "long enough"}, "name"),
+        ({"name": "ADA", "password": "long enough"}, None),
+        ({"name": "num", "password": 12345678901234}, "password"),
+    ):
+        refused = anonymous.post("/api/users", headers=bearer(token), json=body)
+        if field is None:
+            assert refused.status_code == 409, body
+        else:
+            assert refused.status_code == 422, body
+            assert refused.get_json()["error"]["details"][0]["field"] == field
 
 
 def test_password_is_stored_hashed(app, admin):

@@ -154,6 +154,26 @@ def test_media_field_populates(editor, query_repo):
     assert cover["url"] == "/media/images/alpha.png" and cover["mimeType"] == "image/png"
 
 
+def test_a_media_field_names_a_file_that_is_there(editor, query_repo):
+    refused = editor.patch("/api/post/beta", json={"cover": "images/nope.png"})
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["details"] == [
+        {"field": "cover", "message": "no media file 'images/nope.png' (upload it first)"}
+    ]
+    assert editor.patch("/api/post/beta", json={"cover": "../vellum.yml"}).status_code == 422
+    url = "https://cdn.example.com/beta.png"  # a file elsewhere is the writer's business
+    assert editor.patch("/api/post/beta", json={"cover": url}).status_code == 200
+    send(editor, PNG, "beta.png", folder="images")
+    assert editor.patch("/api/post/beta", json={"cover": "images/beta.png"}).status_code == 200
+    # A file a record uses is not deleted from under it.
+    in_use = editor.delete("/api/media/images/beta.png")
+    assert in_use.status_code == 409
+    assert in_use.get_json()["error"]["message"] == (
+        "images/beta.png is used by post/beta: change those records first"
+    )
+    assert (query_repo / "media/images/beta.png").exists()
+
+
 def test_svg_is_sandboxed_and_paths_cannot_escape(editor):
     url = send(editor, SVG, "logo.svg").get_json()["data"]["url"]
     served = editor.get(url)

@@ -346,7 +346,7 @@ def test_the_apis_own_names_are_not_taken_for_models(client):
         assert refused.status_code == 405, url
         assert refused.get_json()["error"]["code"] == "METHOD_NOT_ALLOWED"
         assert "GET" in refused.headers["Allow"]
-    assert client.get("/api/users/zed").get_json()["error"]["message"] == "No such endpoint"
+    assert client.get("/api/search/zed").get_json()["error"]["message"] == "No such endpoint"
 
 
 def test_text_sorts_without_regard_to_case(app, client, query_repo):

@@ -100,16 +100,16 @@ def create_user() -> Response:
     return json_response({"data": user.as_dict()}, 201, {"Location": f"/api/users/{user.id}"})
 
 
-@accounts.get("/users/<int:user_id>")
+@accounts.get("/users/<user_id>")
 @access.require("admin")
-def get_user(user_id: int) -> Response:
+def get_user(user_id: str) -> Response:
     return json_response({"data": users.get_user(vellum().state, user_id).as_dict()})
 
 
-@accounts.put("/users/<int:user_id>")
-@accounts.patch("/users/<int:user_id>")
+@accounts.put("/users/<user_id>")
+@accounts.patch("/users/<user_id>")
 @access.require("admin")
-def update_user(user_id: int) -> Response:
+def update_user(user_id: str) -> Response:
     data = body()
     user = users.update_user(
         vellum().state,
@@ -121,9 +121,9 @@ def update_user(user_id: int) -> Response:
     return json_response({"data": user.as_dict()})
 
 
-@accounts.delete("/users/<int:user_id>")
+@accounts.delete("/users/<user_id>")
 @access.require("admin")
-def delete_user(user_id: int) -> Response:
+def delete_user(user_id: str) -> Response:
     users.delete_user(vellum().state, user_id)
     return Response(status=204)
 
