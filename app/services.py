@@ -79,6 +79,7 @@ class Vellum:
         self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
         self._text_checked = False
+        self.site_error: str | None = None  # why a changed vellum.yml could not be loaded
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -104,8 +105,9 @@ class Vellum:
             site = load_site(self.site.root)
         except SiteError as exc:
             log.warning("vellum.yml changed but cannot be loaded, keeping the old one: %s", exc)
+            self.site_error = exc.message
             return False
-        self.site = site
+        self.site, self.site_error = site, None
         return True
 
     # -- keeping the index current ----------------------------------------------------
@@ -173,10 +175,15 @@ class Vellum:
     def problems(self) -> list[Problem]:
         """Everything `vellum validate` reports: wrong settings in vellum.yml, folders
         that are not served, invalid files, then models GraphQL leaves out."""
-        catalog = self.catalog()
+        catalog = self.catalog()  # reloads vellum.yml if it changed
+        kept = []
+        if self.site_error:
+            why = self.site_error.removeprefix(f"{CONFIG_FILE}: ")
+            kept = [Problem(CONFIG_FILE, f"{why} (the last valid one is still served)")]
         folders = [Problem(f"{name}/", why) for name, why in self.site.unserved.items()]
         settings = settings_problems(self.site)
-        return settings + folders + catalog.problems + graphql_names.problems(self.site, catalog)
+        found = settings + folders + catalog.problems + graphql_names.problems(self.site, catalog)
+        return kept + found
 
     def _snapshot_meta(self, key: str):
         return (self._snapshot.meta if self._snapshot else {}).get(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import git, write_files
@@ -331,6 +333,14 @@ def test_a_changed_vellum_yml_is_served_without_a_restart(client, query_repo):
     assert client.get("/api/post?filter[subtitle]=First").get_json()["data"][0]["id"] == "alpha"
     answer = client.post("/graphql", json={"query": '{ post(id: "alpha") { subtitle } }'})
     assert answer.get_json() == {"data": {"post": {"subtitle": "First"}}}
+    # A broken vellum.yml keeps the last valid one served, and /api/_status says why.
+    config.write_text(config.read_text() + "  oops: [\n")
+    time.sleep(0.01)  # a new modification time
+    assert client.get("/api/post/alpha").status_code == 200
+    invalid = client.get("/api/_status").get_json()["data"]["invalid"]
+    assert invalid[0]["path"] == "vellum.yml"
+    assert invalid[0]["reason"].startswith("invalid YAML")
+    assert invalid[0]["reason"].endswith("(the last valid one is still served)")
 
 
 def test_the_api_root_answers(client):
