@@ -65,7 +65,9 @@ def _file_event(services, commit: dict, prefix: str, status: str, path: str) -> 
     if old is None:
         return Event("content.created", _shape(new, ident), ident["type"], key=key, draft=draft)
     data = {**_shape(new, ident), "changes": _changes(old, new)}
-    return Event("content.updated", data, ident["type"], key=key, draft=draft)
+    event = Event("content.updated", data, ident["type"], key=key, draft=draft)
+    event.unpublished = draft and not _is_draft(services, old)
+    return event
 
 
 def _record_at(services, model: str, commit: str, repo_path: str, path: str) -> Record | None:

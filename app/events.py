@@ -35,6 +35,9 @@ class Event:
     # Events with the same key are delivered in order to each endpoint (one record, one file).
     key: str | None = None
     draft: bool = False
+    # A published record became a draft: readers of published records only are told
+    # it is gone (without its new content); see app.api.events.
+    unpublished: bool = False
     id: str = field(default_factory=new_event_id)
     timestamp: str = field(default_factory=lambda: iso(utcnow()))
 

@@ -20,6 +20,7 @@ from app.state import StateStore
 
 log = logging.getLogger("vellum.events")
 HEAD_CURSOR = "head"
+UNPUBLISHED = 2  # the `draft` column: 0 published, 1 draft, 2 draft that was published
 
 
 def emit(state: StateStore, events: Iterable[Event]) -> int:
@@ -36,7 +37,7 @@ def add(db: sqlite3.Connection, events: Iterable[Event]) -> int:
             e.name,
             e.model,
             e.key,
-            int(e.draft),
+            UNPUBLISHED if e.unpublished else int(e.draft),
             orjson.dumps(e.payload()).decode(),
             e.timestamp,
         )

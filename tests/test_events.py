@@ -205,3 +205,35 @@ def test_a_commit_that_touched_a_draft_is_for_readers_of_drafts(app, query_repo)
     frames = read_frames(response, 2)
     assert [f["event"] for f in frames] == ["commit", "content.created"]
     assert orjson.loads(frames[0]["data"])["data"]["message"] == "Create post open"
+
+
+def test_readers_are_told_when_a_published_record_becomes_a_draft(app, query_repo):
+    """A static site built from the anonymous stream must drop a post taken back to draft,
+    without learning what the draft now says."""
+    services = app.extensions["vellum"]
+    outbox.process_head(services)
+    marker = Event("custom.start", {}, key="c")
+    outbox.emit(services.state, [marker])
+    beta = query_repo / "posts/beta.md"
+    beta.write_text(
+        beta.read_text()
+        .replace("status: published", "status: draft")
+        .replace("title: Beta", "title: Beta (secret rewrite)")
+    )
+    commit(query_repo, "Take beta back")
+    services.sync()
+    outbox.process_head(services)
+    reader = app.test_client()  # anonymous, public_read
+    frames = read_frames(
+        reader.get("/api/events/stream", headers={"Last-Event-ID": marker.id}, buffered=False), 1
+    )
+    assert frames[0]["event"] == "content.deleted"
+    gone = orjson.loads(frames[0]["data"])
+    assert gone["event"] == "content.deleted" and gone["commit"] is None
+    assert gone["data"] == {"id": "beta", "type": "post", "locale": "en"}
+    editor = authorised_client(app)  # read:drafts: the update itself
+    seen = read_frames(
+        editor.get("/api/events/stream", headers={"Last-Event-ID": marker.id}, buffered=False), 2
+    )
+    assert [f["event"] for f in seen] == ["commit", "content.updated"]
+    assert orjson.loads(seen[1]["data"])["data"]["title"] == "Beta (secret rewrite)"

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import orjson
 from flask import Blueprint, Flask, Response, current_app, request
 
 from app import access, limits, outbox
@@ -92,6 +93,10 @@ def _frames(state: StateStore, principal: Principal, after: int, seconds: float)
             if visible(principal, row["name"], bool(row["draft"])):
                 yield f"id: {row['id']}\nevent: {row['name']}\ndata: {row['payload']}\n\n"
                 quiet_since = time.monotonic()
+            elif row["draft"] == outbox.UNPUBLISHED and principal.can("read"):
+                # What a reader saw is gone: a deletion, without the draft's content.
+                yield f"id: {row['id']}\nevent: content.deleted\ndata: {_gone(row)}\n\n"
+                quiet_since = time.monotonic()
         if not rows:
             if time.monotonic() - quiet_since > KEEPALIVE:
                 yield ": keepalive\n\n"
@@ -102,3 +107,11 @@ def _frames(state: StateStore, principal: Principal, after: int, seconds: float)
     last = outbox.id_of(state, after)
     if last is not None:
         yield f"id: {last}\n\n"
+
+
+def _gone(row) -> str:
+    """A content.deleted payload for an event whose record readers can no longer see."""
+    event = orjson.loads(row["payload"])
+    data = {k: event["data"].get(k) for k in ("id", "type", "locale")}
+    gone = {**event, "event": "content.deleted", "commit": None, "data": data}
+    return orjson.dumps(gone).decode()
