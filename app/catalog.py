@@ -120,7 +120,9 @@ class Catalog:
                 continue
             for rec in list(self._all(name)):
                 for f in relations:
-                    missing = [t for t in _ids(rec.data.get(f.name)) if t not in self.records[f.to]]
+                    missing = [
+                        t for t in relation_ids(rec.data.get(f.name)) if t not in self.records[f.to]
+                    ]
                     if missing:
                         self._reject(rec, f.name, f"relation to nothing: no {f.to} '{missing[0]}'")
                         break
@@ -217,7 +219,8 @@ class Catalog:
         return html
 
 
-def _ids(value) -> list[str]:
+def relation_ids(value) -> list[str]:
+    """A relation's value as a list of ids (a one-relation holds one, or none)."""
     if value is None:
         return []
     return value if isinstance(value, list) else [value]

@@ -30,6 +30,7 @@ from app.query import (
     sorter,
     typed_operand,
     value_of,
+    visible_data,
 )
 from app.records import Record
 
@@ -182,7 +183,7 @@ def to_content(services, rec: Record, drafts: bool, authors: dict) -> dict:
         "createdAt": rec.created,
         "updatedAt": rec.updated,
         "version": rec.sha,
-        "data": rec.data,
+        "data": visible_data(catalog, rec, drafts),
     }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import media
-from app.catalog import Catalog
+from app.catalog import Catalog, relation_ids
 from app.errors import InvalidParameter, ModelNotFound, RecordNotFound
 from app.models import Field, FieldError, coerce, parse_date, parse_datetime
 from app.records import Record
@@ -499,10 +499,26 @@ _MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 # -- shaping ------------------------------------------------------------------------
+def visible_data(catalog: Catalog, rec: Record, drafts: bool) -> dict[str, Any]:
+    """The record's fields; without drafts, relation ids that point at drafts are left out
+    (a reader must not learn a draft's id from a published record)."""
+    if drafts:
+        return rec.data
+    data = dict(rec.data)
+    for f in catalog.fields[rec.model].values():
+        if f.type != "relation" or data.get(f.name) is None:
+            continue
+        shown = [
+            t for t in relation_ids(data[f.name]) if catalog.get(f.to, t, None, False) is not None
+        ]
+        data[f.name] = shown if f.many else (shown[0] if shown else None)
+    return data
+
+
 def to_json(catalog: Catalog, rec: Record, query: ListQuery | None = None) -> dict:
     """A record as the API shows it: flat, with system fields, populated where asked."""
     out: dict[str, Any] = {"id": rec.id, "type": rec.model, "locale": rec.locale}
-    out.update(rec.data)
+    out.update(visible_data(catalog, rec, query.drafts) if query is not None else rec.data)
     if rec.body is not None:
         out["body"] = rec.body
         out["html"] = catalog.html(rec)

@@ -411,3 +411,28 @@ def test_redis_storage_shares_one_count_across_processes(tmp_path, redis_url):
     assert statuses == [200, 200, 200, 429]
     for application in (first, second):
         application.extensions["vellum"].close()
+
+
+def test_a_reader_never_learns_a_drafts_id_through_a_relation(app, anonymous, query_repo):
+    config = (query_repo / "vellum.yml").read_text()
+    related = "      related:     {type: relation, to: post, many: true}\n"
+    write_files(
+        query_repo,
+        {
+            "vellum.yml": config.replace(
+                "      cover:       {type: media}\n", "      cover:       {type: media}\n" + related
+            ),
+            "posts/pointer.md": "---\ntitle: Pointer\nstatus: published\n"
+            "related: [alpha, gamma]\n---\n",  # gamma is a draft
+        },
+    )
+    time.sleep(0.01)
+    app.extensions["vellum"].catalog()  # reloads vellum.yml
+    app.extensions["vellum"].sync()
+    shown = anonymous.get("/api/post/pointer").get_json()["data"]
+    assert shown["related"] == ["alpha"]
+    content = anonymous.get("/api/content/pointer").get_json()["data"]
+    assert content["data"]["related"] == ["alpha"]
+    _, drafts = keys.create_key(state_of(app), "editor", ["read", "read:drafts"])
+    full = anonymous.get("/api/post/pointer", headers=bearer(drafts)).get_json()["data"]
+    assert full["related"] == ["alpha", "gamma"]
