@@ -127,13 +127,12 @@ def exclusions(models: dict[str, Model], fields: dict[str, dict[str, Field]]) ->
     out: dict[str, str] = {}
     for name, model in models.items():
         own = fields.get(name, {})
-        problem = _own_problem(model, own)
-        if problem is None:
-            problem = _clash(claims(model, own), taken)
+        wanted = claims(model, own)
+        problem = _own_problem(model, own) or _clash(wanted, taken)
         if problem is not None:
             out[name] = f"left out of GraphQL: {problem}"
             continue
-        for kind, names in claims(model, own).items():
+        for kind, names in wanted.items():
             taken[kind].update(dict.fromkeys(names, f"model '{name}'"))
     return out
 

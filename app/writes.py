@@ -177,7 +177,18 @@ def update(
         locale = locale_of(services, request.locale)
         _check_read_only(model, record_id, request)
         current = catalog.get(model.name, record_id, locale)
-        if current is None:
+        if current is not None:
+            request = _without_echoed_dates(request, current)
+            source = path = current.path
+            verb = "Update"
+            if current.locale != locale:  # a new translation, beside the record it translates
+                path, verb = (
+                    _variant_path(services, model, current.path, record_id, locale),
+                    "Translate",
+                )
+        else:
+            # A file left out as invalid: PUT replaces it where it is, so the API can repair
+            # what a hand edit broke; there is nothing valid for PATCH to merge into.
             left_out = _left_out(services, catalog, model.name, record_id, locale)
             if left_out is None:
                 raise RecordNotFound(model.name, record_id)
@@ -186,19 +197,15 @@ def update(
                     f"{left_out}; it is left out, so there is nothing to merge into: "
                     "replace it with PUT or fix it in Git"
                 )
-            return _replace_left_out(services, catalog, model, left_out, request, author, if_match)
-        request = _without_echoed_dates(request, current)
-        path = current.path
-        if current.locale != locale:  # a new translation, beside the record it translates
-            path = _variant_path(services, model, current.path, record_id, locale)
-        original = _current_bytes(services, current.path, if_match)
+            source = path = left_out.path
+            verb = "Repair"
+        original = _current_bytes(services, source, if_match)
         base = current if merge else None
         values = _validate(catalog, model, request.fields, record_id, locale, base, full=not merge)
         if merge:
             data = _render_edit(model, original, request, values)
         else:
             data = _render_new(model, values, request.body)
-        verb = "Update" if path == current.path else "Translate"
         message = request.message or f"{verb} {model.name} {record_id}"
         commit(services, {path: data}, message, author)
         return _reindexed(services, model.name, record_id, locale)
@@ -279,19 +286,6 @@ def _left_out(services, catalog: Catalog, model: str, record_id: str, locale) ->
     return None
 
 
-def _replace_left_out(services, catalog, model, left_out: Problem, request, author, if_match):
-    """PUT on a file left out as invalid: the new content replaces it, so the API can
-    repair what a hand edit broke."""
-    ident = record_identity(services, left_out.path)
-    record_id, locale = ident["id"], ident["locale"]
-    _current_bytes(services, left_out.path, if_match)
-    values = _validate(catalog, model, request.fields, record_id, locale, None, full=True)
-    data = _render_new(model, values, request.body)
-    message = request.message or f"Repair {model.name} {record_id}"
-    commit(services, {left_out.path: data}, message, author)
-    return _reindexed(services, model.name, record_id, locale)
-
-
 # -- helpers ---------------------------------------------------------------------------
 def model_of(services, name: str) -> Model:
     model = services.site.models.get(name)
@@ -329,8 +323,7 @@ def _check_id(record_id) -> None:
 
 def _path_for(services, model: Model, record_id: str, locale: str | None) -> str:
     """Site-relative path of a new record file; never outside the model's folder."""
-    suffix = f".{locale}" if locale and locale != services.site.default_locale else ""
-    return f"{model.folder}/{record_id}{suffix}{model.extensions[0]}"
+    return f"{model.folder}/{_file_name(services, record_id, locale, model.extensions[0])}"
 
 
 def _variant_path(services, model: Model, original: str, record_id: str, locale) -> str:
@@ -338,8 +331,13 @@ def _variant_path(services, model: Model, original: str, record_id: str, locale)
     extension (posts/2024/hello.md → posts/2024/hello.fr.md)."""
     folder, _, name = original.rpartition("/")
     ext = next((e for e in model.extensions if name.endswith(e)), model.extensions[0])
+    return f"{folder}/{_file_name(services, record_id, locale, ext)}"
+
+
+def _file_name(services, record_id: str, locale: str | None, ext: str) -> str:
+    """`hello.md`, or `hello.fr.md` for a locale other than the default."""
     suffix = f".{locale}" if locale and locale != services.site.default_locale else ""
-    return f"{folder}/{record_id}{suffix}{ext}" if folder else f"{record_id}{suffix}{ext}"
+    return f"{record_id}{suffix}{ext}"
 
 
 def _current_bytes(services, path: str, if_match: list[str] | None) -> bytes:
