@@ -53,14 +53,33 @@ def stream() -> Response:
         after = outbox.seq_of(services.state, resume) if resume else None
         if after is None:
             after = outbox.last_seq(services.state)
-        body = _frames(services.state, principal, after, services.config["STREAM_SECONDS"])
+        frames = _frames(services.state, principal, after, services.config["STREAM_SECONDS"])
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        response = Response(body, mimetype="text/event-stream", headers=headers)
+        free = _once(slots.release)
+        response = Response(_freeing(frames, free), mimetype="text/event-stream", headers=headers)
     except BaseException:
         slots.release()
         raise
-    response.call_on_close(slots.release)  # when the client leaves or the stream ends
+    response.call_on_close(free)  # a client that leaves early
     return response
+
+
+def _freeing(frames: Iterator[str], free) -> Iterator[str]:
+    """The frames; the slot is free once the last is handed over, before the connection
+    closes, so a client reconnecting at once finds it."""
+    yield from frames
+    free()
+
+
+def _once(release):
+    """`release`, callable any number of times, released once."""
+    done = threading.Lock()
+
+    def call() -> None:
+        if done.acquire(blocking=False):
+            release()
+
+    return call
 
 
 @api_events.post("/events")
