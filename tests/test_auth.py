@@ -15,6 +15,8 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from app import keys, users
+from app.settings_check import settings_problems
+from app.site import load_site
 from tests.conftest import QUERY_SITE, build_app, commit, make_repo, write_files
 from tests.servers import free_port
 
@@ -345,6 +347,54 @@ def test_rate_limit_headers_count_down_then_429(tmp_path):
     statuses = [client.get("/api/post", headers=bearer(secret)).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     application.extensions["vellum"].close()
+
+
+MIXED_ROUTES = [
+    ("GET", "/api/post", None),
+    ("GET", "/api/search?q=alpha", None),
+    ("GET", "/api/post/alpha", None),
+    ("POST", "/graphql", {"query": "{ posts { nodes { id } } }"}),
+    ("GET", "/api/content", None),
+]
+
+
+def test_one_budget_per_caller_across_routes_and_processes(tmp_path):
+    repo = site_with(
+        tmp_path, "auth:\n  public_read: true\nrate_limits:\n  anonymous: 10 per minute\n"
+    )
+    first = build_app(repo, tmp_path / "state")  # two apps on one state folder: two workers
+    second = build_app(repo, tmp_path / "state")
+    try:
+        clients = [first.test_client(), second.test_client()]
+
+        def ask(n: int, headers: dict | None = None):
+            method, path, body = MIXED_ROUTES[n % len(MIXED_ROUTES)]
+            return clients[n % 2].open(path, method=method, json=body, headers=headers)
+
+        seen = [ask(n) for n in range(10)]
+        assert [r.status_code for r in seen] == [200] * 10
+        assert [r.headers["X-RateLimit-Remaining"] for r in seen] == [str(9 - n) for n in range(10)]
+        refused = [ask(n) for n in range(len(MIXED_ROUTES))]
+        assert [r.status_code for r in refused] == [429] * len(MIXED_ROUTES)
+        assert {r.get_json()["error"]["code"] for r in refused} == {"RATE_LIMITED"}
+        other = first.test_client()
+        other.environ_base["REMOTE_ADDR"] = "127.0.0.2"  # another IP, another budget
+        assert other.get("/api/post").status_code == 200
+        # A key is one identity too, whichever route and process it reaches.
+        _, secret = keys.create_key(state_of(first), "tight", ["read"], rate_limit="3 per minute")
+        statuses = [ask(n, bearer(secret)).status_code for n in range(len(MIXED_ROUTES))]
+        assert statuses == [200, 200, 200, 429, 429]
+    finally:
+        for application in (first, second):
+            application.extensions["vellum"].close()
+
+
+def test_rate_limit_storage_is_the_state_store_or_redis(tmp_path):
+    settings = "auth:\n  public_read: true\nrate_limits:\n  storage: sqlite:///counts.db\n"
+    problems = settings_problems(load_site(site_with(tmp_path, settings)))
+    assert [p.reason for p in problems] == [
+        "rate_limits.storage must be state://, memory:// or a redis:// URL"
+    ]
 
 
 def test_oversized_body_is_413(tmp_path):

@@ -8,6 +8,7 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import commit, write_files
 from tests.servers import call, running_server
 
 
@@ -43,3 +44,34 @@ def test_production_server_not_the_development_one(server):
     request = urllib.request.Request(f"{base}/api/_status")
     with urllib.request.urlopen(request, timeout=5) as response:
         assert "gunicorn" in response.headers.get("Server", "")
+
+
+ROUTES = [
+    ("GET", "/api/post", None),
+    ("GET", "/api/search?q=alpha", None),
+    ("GET", "/api/post/alpha", None),
+    ("POST", "/graphql", {"query": "{ posts { nodes { id } } }"}),
+    ("GET", "/api/content", None),
+]
+
+
+def test_one_ip_has_one_budget_across_routes_and_workers(query_repo, tmp_path):
+    config = (query_repo / "vellum.yml").read_text() + "rate_limits:\n  anonymous: 30 per minute\n"
+    write_files(query_repo, {"vellum.yml": config})
+    commit(query_repo, "Tight rate limit")
+    with running_server(
+        query_repo, tmp_path / "state", tmp_path / "server.log", workers=2
+    ) as running:
+        base, _ = running
+        seen = []
+        while not seen or seen[-1][0] == 200:
+            method, path, body = ROUTES[len(seen) % len(ROUTES)]
+            status, headers, _ = call(method, f"{base}{path}", body)
+            seen.append((status, headers.get("X-RateLimit-Remaining")))
+            assert len(seen) <= 31, seen
+        left = [int(remaining) for _, remaining in seen[:-1]]
+        assert left == list(range(left[0], -1, -1)) and left[0] >= 25  # down by one a request
+        assert seen[-1][0] == 429
+        for method, path, body in ROUTES:  # every route, whichever worker answers
+            status, _, answer = call(method, f"{base}{path}", body)
+            assert status == 429 and answer["error"]["code"] == "RATE_LIMITED"
