@@ -8,7 +8,9 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt as pyjwt
 import pytest
@@ -179,6 +181,21 @@ def test_key_usage_limit(app, anonymous):
         200,
         429,
     ]
+
+
+def test_key_usage_limit_is_exact_under_concurrency(app):
+    key, secret = keys.create_key(state_of(app), "trial", ["read"], usage_limit=5)
+    start = threading.Barrier(30)
+
+    def read(_) -> int:
+        client = app.test_client()
+        start.wait(timeout=20)
+        return client.get("/api/post", headers=bearer(secret)).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(read, range(30)))
+    assert sorted(statuses) == [200] * 5 + [429] * 25
+    assert keys.get_key(state_of(app), key.id).request_count == 5
 
 
 def test_rotation_keeps_the_old_secret_for_the_grace_period(app, anonymous):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from app import keys
+from app.state import StateStore
 from tests.conftest import commit, write_files
 from tests.servers import call, running_server
 
@@ -75,3 +79,22 @@ def test_one_ip_has_one_budget_across_routes_and_workers(query_repo, tmp_path):
         for method, path, body in ROUTES:  # every route, whichever worker answers
             status, _, answer = call(method, f"{base}{path}", body)
             assert status == 429 and answer["error"]["code"] == "RATE_LIMITED"
+
+
+def test_a_keys_usage_limit_is_exact_across_workers(query_repo, tmp_path):
+    store = StateStore(tmp_path / "state")
+    _, secret = keys.create_key(store, "trial", ["read"], usage_limit=5)
+    store.close()
+    with running_server(
+        query_repo, tmp_path / "state", tmp_path / "server.log", workers=2
+    ) as running:
+        base, _ = running
+        start = threading.Barrier(30)
+
+        def read(_) -> int:
+            start.wait(timeout=20)
+            return call("GET", f"{base}/api/post", headers={"X-API-Key": secret})[0]
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = list(pool.map(read, range(30)))
+    assert sorted(statuses) == [200] * 5 + [429] * 25
