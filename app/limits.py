@@ -139,14 +139,28 @@ def init_app(app: Flask, site: Site, state: StateStore) -> Limiter:
         # If Redis goes away, count in memory rather than fail requests.
         in_memory_fallback_enabled=True,
     )
+    limiter.request_filter(_preflight)
     if settings.origins:
         CORS(app, origins=settings.origins, expose_headers=EXPOSED_HEADERS, max_age=600)
+        app.after_request(_vary_on_origin)
     return limiter
 
 
 def _storage_options(storage: str, state: StateStore) -> dict:
     """The state store is handed to our own storage; other storages take only their URI."""
     return {"state": state} if urlparse(storage).scheme == "state" else {}
+
+
+def _preflight() -> bool:
+    """An OPTIONS request (a CORS preflight) reads nothing: it spends no budget."""
+    return request.method == "OPTIONS"
+
+
+def _vary_on_origin(response: Response) -> Response:
+    """With CORS on, whether an answer allows its reader depends on Origin: a cache in
+    front must keep one copy per origin, or hand one origin's answer to another."""
+    response.vary.add("Origin")
+    return response
 
 
 class StateWindows(Storage):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import shutil
 import socket
@@ -404,6 +405,69 @@ def test_one_budget_per_caller_across_routes_and_processes(tmp_path):
     finally:
         for application in (first, second):
             application.extensions["vellum"].close()
+
+
+CORS_SITE = (
+    "auth:\n  public_read: true\nrate_limits:\n  anonymous: 2 per minute\n"
+    'cors:\n  origins: ["https://site.example"]\n'
+)
+PREFLIGHT = {"Origin": "https://site.example", "Access-Control-Request-Method": "GET"}
+
+
+def test_preflights_spend_no_budget(tmp_path):
+    application = build_app(site_with(tmp_path, CORS_SITE), tmp_path / "state")
+    client = application.test_client()
+    asked = [client.options("/api/post", headers=PREFLIGHT) for _ in range(5)]
+    assert {a.headers["Access-Control-Allow-Origin"] for a in asked} == {"https://site.example"}
+    assert all("X-RateLimit-Remaining" not in a.headers for a in asked)
+    got = [client.get("/api/post", headers={"Origin": "https://site.example"}) for _ in range(3)]
+    assert [r.status_code for r in got] == [200, 200, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in got] == ["1", "0", "0"]
+    application.extensions["vellum"].close()
+
+
+def test_cors_answers_vary_on_origin(tmp_path):
+    """Whether an answer carries Access-Control-Allow-Origin depends on Origin: caches must
+    know, or one origin's answer is served to another."""
+    application = build_app(site_with(tmp_path, CORS_SITE), tmp_path / "state")
+    client = application.test_client()
+    answers = [
+        client.options("/api/post", headers=PREFLIGHT),
+        client.get("/api/post", headers={"Origin": "https://site.example"}),
+        client.get("/api/post", headers={"Origin": "https://evil.example"}),
+        client.get("/api/post"),  # a 429 by now: it varies all the same
+    ]
+    assert answers[1].headers["Access-Control-Allow-Origin"] == "https://site.example"
+    assert "Access-Control-Allow-Origin" not in answers[2].headers
+    assert answers[3].status_code == 429
+    assert all("Origin" in answer.vary for answer in answers)
+    application.extensions["vellum"].close()
+
+
+def test_answers_to_credentials_are_private_to_caches(app, anonymous, admin):
+    _, secret = keys.create_key(state_of(app), "editor", ["read", "read:drafts", "write"])
+    token = login(anonymous).get_json()["data"]["accessToken"]
+    query = {"query": "{ posts { nodes { id } } }"}
+    for headers in (bearer(secret), {"X-API-Key": secret}, bearer(token)):
+        for answer in (
+            anonymous.get("/api/post/gamma", headers=headers),  # a draft
+            anonymous.post("/graphql", json=query, headers=headers),
+            anonymous.get("/api/post/nope", headers=headers),
+        ):
+            assert answer.cache_control.private and not answer.cache_control.public
+    public = anonymous.get("/api/post")
+    assert public.status_code == 200 and not public.cache_control.private
+    # A file that is public to everyone stays private when a key fetched it.
+    uploaded = anonymous.post(
+        "/api/upload",
+        data={"file": (io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(64)), "logo.png")},
+        headers=bearer(secret),
+    )
+    url = uploaded.get_json()["data"]["url"]
+    held = anonymous.get(url, headers=bearer(secret))
+    assert held.cache_control.private and not held.cache_control.public
+    assert held.cache_control.max_age == 86400
+    assert anonymous.get(url).cache_control.public
 
 
 def test_rate_limit_storage_is_the_state_store_or_redis(tmp_path):
