@@ -25,7 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tokens.init_app(app, services.state, secret)
     access.init_app(app)
     web.init_app(app)
-    limits.init_app(app, services.site)
+    limits.init_app(app, services.site, services.state)
     api.init_app(app)
     admin.init_app(app)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 from app import keys, oauth, tokens, users
 from app.errors import Forbidden, Unauthorized
@@ -122,7 +122,8 @@ def _resolve() -> Principal:
 
 
 def init_app(app: Flask) -> None:
-    """Count each API-key request against its key, with its final status."""
+    """Log each API-key request with its final status; keep personal answers out of caches."""
+    app.after_request(_private_when_personal)
 
     @app.after_request
     def record_key_use(response):
@@ -139,6 +140,20 @@ def init_app(app: Flask) -> None:
                 response.status_code,
             )
         return response
+
+
+def _private_when_personal(response: Response) -> Response:
+    """An answer to a caller who sent credentials may hold what only they may see (drafts,
+    a key's own data): `Cache-Control: private`, so that no shared cache keeps it."""
+    if _sent_credentials() and not response.cache_control.no_store:
+        response.cache_control.public = False
+        response.cache_control.private = True
+    return response
+
+
+def _sent_credentials() -> bool:
+    """Whether the request carries a token or key at all, valid or not."""
+    return bool(request.headers.get("Authorization") or request.headers.get("X-API-Key"))
 
 
 def commit_author(principal: Principal) -> tuple[str, str]:

@@ -14,7 +14,7 @@ import ipaddress
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app import outbox
 from app.errors import Detail, Forbidden, NotFound, RateLimited, Unauthorized, ValidationError
@@ -185,7 +185,8 @@ def _event(name: str, key_id: str, key_name: str, scopes) -> Event:
 
 
 def verify_key(state: StateStore, secret: str, ip: str | None) -> ApiKey:
-    """The key a request presents, checked: known, current, allowed from this IP, in budget."""
+    """The key a request presents, checked (known, current, allowed from this IP) and
+    counted against its usage limit in the same step."""
     match = _KEY.match(secret or "")
     rows = state.query("SELECT * FROM api_keys WHERE id = ?", (match.group(1),)) if match else []
     row = rows[0] if rows else None
@@ -206,24 +207,32 @@ def verify_key(state: StateStore, secret: str, ip: str | None) -> ApiKey:
         raise Unauthorized("This API key has expired")
     if key.allowed_ips and not _ip_allowed(ip, key.allowed_ips):
         raise Forbidden(f"This API key may not be used from {ip}")
-    if key.usage_limit is not None and key.request_count >= key.usage_limit:
+    return _spend(state, key, ip)
+
+
+def _spend(state: StateStore, key: ApiKey, ip: str | None) -> ApiKey:
+    """Count one request, unless the usage limit is spent: check and count are one UPDATE,
+    so concurrent requests, in any process, can never take more than the limit."""
+    with state.transaction() as db:
+        rows = db.execute(
+            "UPDATE api_keys SET request_count = request_count + 1, last_used_at = ?,"
+            " last_ip = ? WHERE id = ? AND (usage_limit IS NULL OR request_count < usage_limit)"
+            " RETURNING request_count, last_used_at, last_ip",
+            (iso(utcnow()), ip, key.id),
+        ).fetchall()
+    if not rows:
         raise RateLimited(f"This API key has used all of its {key.usage_limit} requests")
-    return key
+    count, used_at, last_ip = rows[0]
+    return replace(key, request_count=count, last_used_at=used_at, last_ip=last_ip)
 
 
 def record_use(state: StateStore, key_id: str, ip: str | None, method: str, path: str, status: int):
-    """Count a request against the key and add it to the key's activity log."""
-    now = iso(utcnow())
+    """Add a request, with its final status, to the key's activity log (verify_key counted it)."""
     with state.transaction() as db:
-        db.execute(
-            "UPDATE api_keys SET request_count = request_count + 1, last_used_at = ?,"
-            " last_ip = ? WHERE id = ?",
-            (now, ip, key_id),
-        )
         db.execute(
             "INSERT INTO key_activity (key_id, at, ip, method, path, status)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (key_id, now, ip, method, path, status),
+            (key_id, iso(utcnow()), ip, method, path, status),
         )
 
 

@@ -4,29 +4,40 @@
 rate_limits:
   anonymous: 100 per 15 minutes        # per IP
   authenticated: 1000 per 15 minutes   # per API key or user; a key may set its own
-  storage: memory://                   # redis://host:6379/0 shares counts across processes
+  storage: state://                    # the state store; redis://host:6379/0 for several machines
 limits:
   max_body: 10485760                   # bytes
 cors:
   origins: ["https://example.com"]
 ```
+
+A caller has one budget, whatever the route and whichever server process answers: the
+limit is an application-wide one, counted in the state store (SQLite) that every process
+of a site shares.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, Response, g, request
 from flask_cors import CORS
 from flask_limiter import ExemptionScope, Limiter
 from limits import parse
+from limits.storage import Storage
 
 from app import access
 from app.errors import Detail, SiteError, ValidationError, VellumError
 from app.site import Site
+from app.state import StateStore
 
 ANONYMOUS = "100 per 15 minutes"
 AUTHENTICATED = "1000 per 15 minutes"
+STATE_STORAGE = "state://"
+PRUNE_SECONDS = 60  # how often a process drops ended windows from the state store
 MAX_BODY = 10 * 1024 * 1024
 EXPOSED_HEADERS = [
     "ETag",
@@ -71,6 +82,12 @@ def settings_of(site: Site) -> Settings:
     max_body = sizes.get("max_body", MAX_BODY)
     if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
         raise SiteError("vellum.yml: limits.max_body must be a positive number of bytes")
+    storage = str(rates.get("storage", STATE_STORAGE))
+    scheme = urlparse(storage).scheme
+    if scheme not in ("state", "memory") and not scheme.startswith("redis"):
+        raise SiteError(
+            "vellum.yml: rate_limits.storage must be state://, memory:// or a redis:// URL"
+        )
     origins = cors.get("origins")
     if origins is not None and not (
         isinstance(origins, str)
@@ -82,13 +99,13 @@ def settings_of(site: Site) -> Settings:
         authenticated=check_rate(
             rates.get("authenticated", AUTHENTICATED), "rate_limits.authenticated"
         ),
-        storage=str(rates.get("storage", "memory://")),
+        storage=storage,
         max_body=max_body,
         origins=origins,
     )
 
 
-def init_app(app: Flask, site: Site) -> Limiter:
+def init_app(app: Flask, site: Site, state: StateStore) -> Limiter:
     settings = settings_of(site)
     anonymous, signed_in = settings.anonymous, settings.authenticated
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
@@ -111,17 +128,112 @@ def init_app(app: Flask, site: Site) -> Limiter:
     limiter = Limiter(
         key_func=budget_key,
         app=app,
-        default_limits=[limit_for_request],
+        # An application limit is one count per caller across every route (a default
+        # limit would be one count per caller and route).
+        application_limits=[limit_for_request],
+        application_limits_cost=request_cost,
         storage_uri=settings.storage,
-        default_limits_cost=request_cost,
+        storage_options=_storage_options(settings.storage, state),
         headers_enabled=True,
         strategy="fixed-window",
         # If Redis goes away, count in memory rather than fail requests.
         in_memory_fallback_enabled=True,
     )
+    limiter.request_filter(_preflight)
     if settings.origins:
         CORS(app, origins=settings.origins, expose_headers=EXPOSED_HEADERS, max_age=600)
+        app.after_request(_vary_on_origin)
     return limiter
+
+
+def _storage_options(storage: str, state: StateStore) -> dict:
+    """The state store is handed to our own storage; other storages take only their URI."""
+    return {"state": state} if urlparse(storage).scheme == "state" else {}
+
+
+def _preflight() -> bool:
+    """An OPTIONS request (a CORS preflight) reads nothing: it spends no budget."""
+    return request.method == "OPTIONS"
+
+
+def _vary_on_origin(response: Response) -> Response:
+    """With CORS on, whether an answer allows its reader depends on Origin: a cache in
+    front must keep one copy per origin, or hand one origin's answer to another."""
+    response.vary.add("Origin")
+    return response
+
+
+class StateWindows(Storage):
+    """Fixed windows in the state store's SQLite (WAL), so that every process of one
+    `vellum serve` spends from one count per caller with no Redis: flask-limiter's only
+    storages that processes share are servers (Redis, Memcached, MongoDB). A hit is one
+    UPSERT, atomic on its own; no lock is held beyond that statement."""
+
+    STORAGE_SCHEME = ["state"]
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        state: StateStore | None = None,
+        **options,
+    ) -> None:
+        super().__init__(uri, wrap_exceptions)
+        if state is None:
+            raise SiteError("rate_limits.storage: state:// counts in the site's state store")
+        self.state = state
+        self._prune_at = 0.0
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return sqlite3.Error
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Add `amount` hits and return the window's count; an ended window starts again."""
+        now = time.time()
+        self._prune(now)
+        rows = self._run(
+            "INSERT INTO rate_windows (key, hits, expires_at) VALUES (:key, :amount, :ends)"
+            " ON CONFLICT (key) DO UPDATE SET"
+            " hits = CASE WHEN expires_at <= :now THEN :amount ELSE hits + :amount END,"
+            " expires_at = CASE WHEN expires_at <= :now THEN :ends ELSE expires_at END"
+            " RETURNING hits",
+            {"key": key, "amount": amount, "now": now, "ends": now + expiry},
+        )
+        return rows[0][0]
+
+    def get(self, key: str) -> int:
+        rows = self._run(
+            "SELECT hits FROM rate_windows WHERE key = ? AND expires_at > ?", (key, time.time())
+        )
+        return rows[0][0] if rows else 0
+
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        rows = self._run(
+            "SELECT expires_at FROM rate_windows WHERE key = ? AND expires_at > ?", (key, now)
+        )
+        return rows[0][0] if rows else now
+
+    def check(self) -> bool:
+        self._run("SELECT 1")
+        return True
+
+    def reset(self) -> int | None:
+        return self.state.connection().execute("DELETE FROM rate_windows").rowcount
+
+    def clear(self, key: str) -> None:
+        self._run("DELETE FROM rate_windows WHERE key = ?", (key,))
+
+    def _prune(self, now: float) -> None:
+        """Now and then drop ended windows, so the table holds only recent callers."""
+        if now >= self._prune_at:
+            self._prune_at = now + PRUNE_SECONDS
+            self._run("DELETE FROM rate_windows WHERE expires_at <= ?", (now,))
+
+    def _run(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """Run one statement to its end (so that a write commits at once)."""
+        return self.state.connection().execute(sql, params).fetchall()
 
 
 def request_cost() -> int:

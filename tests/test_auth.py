@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
 
 from app import keys, users
+from app.settings_check import settings_problems
+from app.site import load_site
 from tests.conftest import QUERY_SITE, build_app, commit, make_repo, write_files
 from tests.servers import free_port
 
@@ -177,6 +182,21 @@ def test_key_usage_limit(app, anonymous):
         200,
         429,
     ]
+
+
+def test_key_usage_limit_is_exact_under_concurrency(app):
+    key, secret = keys.create_key(state_of(app), "trial", ["read"], usage_limit=5)
+    start = threading.Barrier(30)
+
+    def read(_) -> int:
+        client = app.test_client()
+        start.wait(timeout=20)
+        return client.get("/api/post", headers=bearer(secret)).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(read, range(30)))
+    assert sorted(statuses) == [200] * 5 + [429] * 25
+    assert keys.get_key(state_of(app), key.id).request_count == 5
 
 
 def test_rotation_keeps_the_old_secret_for_the_grace_period(app, anonymous):
@@ -345,6 +365,117 @@ def test_rate_limit_headers_count_down_then_429(tmp_path):
     statuses = [client.get("/api/post", headers=bearer(secret)).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     application.extensions["vellum"].close()
+
+
+MIXED_ROUTES = [
+    ("GET", "/api/post", None),
+    ("GET", "/api/search?q=alpha", None),
+    ("GET", "/api/post/alpha", None),
+    ("POST", "/graphql", {"query": "{ posts { nodes { id } } }"}),
+    ("GET", "/api/content", None),
+]
+
+
+def test_one_budget_per_caller_across_routes_and_processes(tmp_path):
+    repo = site_with(
+        tmp_path, "auth:\n  public_read: true\nrate_limits:\n  anonymous: 10 per minute\n"
+    )
+    first = build_app(repo, tmp_path / "state")  # two apps on one state folder: two workers
+    second = build_app(repo, tmp_path / "state")
+    try:
+        clients = [first.test_client(), second.test_client()]
+
+        def ask(n: int, headers: dict | None = None):
+            method, path, body = MIXED_ROUTES[n % len(MIXED_ROUTES)]
+            return clients[n % 2].open(path, method=method, json=body, headers=headers)
+
+        seen = [ask(n) for n in range(10)]
+        assert [r.status_code for r in seen] == [200] * 10
+        assert [r.headers["X-RateLimit-Remaining"] for r in seen] == [str(9 - n) for n in range(10)]
+        refused = [ask(n) for n in range(len(MIXED_ROUTES))]
+        assert [r.status_code for r in refused] == [429] * len(MIXED_ROUTES)
+        assert {r.get_json()["error"]["code"] for r in refused} == {"RATE_LIMITED"}
+        other = first.test_client()
+        other.environ_base["REMOTE_ADDR"] = "127.0.0.2"  # another IP, another budget
+        assert other.get("/api/post").status_code == 200
+        # A key is one identity too, whichever route and process it reaches.
+        _, secret = keys.create_key(state_of(first), "tight", ["read"], rate_limit="3 per minute")
+        statuses = [ask(n, bearer(secret)).status_code for n in range(len(MIXED_ROUTES))]
+        assert statuses == [200, 200, 200, 429, 429]
+    finally:
+        for application in (first, second):
+            application.extensions["vellum"].close()
+
+
+CORS_SITE = (
+    "auth:\n  public_read: true\nrate_limits:\n  anonymous: 2 per minute\n"
+    'cors:\n  origins: ["https://site.example"]\n'
+)
+PREFLIGHT = {"Origin": "https://site.example", "Access-Control-Request-Method": "GET"}
+
+
+def test_preflights_spend_no_budget(tmp_path):
+    application = build_app(site_with(tmp_path, CORS_SITE), tmp_path / "state")
+    client = application.test_client()
+    asked = [client.options("/api/post", headers=PREFLIGHT) for _ in range(5)]
+    assert {a.headers["Access-Control-Allow-Origin"] for a in asked} == {"https://site.example"}
+    assert all("X-RateLimit-Remaining" not in a.headers for a in asked)
+    got = [client.get("/api/post", headers={"Origin": "https://site.example"}) for _ in range(3)]
+    assert [r.status_code for r in got] == [200, 200, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in got] == ["1", "0", "0"]
+    application.extensions["vellum"].close()
+
+
+def test_cors_answers_vary_on_origin(tmp_path):
+    """Whether an answer carries Access-Control-Allow-Origin depends on Origin: caches must
+    know, or one origin's answer is served to another."""
+    application = build_app(site_with(tmp_path, CORS_SITE), tmp_path / "state")
+    client = application.test_client()
+    answers = [
+        client.options("/api/post", headers=PREFLIGHT),
+        client.get("/api/post", headers={"Origin": "https://site.example"}),
+        client.get("/api/post", headers={"Origin": "https://evil.example"}),
+        client.get("/api/post"),  # a 429 by now: it varies all the same
+    ]
+    assert answers[1].headers["Access-Control-Allow-Origin"] == "https://site.example"
+    assert "Access-Control-Allow-Origin" not in answers[2].headers
+    assert answers[3].status_code == 429
+    assert all("Origin" in answer.vary for answer in answers)
+    application.extensions["vellum"].close()
+
+
+def test_answers_to_credentials_are_private_to_caches(app, anonymous, admin):
+    _, secret = keys.create_key(state_of(app), "editor", ["read", "read:drafts", "write"])
+    token = login(anonymous).get_json()["data"]["accessToken"]
+    query = {"query": "{ posts { nodes { id } } }"}
+    for headers in (bearer(secret), {"X-API-Key": secret}, bearer(token)):
+        for answer in (
+            anonymous.get("/api/post/gamma", headers=headers),  # a draft
+            anonymous.post("/graphql", json=query, headers=headers),
+            anonymous.get("/api/post/nope", headers=headers),
+        ):
+            assert answer.cache_control.private and not answer.cache_control.public
+    public = anonymous.get("/api/post")
+    assert public.status_code == 200 and not public.cache_control.private
+    # A file that is public to everyone stays private when a key fetched it.
+    uploaded = anonymous.post(
+        "/api/upload",
+        data={"file": (io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(64)), "logo.png")},
+        headers=bearer(secret),
+    )
+    url = uploaded.get_json()["data"]["url"]
+    held = anonymous.get(url, headers=bearer(secret))
+    assert held.cache_control.private and not held.cache_control.public
+    assert held.cache_control.max_age == 86400
+    assert anonymous.get(url).cache_control.public
+
+
+def test_rate_limit_storage_is_the_state_store_or_redis(tmp_path):
+    settings = "auth:\n  public_read: true\nrate_limits:\n  storage: sqlite:///counts.db\n"
+    problems = settings_problems(load_site(site_with(tmp_path, settings)))
+    assert [p.reason for p in problems] == [
+        "rate_limits.storage must be state://, memory:// or a redis:// URL"
+    ]
 
 
 def test_oversized_body_is_413(tmp_path):

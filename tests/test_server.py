@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from app import keys
+from app.state import StateStore
+from tests.conftest import commit, write_files
 from tests.servers import call, running_server
 
 
@@ -43,3 +48,53 @@ def test_production_server_not_the_development_one(server):
     request = urllib.request.Request(f"{base}/api/_status")
     with urllib.request.urlopen(request, timeout=5) as response:
         assert "gunicorn" in response.headers.get("Server", "")
+
+
+ROUTES = [
+    ("GET", "/api/post", None),
+    ("GET", "/api/search?q=alpha", None),
+    ("GET", "/api/post/alpha", None),
+    ("POST", "/graphql", {"query": "{ posts { nodes { id } } }"}),
+    ("GET", "/api/content", None),
+]
+
+
+def test_one_ip_has_one_budget_across_routes_and_workers(query_repo, tmp_path):
+    config = (query_repo / "vellum.yml").read_text() + "rate_limits:\n  anonymous: 30 per minute\n"
+    write_files(query_repo, {"vellum.yml": config})
+    commit(query_repo, "Tight rate limit")
+    with running_server(
+        query_repo, tmp_path / "state", tmp_path / "server.log", workers=2
+    ) as running:
+        base, _ = running
+        seen = []
+        while not seen or seen[-1][0] == 200:
+            method, path, body = ROUTES[len(seen) % len(ROUTES)]
+            status, headers, _ = call(method, f"{base}{path}", body)
+            seen.append((status, headers.get("X-RateLimit-Remaining")))
+            assert len(seen) <= 31, seen
+        left = [int(remaining) for _, remaining in seen[:-1]]
+        assert left == list(range(left[0], -1, -1)) and left[0] >= 25  # down by one a request
+        assert seen[-1][0] == 429
+        for method, path, body in ROUTES:  # every route, whichever worker answers
+            status, _, answer = call(method, f"{base}{path}", body)
+            assert status == 429 and answer["error"]["code"] == "RATE_LIMITED"
+
+
+def test_a_keys_usage_limit_is_exact_across_workers(query_repo, tmp_path):
+    store = StateStore(tmp_path / "state")
+    _, secret = keys.create_key(store, "trial", ["read"], usage_limit=5)
+    store.close()
+    with running_server(
+        query_repo, tmp_path / "state", tmp_path / "server.log", workers=2
+    ) as running:
+        base, _ = running
+        start = threading.Barrier(30)
+
+        def read(_) -> int:
+            start.wait(timeout=20)
+            return call("GET", f"{base}/api/post", headers={"X-API-Key": secret})[0]
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = list(pool.map(read, range(30)))
+    assert sorted(statuses) == [200] * 5 + [429] * 25
