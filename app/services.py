@@ -20,7 +20,7 @@ from app.query import ListQuery, Page, run_list
 from app.records import Problem
 from app.settings_check import settings_problems
 from app.site import CONFIG_FILE, Site, load_site
-from app.state import StateStore
+from app.state import StateStore, make_private
 
 log = logging.getLogger("vellum")
 
@@ -72,7 +72,7 @@ class Vellum:
         self.repo = GitRepo(self.site.root)
         state = self.config.get("STATE_DIR")
         self.state_dir = Path(state).resolve() if state else default_state_dir(self.repo, self.site)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.state_dir)
         self.store = Store(self.state_dir / "index")
         self.state = StateStore(self.state_dir)
         self._catalog: Catalog | None = None
