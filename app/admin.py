@@ -56,11 +56,9 @@ def guard() -> Response | tuple[str, int] | None:
     return None
 
 
-@bp.after_request
-def no_store(response: Response) -> Response:
-    """Pages show secrets and account data: never keep them in a cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+# Pages show secrets and account data, and their buttons revoke and remove: never cached,
+# never framed by another site.
+bp.after_request(web.harden)
 
 
 @bp.app_template_filter("when")

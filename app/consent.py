@@ -115,14 +115,7 @@ def _page(template: str, status: int, **context) -> tuple[str, int]:
     return render_template(f"oauth/{template}", action=_here(), **context), status
 
 
-@pages.after_request
-def _harden(response: Response) -> Response:
-    """Never framed (clickjacking a consent button), never cached, no Referer leak."""
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+pages.after_request(web.harden)
 
 
 @pages.errorhandler(VellumError)
