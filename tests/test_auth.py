@@ -8,7 +8,9 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt as pyjwt
 import pytest
@@ -62,6 +64,45 @@ def test_login_refresh_and_logout(app, admin, anonymous):
     # An access token is not a refresh token, and the other way round.
     assert anonymous.post("/api/auth/refresh", headers=bearer(fresh)).status_code == 401
     assert anonymous.get("/api/users", headers=bearer(signed["refreshToken"])).status_code == 401
+
+
+def test_refresh_tokens_rotate_and_a_reused_one_revokes_its_family(app, admin, anonymous):
+    signed = login(anonymous).get_json()["data"]
+    first = anonymous.post("/api/auth/refresh", headers=bearer(signed["refreshToken"]))
+    assert first.status_code == 200
+    renewed = first.get_json()["data"]
+    assert renewed["refreshToken"] != signed["refreshToken"]
+    assert anonymous.get("/api/auth/me", headers=bearer(renewed["accessToken"])).status_code == 200
+    # The newest refresh token works once more, in the body too.
+    second = anonymous.post("/api/auth/refresh", json={"refreshToken": renewed["refreshToken"]})
+    newest = second.get_json()["data"]
+    # Someone presents a spent refresh token: it leaked, so every token of the sign-in dies.
+    reused = anonymous.post("/api/auth/refresh", headers=bearer(signed["refreshToken"]))
+    assert reused.status_code == 401 and "already used" in reused.get_json()["error"]["message"]
+    for token in (signed["accessToken"], renewed["accessToken"], newest["accessToken"]):
+        assert anonymous.get("/api/auth/me", headers=bearer(token)).status_code == 401
+    assert (
+        anonymous.post("/api/auth/refresh", headers=bearer(newest["refreshToken"])).status_code
+        == 401
+    )
+    # Another sign-in of the same user is a family of its own, untouched.
+    other = login(anonymous).get_json()["data"]
+    assert anonymous.get("/api/auth/me", headers=bearer(other["accessToken"])).status_code == 200
+    again = anonymous.post("/api/auth/refresh", headers=bearer(other["refreshToken"]))
+    assert again.status_code == 200
+
+
+def test_a_refresh_token_spent_by_two_requests_at_once_works_for_one(app, admin, anonymous):
+    refresh_token = login(anonymous).get_json()["data"]["refreshToken"]
+    start = threading.Barrier(6)
+
+    def spend(_) -> int:
+        client = app.test_client()
+        start.wait(timeout=10)
+        return client.post("/api/auth/refresh", headers=bearer(refresh_token)).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sorted(pool.map(spend, range(6))) == [200, 401, 401, 401, 401, 401]
 
 
 def test_wrong_password_and_unknown_user(anonymous, admin):

@@ -49,12 +49,13 @@ def refresh() -> Response:
     token = presented or access.presented_token()
     if not token:
         raise Unauthorized("Send the refresh token as a Bearer token or as refreshToken")
-    claims = tokens.decode(vellum().state, token, kind="refresh")
+    claims = tokens.spend_refresh(vellum().state, token)
     try:
         user = users.get_user(vellum().state, int(claims["sub"]))
     except (users.UserNotFound, ValueError) as exc:  # wrong credentials are always 401
         raise Unauthorized("The token's user no longer exists") from exc
-    issued = tokens.issue(str(user.id), user.scopes, {"name": user.name, "role": user.role}, False)
+    about = {"name": user.name, "role": user.role}
+    issued = tokens.issue(str(user.id), user.scopes, about, family=claims.get("fam"))
     return json_response({"data": issued})
 
 
