@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 
 from app import outbox
 from app.errors import Conflict, Detail, NotFound, ValidationError
@@ -78,6 +79,21 @@ def check_password(password: str) -> str:
     return password
 
 
+def check_email(email: str | None) -> str | None:
+    """A well-formed address (no DNS lookup), normalised; None or '' is no address.
+
+    It ends up in commit authors and events: a newline or a second address must not.
+    """
+    if email is None or email == "":
+        return None
+    if not isinstance(email, str):
+        raise ValidationError("Invalid email", [Detail("email", "expected a string")])
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError("Invalid email", [Detail("email", str(exc))]) from exc
+
+
 def create_user(
     state: StateStore, name: str, password: str, role: str = "viewer", email: str | None = None
 ) -> User:
@@ -89,6 +105,7 @@ def create_user(
         detail = "a letter, then letters, digits, '.', '_' or '-' (at most 64)"
         raise ValidationError("Invalid user name", [Detail("name", detail)])
     check_role(role)
+    email = check_email(email)
     hashed = _HASHER.hash(check_password(password))
     now = iso(utcnow())
     with state.transaction() as db:
@@ -133,7 +150,7 @@ def update_user(
     if role is not None:
         changes["role"] = check_role(role)
     if email is not None:
-        changes["email"] = email or None
+        changes["email"] = check_email(email)
     if password is not None:
         changes["password_hash"] = _HASHER.hash(check_password(password))
     if changes:

@@ -297,6 +297,9 @@ def test_user_errors_are_shown_on_the_page(app, admin_client, root):
     assert messages(short) == ["Password too short", "password : must be at least 8 characters"]
     gone = admin_client.post("/admin/users/999/remove", data={"csrf_token": token})
     assert gone.status_code == 404 and messages(gone) == ["No user '999'"]
+    form = {"csrf_token": token, "name": "wren", "password": PASSWORD}
+    bad_email = admin_client.post("/admin/users", data={**form, "email": "w@x.io\r\nBcc: y@x.io"})
+    assert bad_email.status_code == 422 and messages(bad_email)[0] == "Invalid email"
     assert [u.name for u in users.list_users(state_of(app))] == ["ed", "root"]
 
 

@@ -360,6 +360,30 @@ def test_users_api(app, admin, anonymous):
             assert refused.get_json()["error"]["details"][0]["field"] == field
 
 
+def test_user_emails_are_checked_when_created_or_changed(app, admin, anonymous):
+    auth = bearer(login(anonymous).get_json()["data"]["accessToken"])
+    for email in ("bo@example.com\nBcc: all@example.com", "bo@example.com\r\n", "no at sign", 7):
+        made = anonymous.post(
+            "/api/users",
+            headers=auth,
+            json={"name": "bo", "password": "long enough", "email": email},
+        )
+        assert made.status_code == 422, email
+        assert made.get_json()["error"]["details"][0]["field"] == "email"
+        changed = anonymous.patch(f"/api/users/{admin.id}", headers=auth, json={"email": email})
+        assert changed.status_code == 422, email
+    assert users.get_user(state_of(app), admin.id).email == "ada@example.com"
+    assert [u.name for u in users.list_users(state_of(app))] == ["ada"]
+    made = anonymous.post(
+        "/api/users",
+        headers=auth,
+        json={"name": "bo", "password": "long enough", "email": "Bo@Example.COM"},
+    )
+    assert made.status_code == 201 and made.get_json()["data"]["email"] == "Bo@example.com"
+    cleared = anonymous.patch(f"/api/users/{admin.id}", headers=auth, json={"email": ""})
+    assert cleared.status_code == 200 and cleared.get_json()["data"]["email"] is None
+
+
 def test_password_is_stored_hashed(app, admin):
     row = state_of(app).query("SELECT password_hash FROM users WHERE name = 'ada'")[0]
     assert row["password_hash"].startswith("$argon2id$")
