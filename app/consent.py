@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
 
-from app import grants, oauth, users, web
+from app import access, grants, oauth, users, web
 from app.api import vellum
 from app.errors import BadRequest, VellumError
 from app.grants import AuthorizationRequest, Target
@@ -78,7 +78,11 @@ def _choose(asked: AuthorizationRequest) -> Response | tuple[str, int]:
 
 def _sign_in(asked: AuthorizationRequest) -> Response | tuple[str, int]:
     name = request.form.get("username", "")
-    user = users.authenticate(vellum().state, name, request.form.get("password", ""))
+    try:
+        user = access.sign_in(name, request.form.get("password", ""))
+    except users.AccountLocked as exc:
+        client = asked.target.client
+        return _page("login.html", 429, client=client, refusal=f"{exc.message}.", name=name)
     if user is None:
         refusal = "Wrong user name or password."
         return _page("login.html", 200, client=asked.target.client, refusal=refusal, name=name)

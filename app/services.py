@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from app import graphql_names
+from app import graphql_names, users
 from app.catalog import Catalog
 from app.config import load_config
 from app.errors import SiteError
@@ -91,6 +91,14 @@ class Vellum:
     def public_read(self) -> bool:
         """Whether anonymous requests may read published records (vellum.yml auth.public_read)."""
         return bool((self.site.settings.get("auth") or {}).get("public_read", False))
+
+    @property
+    def lockout(self) -> users.Lockout:
+        """vellum.yml's auth.lockout; while it is wrong the defaults hold (validate says why)."""
+        try:
+            return users.lockout_of(self.site.settings)
+        except SiteError:
+            return users.Lockout()
 
     def refresh_site(self) -> bool:
         """Reload vellum.yml if it changed on disk; True when the site was replaced.

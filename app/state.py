@@ -150,6 +150,15 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
     response TEXT
 );
 CREATE INDEX IF NOT EXISTS delivery_attempts_by_endpoint ON delivery_attempts (endpoint, id);
+-- Failed password checks per user name (known or not), while they count for a lockout.
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    at REAL NOT NULL,
+    ip TEXT
+);
+CREATE INDEX IF NOT EXISTS sign_in_failures_by_name ON sign_in_failures (name, at);
+CREATE INDEX IF NOT EXISTS sign_in_failures_by_time ON sign_in_failures (at);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -36,7 +36,7 @@ def login() -> Response:
     password = data.get("password") or ""
     if not isinstance(name, str) or not isinstance(password, str):
         raise BadRequest("username and password must be strings")
-    user = users.authenticate(vellum().state, name, password)
+    user = access.sign_in(name, password)
     if user is None:
         raise Unauthorized("Wrong user name or password")
     issued = tokens.issue(str(user.id), user.scopes, {"name": user.name, "role": user.role})
@@ -83,7 +83,9 @@ def me() -> Response:
 @accounts.get("/users")
 @access.require("admin")
 def list_users() -> Response:
-    rows = [u.as_dict() for u in users.list_users(vellum().state)]
+    state = vellum().state
+    found = users.with_failures(state, users.list_users(state), vellum().lockout)
+    rows = [u.as_dict() for u in found]
     return json_response({"data": rows, "meta": {"total": len(rows)}})
 
 
@@ -104,7 +106,9 @@ def create_user() -> Response:
 @accounts.get("/users/<user_id>")
 @access.require("admin")
 def get_user(user_id: str) -> Response:
-    return json_response({"data": users.get_user(vellum().state, user_id).as_dict()})
+    state = vellum().state
+    (user,) = users.with_failures(state, [users.get_user(state, user_id)], vellum().lockout)
+    return json_response({"data": user.as_dict()})
 
 
 @accounts.put("/users/<user_id>")
