@@ -50,6 +50,20 @@ def client_ip() -> str | None:
     return request.remote_addr
 
 
+def sign_in(name: str, password: str) -> users.User | None:
+    """Check a password (a sign-in form or grant) under the site's lockout; a locked name
+    raises users.AccountLocked, and the response tells the client when to come back."""
+    from app import limits
+    from app.api import vellum
+
+    services = vellum()
+    try:
+        return users.authenticate(services.state, name, password, services.lockout, client_ip())
+    except users.AccountLocked as exc:
+        limits.retry_after(exc.retry_after)
+        raise
+
+
 def current() -> Principal:
     principal = getattr(g, "principal", None)
     if principal is None:

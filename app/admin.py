@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, flash, g, redirect, render_template, request, url_for
 
-from app import admin_apps, admin_keys, limits, users, web
+from app import access, admin_apps, admin_keys, limits, users, web
 from app.api import vellum
 from app.errors import VellumError
 from app.state import StateStore
@@ -56,11 +56,9 @@ def guard() -> Response | tuple[str, int] | None:
     return None
 
 
-@bp.after_request
-def no_store(response: Response) -> Response:
-    """Pages show secrets and account data: never keep them in a cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+# Pages show secrets and account data, and their buttons revoke and remove: never cached,
+# never framed by another site.
+bp.after_request(web.harden)
 
 
 @bp.app_template_filter("when")
@@ -83,7 +81,10 @@ def sign_in_form() -> tuple[str, int]:
 def sign_in() -> Response | tuple[str, int]:
     """Admins only: a wrong password and a non-admin account are both refused."""
     name = request.form.get("name", "")
-    user = users.authenticate(state(), name, request.form.get("password", ""))
+    try:
+        user = access.sign_in(name, request.form.get("password", ""))
+    except users.AccountLocked as exc:
+        return page("sign_in.html", 429, refusal=f"{exc.message}.", name=name)
     if user is None:
         return page("sign_in.html", 401, refusal="Wrong name or password.", name=name)
     if user.role != "admin":
@@ -101,8 +102,9 @@ def sign_out() -> Response:
 
 # -- users -----------------------------------------------------------------------------
 def users_page(status: int = 200, **context) -> tuple[str, int]:
-    """The user list with the add form."""
-    return page("users.html", status, users=users.list_users(state()), roles=users.ROLES, **context)
+    """The user list, with each one's failed sign-ins, and the add form."""
+    shown = users.with_failures(state(), users.list_users(state()), vellum().lockout)
+    return page("users.html", status, users=shown, roles=users.ROLES, **context)
 
 
 @bp.get("/users")

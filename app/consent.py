@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
 
-from app import grants, oauth, users, web
+from app import access, grants, oauth, users, web
 from app.api import vellum
 from app.errors import BadRequest, VellumError
 from app.grants import AuthorizationRequest, Target
@@ -78,7 +78,11 @@ def _choose(asked: AuthorizationRequest) -> Response | tuple[str, int]:
 
 def _sign_in(asked: AuthorizationRequest) -> Response | tuple[str, int]:
     name = request.form.get("username", "")
-    user = users.authenticate(vellum().state, name, request.form.get("password", ""))
+    try:
+        user = access.sign_in(name, request.form.get("password", ""))
+    except users.AccountLocked as exc:
+        client = asked.target.client
+        return _page("login.html", 429, client=client, refusal=f"{exc.message}.", name=name)
     if user is None:
         refusal = "Wrong user name or password."
         return _page("login.html", 200, client=asked.target.client, refusal=refusal, name=name)
@@ -115,14 +119,7 @@ def _page(template: str, status: int, **context) -> tuple[str, int]:
     return render_template(f"oauth/{template}", action=_here(), **context), status
 
 
-@pages.after_request
-def _harden(response: Response) -> Response:
-    """Never framed (clickjacking a consent button), never cached, no Referer leak."""
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+pages.after_request(web.harden)
 
 
 @pages.errorhandler(VellumError)

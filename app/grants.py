@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from werkzeug.datastructures import MultiDict
 
-from app import oauth, tokens, users
+from app import access, oauth, tokens, users
 from app.oauth import Client, Grant, OAuthError
 from app.state import StateStore
 
@@ -98,7 +98,10 @@ def _client_credentials(state: StateStore, client: Client, form: Mapping[str, st
 
 def _password(state: StateStore, client: Client, form: Mapping[str, str]) -> dict:
     name, password = required(form, "username"), required(form, "password")
-    user = users.authenticate(state, name, password)
+    try:
+        user = access.sign_in(name, password)
+    except users.AccountLocked as exc:
+        raise OAuthError("invalid_grant", exc.message, 429) from exc
     if user is None:
         raise OAuthError("invalid_grant", "Wrong user name or password")
     scopes = oauth.narrow_scopes(form.get("scope"), client.scopes, user.scopes)

@@ -10,6 +10,7 @@ process writes.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import threading
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import orjson
 from whoosh import analysis, fields, index, query, scoring
+from whoosh.filedb.filestore import FileStorage, ReadOnlyError
+from whoosh.filedb.structfile import StructFile
 from whoosh.highlight import ContextFragmenter, HtmlFormatter, highlight
 from whoosh.index import LockError
 from whoosh.qparser import AndGroup, FieldsPlugin, OperatorsPlugin, PhrasePlugin, QueryParser
@@ -27,6 +30,7 @@ from whoosh.support.charset import accent_map
 
 from app import flock
 from app.errors import IndexBusy, InvalidParameter
+from app.state import PRIVATE_FILE, private_folder
 
 META_KEY = "\x00meta"
 # The keys each recent commit changed, so other processes can catch up by reading
@@ -107,11 +111,35 @@ class Hit:
     score: float
 
 
+class PrivateStorage(FileStorage):
+    """Whoosh's file storage, with folders and files only their owner may read (0700,
+    0600): the index holds every record, drafts included."""
+
+    def create(self) -> PrivateStorage:
+        private_folder(Path(self.folder))
+        return self
+
+    def create_file(self, name, excl=False, mode="wb", **kwargs) -> StructFile:
+        if self.readonly:
+            raise ReadOnlyError
+        flags = os.O_CREAT | os.O_RDWR | (os.O_EXCL if excl else os.O_TRUNC)
+        fd = os.open(self._fpath(name), flags, PRIVATE_FILE)
+        return StructFile(os.fdopen(fd, mode), name=name, **kwargs)
+
+    def lock(self, name):
+        os.close(os.open(self._fpath(name), os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+        return super().lock(name)
+
+    def temp_storage(self, name=None) -> PrivateStorage:
+        name = name or f"{os.urandom(8).hex()}.tmp"
+        return PrivateStorage(os.path.join(self.folder, name)).create()
+
+
 class Store:
     """Both Whoosh indexes of one site, in the state folder."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
+        self.folder = private_folder(folder)
         self.records = _open(folder / "records", RECORDS_SCHEMA)
         self.text = _open(folder / "text", TEXT_SCHEMA)
         self._searcher = None
@@ -203,7 +231,7 @@ class Store:
                     if "WRITELOCK" in path.name:
                         continue
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
-                self.text = index.create_in(str(folder), TEXT_SCHEMA)
+                self.text = PrivateStorage(str(folder)).create().create_index(TEXT_SCHEMA)
         finally:
             lock.release()
 
@@ -346,10 +374,10 @@ class RecordsWriter:
 
 
 def _open(path: Path, schema) -> index.Index:
-    path.mkdir(parents=True, exist_ok=True)
-    if index.exists_in(str(path)):
-        return index.open_dir(str(path))
-    return index.create_in(str(path), schema)
+    storage = PrivateStorage(str(path)).create()
+    if storage.index_exists():
+        return storage.open_index()
+    return storage.create_index(schema)
 
 
 def _writer(ix: index.Index, **options):

@@ -41,7 +41,7 @@ class OAuthError(VellumError):
         super().__init__(description)
         self.error = error
         self.status = status
-        self.code = "UNAUTHORIZED" if status == 401 else "BAD_REQUEST"
+        self.code = {401: "UNAUTHORIZED", 429: "RATE_LIMITED"}.get(status, "BAD_REQUEST")
 
     def as_rfc(self) -> dict:
         """The RFC 6749 §5.2 body."""

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from app import graphql_names
+from app import graphql_names, users
 from app.catalog import Catalog
 from app.config import load_config
 from app.errors import SiteError
@@ -20,7 +20,7 @@ from app.query import ListQuery, Page, run_list
 from app.records import Problem
 from app.settings_check import settings_problems
 from app.site import CONFIG_FILE, Site, load_site
-from app.state import StateStore
+from app.state import StateStore, make_private
 
 log = logging.getLogger("vellum")
 
@@ -72,7 +72,7 @@ class Vellum:
         self.repo = GitRepo(self.site.root)
         state = self.config.get("STATE_DIR")
         self.state_dir = Path(state).resolve() if state else default_state_dir(self.repo, self.site)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.state_dir)
         self.store = Store(self.state_dir / "index")
         self.state = StateStore(self.state_dir)
         self._catalog: Catalog | None = None
@@ -91,6 +91,14 @@ class Vellum:
     def public_read(self) -> bool:
         """Whether anonymous requests may read published records (vellum.yml auth.public_read)."""
         return bool((self.site.settings.get("auth") or {}).get("public_read", False))
+
+    @property
+    def lockout(self) -> users.Lockout:
+        """vellum.yml's auth.lockout; while it is wrong the defaults hold (validate says why)."""
+        try:
+            return users.lockout_of(self.site.settings)
+        except SiteError:
+            return users.Lockout()
 
     def refresh_site(self) -> bool:
         """Reload vellum.yml if it changed on disk; True when the site was replaced.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app import limits, media, retention, webhooks
+from app import limits, media, retention, users, webhooks
 from app.errors import SiteError, VellumError
 from app.graphql_limits import limits_of
 from app.records import Problem
@@ -51,6 +51,7 @@ def _check_auth(site: Site) -> None:
     auth = site.settings.get("auth") or {}
     if not isinstance(auth, dict) or not isinstance(auth.get("public_read", False), bool):
         raise SiteError(f"{CONFIG_FILE}: auth.public_read must be true or false")
+    users.lockout_of(site.settings)
 
 
 def _check_default_model(site: Site) -> None:

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import secrets
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger("vellum")
+# The state folder holds password and key hashes, webhook secrets, the signing secret and
+# the index of every record, drafts included: its owner alone may read it.
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -142,6 +150,15 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
     response TEXT
 );
 CREATE INDEX IF NOT EXISTS delivery_attempts_by_endpoint ON delivery_attempts (endpoint, id);
+-- Failed password checks per user name (known or not), while they count for a lockout.
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    at REAL NOT NULL,
+    ip TEXT
+);
+CREATE INDEX IF NOT EXISTS sign_in_failures_by_name ON sign_in_failures (name, at);
+CREATE INDEX IF NOT EXISTS sign_in_failures_by_time ON sign_in_failures (at);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -172,9 +189,11 @@ class StateStore:
     """One SQLite database in the state folder, shared by every process of a site."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
         self.path = folder / "state.db"
         self.folder = folder
+        # SQLite gives the -wal and -shm files the database file's mode.
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -238,3 +257,49 @@ class StateStore:
             finally:
                 tmp.unlink(missing_ok=True)
         return path.read_text().strip()
+
+
+def private_folder(folder: Path) -> Path:
+    """Create a folder of the state that only its owner may enter (or make it so)."""
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    if stat.S_IMODE(folder.stat().st_mode) != PRIVATE_FOLDER:
+        os.chmod(folder, PRIVATE_FOLDER)
+    return folder
+
+
+def make_private(folder: Path) -> list[str]:
+    """Make the state folder 0700 and everything in it 0700 (folders) or 0600 (files).
+
+    Run at every start, so a folder made by an older Vellum, copied or restored with a
+    loose umask is repaired; returns what was changed, and logs it.
+    """
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    fixed = [_fix_mode(folder, folder)]
+    for root, folders, files in os.walk(folder):
+        for name in (*folders, *files):
+            fixed.append(_fix_mode(folder, Path(root) / name))
+    changed = [line for line in fixed if line]
+    if changed:
+        listed = ", ".join(changed)
+        log.warning("State folder %s was open to others; now owner-only: %s", folder, listed)
+    return changed
+
+
+def _fix_mode(top: Path, path: Path) -> str | None:
+    """Set one entry's private mode; 'name 644->600' when it changed."""
+    try:
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            return None
+        wanted = PRIVATE_FOLDER if stat.S_ISDIR(st.st_mode) else PRIVATE_FILE
+        mode = stat.S_IMODE(st.st_mode)
+        if mode == wanted:
+            return None
+        os.chmod(path, wanted)
+    except FileNotFoundError:  # an index segment merged away meanwhile
+        return None
+    except PermissionError:
+        log.error("Cannot make %s owner-only: it belongs to another user", path)
+        return None
+    name = path.relative_to(top).as_posix() if path != top else "."
+    return f"{name} {mode:o}->{wanted:o}"

@@ -2,11 +2,16 @@
 
 The signing secret comes from VELLUM_SECRET_KEY or is generated once into the state
 folder; revoked token ids are kept in the state store, so a logout survives restarts.
+
+A refresh token works once: refreshing spends it and answers a new one. The tokens of one
+sign-in share a family (the `fam` claim); presenting a spent refresh token again means it
+leaked, so the whole family is revoked, kept as the revoked id `family:<fam>`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 
 import jwt as pyjwt
@@ -19,6 +24,7 @@ from app.state import StateStore
 
 ACCESS_LIFETIME = dt.timedelta(minutes=15)
 REFRESH_LIFETIME = dt.timedelta(days=30)
+FAMILY_PREFIX = "family:"
 
 
 def init_app(app: Flask, state: StateStore, secret: str) -> None:
@@ -33,12 +39,23 @@ def init_app(app: Flask, state: StateStore, secret: str) -> None:
         JWT_IDENTITY_CLAIM="sub",
     )
     manager = JWTManager(app)
-    manager.token_in_blocklist_loader(lambda header, payload: is_revoked(state, payload["jti"]))
+    manager.token_in_blocklist_loader(lambda header, payload: is_revoked(state, payload))
 
 
-def issue(subject: str, scopes, claims: dict | None = None, refresh: bool = True) -> dict:
-    """An access token (and a refresh token) for a subject with these scopes."""
+def issue(
+    subject: str,
+    scopes,
+    claims: dict | None = None,
+    refresh: bool = True,
+    family: str | None = None,
+) -> dict:
+    """An access token (and a refresh token) for a subject with these scopes.
+
+    With a refresh token both carry a family: `family` when refreshing, else a new one.
+    """
     extra = {"scopes": sorted(scopes), **(claims or {})}
+    if refresh:
+        extra["fam"] = family or secrets.token_hex(16)
     out = {
         "accessToken": create_access_token(identity=subject, additional_claims=extra),
         "tokenType": "Bearer",
@@ -51,6 +68,45 @@ def issue(subject: str, scopes, claims: dict | None = None, refresh: bool = True
 
 def decode(state: StateStore, token: str, kind: str = "access") -> dict:
     """Verified claims of a token of this kind, or Unauthorized saying why."""
+    claims = _verified(token, kind)
+    if is_revoked(state, claims):
+        raise Unauthorized("The token has been revoked")
+    return claims
+
+
+def spend_refresh(state: StateStore, token: str) -> dict:
+    """The claims of a refresh token, which can never be used again; presenting one that
+    was spent or revoked revokes its whole family (access tokens too)."""
+    claims = _verified(token, "refresh")
+    family = claims.get("fam")
+    with state.transaction() as db:  # one winner when two requests spend the same token
+        used = db.execute(
+            "SELECT 1 FROM revoked_tokens WHERE jti IN (?, ?)",
+            (claims["jti"], f"{FAMILY_PREFIX}{family}"),
+        ).fetchone()
+        if not used:
+            db.execute(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
+                (claims["jti"], int(claims["exp"])),
+            )
+    if used:
+        if family:
+            revoke_family(state, family)
+        raise Unauthorized(
+            "The refresh token was already used or revoked; every token of this sign-in is"
+            " now revoked: sign in again"
+        )
+    return claims
+
+
+def revoke_family(state: StateStore, family: str) -> None:
+    """Revoke every token of one sign-in, for as long as its newest one could live."""
+    until = int(time.time() + REFRESH_LIFETIME.total_seconds())
+    revoke(state, {"jti": f"{FAMILY_PREFIX}{family}", "exp": until})
+
+
+def _verified(token: str, kind: str) -> dict:
+    """Signature, expiry and kind checked (not revocation), or Unauthorized saying why."""
     try:
         claims = decode_token(token)
     except pyjwt.ExpiredSignatureError as exc:
@@ -59,8 +115,6 @@ def decode(state: StateStore, token: str, kind: str = "access") -> dict:
         raise Unauthorized(f"Invalid token: {exc}") from exc
     if claims.get("type") != kind:
         raise Unauthorized(f"Expected {'an' if kind == 'access' else 'a'} {kind} token")
-    if is_revoked(state, claims["jti"]):
-        raise Unauthorized("The token has been revoked")
     return claims
 
 
@@ -73,5 +127,8 @@ def revoke(state: StateStore, claims: dict) -> None:
         db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (int(time.time()),))
 
 
-def is_revoked(state: StateStore, jti: str) -> bool:
-    return bool(state.query("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)))
+def is_revoked(state: StateStore, claims: dict) -> bool:
+    """Whether the token, or the sign-in it belongs to, was revoked."""
+    family = f"{FAMILY_PREFIX}{claims['fam']}" if claims.get("fam") else claims["jti"]
+    sql = "SELECT 1 FROM revoked_tokens WHERE jti IN (?, ?)"
+    return bool(state.query(sql, (claims["jti"], family)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import Flask, request, session
+from flask import Flask, Response, request, session
 
 from app import users
 from app.errors import Forbidden
@@ -20,6 +20,15 @@ from app.state import StateStore
 def init_app(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.jinja_env.globals["csrf_token"] = csrf_token
+
+
+def harden(response: Response) -> Response:
+    """Pages are never framed (clickjacking a button), never cached, and leak no Referer."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def csrf_token() -> str:

@@ -33,6 +33,7 @@ from app.errors import (
 from app.git import HeadMoved
 from app.models import FieldError, Model, check_size, coerce, is_blank
 from app.records import Problem, Record, blob_sha, parse
+from app.state import PRIVATE_FILE
 from app.sync import record_identity
 
 LOCK_TIMEOUT = 30.0
@@ -134,7 +135,9 @@ def recover(services) -> bool:
 
 def _note(services, changes: dict[str, tuple[str | None, str | None]]) -> None:
     tmp = _journal(services).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"files": changes}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps({"files": changes}))
     os.replace(tmp, _journal(services))
 
 

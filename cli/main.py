@@ -278,14 +278,25 @@ def users_add(ctx, name: str, role: str, email, password_stdin: bool, as_json: b
 @json_option
 @click.pass_context
 def users_list(ctx, as_json: bool) -> None:
-    """List users and their roles."""
+    """List users, their roles and their failed sign-ins that still count."""
     with site_services(ctx) as services:
-        rows = [u.as_dict() for u in accounts.list_users(services.state)]
+        found = accounts.list_users(services.state)
+        found = accounts.with_failures(services.state, found, services.lockout)
+    rows = [u.as_dict() for u in found]
     if as_json:
         _echo_json({"data": rows})
         return
     for row in rows:
-        click.echo(f"{row['id']}\t{row['name']}\t{row['role']}\t{row['email'] or ''}")
+        line = f"{row['id']}\t{row['name']}\t{row['role']}\t{row['email'] or ''}"
+        click.echo(line + _failures(row["failedSignIns"]))
+
+
+def _failures(failed: dict) -> str:
+    """A column such as '3 failed sign-ins (last … from …); locked until …', or nothing."""
+    if not failed["count"]:
+        return ""
+    said = f"\t{failed['count']} failed sign-ins (last {failed['lastAt']} from {failed['lastIp']})"
+    return said + (f"; locked until {failed['lockedUntil']}" if failed["lockedUntil"] else "")
 
 
 @users.command("remove")

@@ -124,6 +124,23 @@ def test_sign_in_and_out(admin_client):
     assert admin_client.get("/admin/keys").status_code == 302
 
 
+def test_no_page_can_be_framed_by_another_site(app, admin_client):
+    token = csrf(admin_client, "/admin/users")
+    answers = {
+        "sign-in form": app.test_client().get("/admin/sign-in"),
+        "redirect to sign-in": app.test_client().get("/admin/keys"),
+        "keys": admin_client.get("/admin/keys"),
+        "users": admin_client.get("/admin/users"),
+        "applications": admin_client.get("/admin/apps"),
+        "an error": admin_client.post("/admin/users/999/remove", data={"csrf_token": token}),
+    }
+    for name, answer in answers.items():
+        assert answer.headers["X-Frame-Options"] == "DENY", name
+        assert answer.headers["Content-Security-Policy"] == "frame-ancestors 'none'", name
+        assert answer.headers["Cache-Control"] == "no-store", name
+        assert answer.headers["Referrer-Policy"] == "no-referrer", name
+
+
 def test_a_demoted_admin_is_signed_out(app, admin_client):
     users.create_user(state_of(app), "second", PASSWORD, "admin")
     users.update_user(state_of(app), "root", role="viewer")
@@ -280,6 +297,9 @@ def test_user_errors_are_shown_on_the_page(app, admin_client, root):
     assert messages(short) == ["Password too short", "password : must be at least 8 characters"]
     gone = admin_client.post("/admin/users/999/remove", data={"csrf_token": token})
     assert gone.status_code == 404 and messages(gone) == ["No user '999'"]
+    form = {"csrf_token": token, "name": "wren", "password": PASSWORD}
+    bad_email = admin_client.post("/admin/users", data={**form, "email": "w@x.io\r\nBcc: y@x.io"})
+    assert bad_email.status_code == 422 and messages(bad_email)[0] == "Invalid email"
     assert [u.name for u in users.list_users(state_of(app))] == ["ed", "root"]
 
 

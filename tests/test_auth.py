@@ -69,6 +69,45 @@ def test_login_refresh_and_logout(app, admin, anonymous):
     assert anonymous.get("/api/users", headers=bearer(signed["refreshToken"])).status_code == 401
 
 
+def test_refresh_tokens_rotate_and_a_reused_one_revokes_its_family(app, admin, anonymous):
+    signed = login(anonymous).get_json()["data"]
+    first = anonymous.post("/api/auth/refresh", headers=bearer(signed["refreshToken"]))
+    assert first.status_code == 200
+    renewed = first.get_json()["data"]
+    assert renewed["refreshToken"] != signed["refreshToken"]
+    assert anonymous.get("/api/auth/me", headers=bearer(renewed["accessToken"])).status_code == 200
+    # The newest refresh token works once more, in the body too.
+    second = anonymous.post("/api/auth/refresh", json={"refreshToken": renewed["refreshToken"]})
+    newest = second.get_json()["data"]
+    # Someone presents a spent refresh token: it leaked, so every token of the sign-in dies.
+    reused = anonymous.post("/api/auth/refresh", headers=bearer(signed["refreshToken"]))
+    assert reused.status_code == 401 and "already used" in reused.get_json()["error"]["message"]
+    for token in (signed["accessToken"], renewed["accessToken"], newest["accessToken"]):
+        assert anonymous.get("/api/auth/me", headers=bearer(token)).status_code == 401
+    assert (
+        anonymous.post("/api/auth/refresh", headers=bearer(newest["refreshToken"])).status_code
+        == 401
+    )
+    # Another sign-in of the same user is a family of its own, untouched.
+    other = login(anonymous).get_json()["data"]
+    assert anonymous.get("/api/auth/me", headers=bearer(other["accessToken"])).status_code == 200
+    again = anonymous.post("/api/auth/refresh", headers=bearer(other["refreshToken"]))
+    assert again.status_code == 200
+
+
+def test_a_refresh_token_spent_by_two_requests_at_once_works_for_one(app, admin, anonymous):
+    refresh_token = login(anonymous).get_json()["data"]["refreshToken"]
+    start = threading.Barrier(6)
+
+    def spend(_) -> int:
+        client = app.test_client()
+        start.wait(timeout=10)
+        return client.post("/api/auth/refresh", headers=bearer(refresh_token)).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sorted(pool.map(spend, range(6))) == [200, 401, 401, 401, 401, 401]
+
+
 def test_wrong_password_and_unknown_user(anonymous, admin):
     for name, password in (("ada", "wrong"), ("nobody", "correct horse")):
         response = login(anonymous, name, password)
@@ -337,6 +376,30 @@ def test_users_api(app, admin, anonymous):
         else:
             assert refused.status_code == 422, body
             assert refused.get_json()["error"]["details"][0]["field"] == field
+
+
+def test_user_emails_are_checked_when_created_or_changed(app, admin, anonymous):
+    auth = bearer(login(anonymous).get_json()["data"]["accessToken"])
+    for email in ("bo@example.com\nBcc: all@example.com", "bo@example.com\r\n", "no at sign", 7):
+        made = anonymous.post(
+            "/api/users",
+            headers=auth,
+            json={"name": "bo", "password": "long enough", "email": email},
+        )
+        assert made.status_code == 422, email
+        assert made.get_json()["error"]["details"][0]["field"] == "email"
+        changed = anonymous.patch(f"/api/users/{admin.id}", headers=auth, json={"email": email})
+        assert changed.status_code == 422, email
+    assert users.get_user(state_of(app), admin.id).email == "ada@example.com"
+    assert [u.name for u in users.list_users(state_of(app))] == ["ada"]
+    made = anonymous.post(
+        "/api/users",
+        headers=auth,
+        json={"name": "bo", "password": "long enough", "email": "Bo@Example.COM"},
+    )
+    assert made.status_code == 201 and made.get_json()["data"]["email"] == "Bo@example.com"
+    cleared = anonymous.patch(f"/api/users/{admin.id}", headers=auth, json={"email": ""})
+    assert cleared.status_code == 200 and cleared.get_json()["data"]["email"] is None
 
 
 def test_password_is_stored_hashed(app, admin):

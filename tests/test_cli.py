@@ -132,6 +132,12 @@ def test_users_commands(runner, query_repo):
         input="short\n",
     )
     assert short.exit_code == 1 and "password: must be at least 8 characters" in short.output
+    bad_email = runner.invoke(
+        cli,
+        ["--site", str(query_repo), "users", "add", "cy", "--email", "cy@x.io\nBcc: y@x.io"],
+        input="long enough\nlong enough\n",
+    )
+    assert bad_email.exit_code == 1 and "Invalid email (email: " in bad_email.output
     assert run(runner, query_repo, "users", "remove", "bo").output == "Removed bo.\n"
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import threading
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from app import keys
+from app import keys, users
 from app.state import StateStore
-from tests.conftest import commit, write_files
+from tests.conftest import build_app, commit, write_files
 from tests.servers import call, running_server
 
 
@@ -98,3 +102,56 @@ def test_a_keys_usage_limit_is_exact_across_workers(query_repo, tmp_path):
         with ThreadPoolExecutor(max_workers=30) as pool:
             statuses = list(pool.map(read, range(30)))
     assert sorted(statuses) == [200] * 5 + [429] * 25
+def loose_entries(folder: Path) -> dict[str, str]:
+    """Each entry of the folder (itself included) that is not owner-only: 0700 and 0600."""
+    found = {}
+    for path in [folder, *folder.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode != (0o700 if path.is_dir() else 0o600):
+            found[path.relative_to(folder).as_posix()] = f"{mode:o}"
+    return found
+
+
+def test_the_state_folder_is_its_owners_only(query_repo, tmp_path):
+    state = tmp_path / "state"
+    umask = os.umask(0o022)  # what most systems use: files 0644 unless Vellum says otherwise
+    try:
+        store = StateStore(state)
+        users.create_user(store, "ada", "correct horse", "admin")
+        store.close()
+        with running_server(query_repo, state, tmp_path / "server.log") as (base, _):
+            status, _, body = call(
+                "POST", f"{base}/api/auth/login", {"username": "ada", "password": "correct horse"}
+            )
+            auth = {"Authorization": f"Bearer {body['data']['accessToken']}"}
+            created = call("POST", f"{base}/api/post", {"title": "Kept"}, auth)[0]
+            deadline = time.monotonic() + 20
+            while fetch(f"{base}/api/_status")[2]["data"]["index"]["text"] != "ready":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert (status, created) == (200, 201)
+            names = {p.name for p in state.rglob("*")}
+            assert {"state.db", "state.db-wal", "state.db-shm", "signing.secret"} <= names
+            assert any(p.suffix == ".seg" for p in (state / "index").rglob("*"))
+            assert loose_entries(state) == {}
+    finally:
+        os.umask(umask)
+
+
+def test_a_state_folder_open_to_others_is_repaired_at_start(query_repo, tmp_path, caplog):
+    state = tmp_path / "state"
+    build_app(query_repo, state).extensions["vellum"].close()
+    for path in [state, *state.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    with caplog.at_level(logging.WARNING, logger="vellum"):
+        application = build_app(query_repo, state)
+    application.extensions["vellum"].close()
+    assert loose_entries(state) == {}
+    said = [r.getMessage() for r in caplog.records if "owner-only" in r.getMessage()]
+    assert len(said) == 1
+    for fixed in (". 755->700", "state.db 644->600", "signing.secret 644->600", "index 755->700"):
+        assert fixed in said[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vellum"):
+        build_app(query_repo, state).extensions["vellum"].close()
+    assert "owner-only" not in caplog.text  # nothing left to repair

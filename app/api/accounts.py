@@ -36,7 +36,7 @@ def login() -> Response:
     password = data.get("password") or ""
     if not isinstance(name, str) or not isinstance(password, str):
         raise BadRequest("username and password must be strings")
-    user = users.authenticate(vellum().state, name, password)
+    user = access.sign_in(name, password)
     if user is None:
         raise Unauthorized("Wrong user name or password")
     issued = tokens.issue(str(user.id), user.scopes, {"name": user.name, "role": user.role})
@@ -49,12 +49,13 @@ def refresh() -> Response:
     token = presented or access.presented_token()
     if not token:
         raise Unauthorized("Send the refresh token as a Bearer token or as refreshToken")
-    claims = tokens.decode(vellum().state, token, kind="refresh")
+    claims = tokens.spend_refresh(vellum().state, token)
     try:
         user = users.get_user(vellum().state, int(claims["sub"]))
     except (users.UserNotFound, ValueError) as exc:  # wrong credentials are always 401
         raise Unauthorized("The token's user no longer exists") from exc
-    issued = tokens.issue(str(user.id), user.scopes, {"name": user.name, "role": user.role}, False)
+    about = {"name": user.name, "role": user.role}
+    issued = tokens.issue(str(user.id), user.scopes, about, family=claims.get("fam"))
     return json_response({"data": issued})
 
 
@@ -82,7 +83,9 @@ def me() -> Response:
 @accounts.get("/users")
 @access.require("admin")
 def list_users() -> Response:
-    rows = [u.as_dict() for u in users.list_users(vellum().state)]
+    state = vellum().state
+    found = users.with_failures(state, users.list_users(state), vellum().lockout)
+    rows = [u.as_dict() for u in found]
     return json_response({"data": rows, "meta": {"total": len(rows)}})
 
 
@@ -103,7 +106,9 @@ def create_user() -> Response:
 @accounts.get("/users/<user_id>")
 @access.require("admin")
 def get_user(user_id: str) -> Response:
-    return json_response({"data": users.get_user(vellum().state, user_id).as_dict()})
+    state = vellum().state
+    (user,) = users.with_failures(state, [users.get_user(state, user_id)], vellum().lockout)
+    return json_response({"data": user.as_dict()})
 
 
 @accounts.put("/users/<user_id>")
