@@ -102,6 +102,8 @@ def test_a_keys_usage_limit_is_exact_across_workers(query_repo, tmp_path):
         with ThreadPoolExecutor(max_workers=30) as pool:
             statuses = list(pool.map(read, range(30)))
     assert sorted(statuses) == [200] * 5 + [429] * 25
+
+
 def loose_entries(folder: Path) -> dict[str, str]:
     """Each entry of the folder (itself included) that is not owner-only: 0700 and 0600."""
     found = {}
