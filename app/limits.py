@@ -7,6 +7,8 @@ rate_limits:
   storage: memory://                   # redis://host:6379/0 shares counts across processes
 limits:
   max_body: 10485760                   # bytes
+  max_conditions: 100                  # filter conditions in one list (REST and GraphQL)
+  max_values: 1000                     # values in one $in / $nin
 cors:
   origins: ["https://example.com"]
 ```
@@ -23,6 +25,7 @@ from limits import parse
 
 from app import access
 from app.errors import Detail, SiteError, ValidationError, VellumError
+from app.query import filter_limits
 from app.site import Site
 
 ANONYMOUS = "100 per 15 minutes"
@@ -71,6 +74,7 @@ def settings_of(site: Site) -> Settings:
     max_body = sizes.get("max_body", MAX_BODY)
     if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
         raise SiteError("vellum.yml: limits.max_body must be a positive number of bytes")
+    filter_limits(site)  # the query layer reads them; checked here with the section
     origins = cors.get("origins")
     if origins is not None and not (
         isinstance(origins, str)
