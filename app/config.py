@@ -22,6 +22,14 @@ def parse_optional(value: str) -> str | None:
     return value or None
 
 
+def parse_count(value: str) -> int:
+    """A number of things, where 0 means the setting's own default."""
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected 0 or more, got {number}")
+    return number
+
+
 def parse_secret(value: str) -> str | None:
     """HMAC-SHA256 wants a key of at least 32 bytes (RFC 7518 §3.2)."""
     if value and len(value.encode()) < 32:
@@ -78,7 +86,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Event streams (GET /api/events) a server process keeps open at once; more are"
         " answered 503 with Retry-After. 0: half of THREADS (at least 1), so streams never"
         " hold every thread.",
-        int,
+        parse_count,
+    ),
+    Setting(
+        "STREAMS_PER_CALLER",
+        0,
+        "Event streams a server process keeps open for one caller (an anonymous IP, a key,"
+        " a user, an application); more are answered 429 with Retry-After. 0: half of"
+        " STREAMS (at least 1), so no one caller holds every stream.",
+        parse_count,
     ),
     Setting(
         "STREAM_SECONDS",

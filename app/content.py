@@ -22,8 +22,12 @@ from app.query import (
     Filter,
     ListQuery,
     Page,
+    check_conditions,
+    check_values,
     condition,
+    count_filters,
     first_value,
+    limits_in_force,
     parse_int,
     parse_locale,
     parse_sort,
@@ -60,6 +64,8 @@ def parse_content_query(
     catalog: Catalog, args: Mapping[str, list[str]], drafts: bool = True
 ) -> ListQuery:
     """REST's /api/content parameters (filter[type]=…, sort, limit, offset, q) as a ListQuery."""
+    limits = limits_in_force(catalog.site)
+    check_conditions("filter", count_filters(args), limits)
     filters = []
     for key, values in args.items():
         match = FILTER_KEY.match(key)
@@ -72,6 +78,8 @@ def parse_content_query(
         if len(parts) != 1:
             raise InvalidParameter(key, "expected filter[field] or filter[field][$op]")
         for raw in values:
+            if op in {"$in", "$nin"}:
+                check_values(key, raw.count(",") + 1, limits)
             value = raw.split(",") if op in {"$in", "$nin"} else raw
             filters.append(content_filter(parts[0], op, value, key))
     return content_query(catalog, filters, args, drafts)

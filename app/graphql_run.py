@@ -11,7 +11,7 @@ from graphql.language import OperationDefinitionNode
 
 from app.errors import BadRequest, MethodNotAllowed, VellumError
 from app.graphql_context import Context
-from app.graphql_limits import Limits, check
+from app.graphql_limits import Limits, check, check_length
 
 log = logging.getLogger("vellum")
 CACHED_DOCUMENTS = 256
@@ -34,6 +34,7 @@ def run(
     cache = documents if documents is not None else {}
     try:
         query, operation_name, variables = _request(payload)
+        check_length(query, limits)
         document, problems = cache.get(query) or (_parsed(query), None)
         check(gql, document, operation_name, variables, limits)
         if problems is None:
@@ -41,8 +42,11 @@ def run(
             _remember(cache, query, (document, problems))
         if problems:
             return {"errors": [format_error(p) for p in problems]}, 400
-        if not mutations and _is_mutation(document, operation_name):
-            raise MethodNotAllowed("Mutations need POST")
+        if _is_mutation(document, operation_name):
+            if not mutations:
+                raise MethodNotAllowed("Mutations need POST")
+            # Every mutation needs `write`: refused before its variables are coerced.
+            context.check("write")
     except VellumError as exc:
         return {"errors": [_vellum_error(exc)]}, exc.status
     result = execute(

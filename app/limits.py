@@ -7,6 +7,8 @@ rate_limits:
   storage: state://                    # the state store; redis://host:6379/0 for several machines
 limits:
   max_body: 10485760                   # bytes
+  max_conditions: 100                  # filter conditions in one list (REST and GraphQL)
+  max_values: 1000                     # values in one $in / $nin
 cors:
   origins: ["https://example.com"]
 ```
@@ -31,6 +33,7 @@ from limits.storage import Storage
 
 from app import access
 from app.errors import Detail, SiteError, ValidationError, VellumError
+from app.query import filter_limits
 from app.site import Site
 from app.state import StateStore
 
@@ -88,6 +91,7 @@ def settings_of(site: Site) -> Settings:
         raise SiteError(
             "vellum.yml: rate_limits.storage must be state://, memory:// or a redis:// URL"
         )
+    filter_limits(site)  # the query layer reads them; checked here with the section
     origins = cors.get("origins")
     if origins is not None and not (
         isinstance(origins, str)

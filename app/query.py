@@ -11,12 +11,17 @@ from typing import Any
 
 from app import media
 from app.catalog import Catalog, relation_ids
-from app.errors import InvalidParameter, ModelNotFound, RecordNotFound
+from app.errors import InvalidParameter, ModelNotFound, RecordNotFound, SiteError
 from app.models import Field, FieldError, coerce, parse_date, parse_datetime
 from app.records import Record
+from app.site import Site
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# A filter's cost grows with its conditions times the records: vellum.yml's
+# limits.max_conditions and limits.max_values bound what one request may ask.
+MAX_CONDITIONS = 100
+MAX_VALUES = 1000
 OPERATORS = (
     "$eq", "$ne", "$gt", "$gte", "$lt", "$lte",
     "$in", "$nin", "$contains", "$startsWith", "$endsWith",
@@ -51,6 +56,59 @@ class FilterGroup:
 
     op: str  # "and" | "or"
     items: tuple[Filter | FilterGroup, ...]
+
+
+@dataclass(frozen=True)
+class FilterLimits:
+    """The most one list's filter may hold: conditions, and values in one $in or $nin."""
+
+    conditions: int = MAX_CONDITIONS
+    values: int = MAX_VALUES
+
+
+def filter_limits(site: Site) -> FilterLimits:
+    """vellum.yml's limits.max_conditions and limits.max_values, checked."""
+    section = site.settings.get("limits") or {}
+    if not isinstance(section, dict):
+        raise SiteError("vellum.yml: limits must be a mapping")
+    values = {}
+    for attr, name, default in (
+        ("conditions", "max_conditions", MAX_CONDITIONS),
+        ("values", "max_values", MAX_VALUES),
+    ):
+        raw = section.get(name, default)
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+            raise SiteError(f"vellum.yml: limits.{name} must be a positive integer")
+        values[attr] = raw
+    return FilterLimits(**values)
+
+
+def limits_in_force(site: Site) -> FilterLimits:
+    """The filter limits a request is held to; a wrong value in a vellum.yml changed while
+    serving (which `vellum validate` and /api/_status report) leaves the defaults."""
+    try:
+        return filter_limits(site)
+    except SiteError:
+        return FilterLimits()
+
+
+def check_conditions(param: str, count: int, limits: FilterLimits) -> None:
+    """Refuse a filter of more conditions than limits.max_conditions allows."""
+    if count > limits.conditions:
+        raise InvalidParameter(
+            param,
+            f"a filter holds at most {limits.conditions} conditions"
+            " (limits.max_conditions in vellum.yml)",
+        )
+
+
+def check_values(param: str, count: int, limits: FilterLimits) -> None:
+    """Refuse an $in or $nin of more values than limits.max_values allows."""
+    if count > limits.values:
+        raise InvalidParameter(
+            param,
+            f"$in and $nin take at most {limits.values} values (limits.max_values in vellum.yml)",
+        )
 
 
 @dataclass(frozen=True)
@@ -96,12 +154,14 @@ def parse_list_query(
 ) -> ListQuery:
     """Turn request parameters (each name → its values) into a checked ListQuery."""
     fields = model_fields(catalog, model)
+    limits = limits_in_force(catalog.site)
+    check_conditions("filter", count_filters(args), limits)
     filters = []
     for key, values in args.items():
         match = FILTER_KEY.match(key)
         if match:
             for raw in values:
-                filters.append(_parse_filter(catalog, model, key, match.group(1), raw))
+                filters.append(_parse_filter(catalog, model, key, match.group(1), raw, limits))
         elif key.startswith("filter"):
             raise InvalidParameter(key, "expected filter[field]=value or filter[field][$op]=value")
     return ListQuery(
@@ -115,6 +175,18 @@ def parse_list_query(
         locale=parse_locale(catalog, first_value(args, "locale")),
         drafts=drafts,
     )
+
+
+def count_filters(args: Mapping[str, list[str]]) -> int:
+    """The conditions among request parameters, counted as GraphQL's are: one per
+    filter[…] value, and one more per relation its path goes through."""
+    count = 0
+    for key, values in args.items():
+        match = FILTER_KEY.match(key)
+        if match:
+            parts = [p for p in match.group(1)[1:-1].split("][") if not p.startswith("$")]
+            count += len(values) * max(1, sum(len(p.split(".")) for p in parts))
+    return count
 
 
 def parse_search_query(
@@ -176,7 +248,7 @@ def parse_sort(fields: dict[str, Field], raw: str | None) -> tuple[tuple[str, bo
     """`-publishedAt,title` → ((field, descending), …), checked against the fields."""
     if not raw:
         return ()
-    keys = []
+    keys: dict[str, bool] = {}
     for part in raw.split(","):
         part = part.strip()
         desc = part.startswith("-")
@@ -189,8 +261,9 @@ def parse_sort(fields: dict[str, Field], raw: str | None) -> tuple[tuple[str, bo
             raise InvalidParameter("sort", f"unknown field {name!r}")
         if f.type in {"list", "object"} or (f.type == "relation" and f.many):
             raise InvalidParameter("sort", f"cannot sort by {name!r} ({f.type})")
-        keys.append((name, desc))
-    return tuple(keys)
+        # A field named again cannot change the order, only cost another pass.
+        keys.setdefault(name, desc)
+    return tuple(keys.items())
 
 
 def _parse_fields(catalog, model, fields, raw: str | None) -> tuple[str, ...] | None:
@@ -209,7 +282,7 @@ def _parse_populate(catalog: Catalog, model: str, raw: str | None) -> tuple[str,
     relations = [f.name for f in catalog.fields[model].values() if f.type in ("relation", "media")]
     if raw.strip() == "*":
         return tuple(relations)
-    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
     for name in names:
         if name not in relations:
             known = ", ".join(relations) or "none"
@@ -217,7 +290,9 @@ def _parse_populate(catalog: Catalog, model: str, raw: str | None) -> tuple[str,
     return names
 
 
-def _parse_filter(catalog: Catalog, model: str, param: str, brackets: str, raw: str) -> Filter:
+def _parse_filter(
+    catalog: Catalog, model: str, param: str, brackets: str, raw: str, limits: FilterLimits
+) -> Filter:
     parts = brackets[1:-1].split("][")
     op = "$eq"
     if parts[-1].startswith("$"):
@@ -228,6 +303,8 @@ def _parse_filter(catalog: Catalog, model: str, param: str, brackets: str, raw: 
         raise InvalidParameter(param, "the operator must come last: filter[field][$op]=value")
     path = tuple(seg for p in parts for seg in p.split("."))
     f = _resolve_path(catalog, model, path, param)
+    if op in {"$in", "$nin"}:
+        check_values(param, raw.count(",") + 1, limits)
     return Filter(path=path, op=op, value=_operand(f, op, raw, param), param=param)
 
 

@@ -254,6 +254,22 @@ retention: {events: -1}
     ]
 
 
+def test_validate_checks_the_size_limits(runner, query_repo):
+    config = (query_repo / "vellum.yml").read_text()
+    limits = "limits: {max_conditions: 0}\ngraphql: {length: long}\n"
+    write_files(query_repo, {"vellum.yml": config + limits})
+    result = run(runner, query_repo, "validate")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "vellum.yml: limits.max_conditions must be a positive integer",
+        "vellum.yml: graphql.length must be a positive integer",
+    ]
+    write_files(query_repo, {"vellum.yml": config + "limits: {max_values: -1}\n"})
+    assert run(runner, query_repo, "validate").output.splitlines() == [
+        "vellum.yml: limits.max_values must be a positive integer"
+    ]
+
+
 def test_serve_refuses_to_start_on_a_wrong_setting(runner, query_repo):
     config = (query_repo / "vellum.yml").read_text()
     write_files(query_repo, {"vellum.yml": config + "limits: {max_body: big}\n"})

@@ -19,6 +19,7 @@ def test_environment_then_overrides():
         ({"VELLUM_PORT": "eighty"}, "VELLUM_PORT"),
         ({"VELLUM_SYNC_ON_START": "maybe"}, "VELLUM_SYNC_ON_START"),
         ({"VELLUM_TEXT_INDEX": "later"}, "VELLUM_TEXT_INDEX"),
+        ({"VELLUM_STREAMS_PER_CALLER": "-1"}, "VELLUM_STREAMS_PER_CALLER"),
     ],
 )
 def test_bad_environment_fails_loudly(environ, message):

@@ -13,7 +13,7 @@ import pytest
 from app import keys, outbox, users
 from app.events import Event, matches
 from app.state import StateStore
-from tests.conftest import authorised_client, commit, write_files
+from tests.conftest import authorised_client, build_app, commit, write_files
 from tests.receiver import wait_threads_gone
 from tests.servers import call, running_server
 
@@ -237,3 +237,69 @@ def test_readers_are_told_when_a_published_record_becomes_a_draft(app, query_rep
     )
     assert [f["event"] for f in seen] == ["commit", "content.updated"]
     assert orjson.loads(seen[1]["data"])["data"]["title"] == "Beta (secret rewrite)"
+
+
+def test_one_caller_holds_at_most_half_the_streams_by_default(query_repo, tmp_path):
+    application = build_app(query_repo, tmp_path / "state", STREAMS=2)  # one per caller
+    try:
+        anonymous = application.test_client()
+        first = anonymous.get("/api/events/stream", buffered=False)
+        assert first.status_code == 200
+        again = anonymous.get("/api/events/stream")
+        assert again.status_code == 429 and again.headers["Retry-After"] == "5"
+        assert again.get_json()["error"]["code"] == "RATE_LIMITED"
+        reader = authorised_client(application).get("/api/events/stream", buffered=False)
+        assert reader.status_code == 200  # the slot the anonymous caller could not take
+        full = authorised_client(application).get("/api/events/stream")
+        assert full.status_code == 503 and full.headers["Retry-After"] == "1"
+        first.close()
+        reader.close()
+        second = anonymous.get("/api/events/stream", buffered=False)
+        assert second.status_code == 200  # its slot came back when its stream closed
+        second.close()
+    finally:
+        application.extensions["vellum"].close()
+
+
+def open_stream(url: str, secret: str | None = None):
+    """An open event stream (its first line read), or the HTTPError that refused it."""
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20)
+    except urllib.error.HTTPError as refused:
+        return refused
+    assert response.readline() == b"retry: 1000\n"
+    return response
+
+
+def test_anonymous_callers_cannot_take_every_stream_of_a_real_server(
+    query_repo, tmp_path, monkeypatch
+):
+    for name, value in {"THREADS": "6", "STREAMS": "4", "STREAMS_PER_CALLER": "2"}.items():
+        monkeypatch.setenv(f"VELLUM_{name}", value)
+    monkeypatch.setenv("VELLUM_STREAM_SECONDS", "20")
+    state_dir = tmp_path / "state"
+    store = StateStore(state_dir)
+    _, admin = keys.create_key(store, "ops", ADMIN)
+    _, reader = keys.create_key(store, "site", ["read"])
+    store.close()
+    opened = []
+    with running_server(query_repo, state_dir, tmp_path / "server.log") as (base, _):
+        url = f"{base}/api/events/stream"
+        try:
+            opened += [open_stream(url), open_stream(url)]
+            assert [s.status for s in opened] == [200, 200]
+            refused = open_stream(url)  # a third anonymous stream from the same address
+            assert refused.code == 429 and refused.headers["Retry-After"] == "5"
+            assert json.loads(refused.read())["error"]["code"] == "RATE_LIMITED"
+            refused.close()
+            opened.append(open_stream(url, admin))  # the admin's stream still gets a slot
+            opened.append(open_stream(url, reader))
+            assert [s.status for s in opened] == [200, 200, 200, 200]
+            full = open_stream(url, admin)  # the process's four slots are taken
+            assert full.code == 503 and full.headers["Retry-After"] == "1"
+            full.close()
+            assert call("GET", f"{base}/api/post")[0] == 200  # and the API still answers
+        finally:
+            for stream in opened:
+                stream.close()

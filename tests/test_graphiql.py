@@ -49,6 +49,12 @@ def served(query_repo, tmp_path):
         yield base, secret
 
 
+def _introspection(response) -> bool:
+    """GraphiQL's schema request: its IntrospectionQuery, POSTed to /graphql."""
+    request = response.request
+    return request.method == "POST" and "IntrospectionQuery" in (request.post_data or "")
+
+
 def _editor(page, selector: str) -> str:
     return page.evaluate(f"document.querySelector('{selector} .CodeMirror').CodeMirror.getValue()")
 
@@ -75,7 +81,10 @@ def test_graphiql_runs_a_query_offline_with_the_users_token(served):
             context.route("**/*", only_vellum)
             page = context.new_page()
             page.set_default_timeout(20_000)
-            page.goto(f"{base}/graphql")
+            with page.expect_response(_introspection) as schema_answer:
+                page.goto(f"{base}/graphql")  # GraphiQL asks for the whole schema at once
+            introspection = schema_answer.value
+            schema = introspection.json()
             page.wait_for_selector(".graphiql-query-editor .CodeMirror")
             page.fill("#token", secret)
             query = '{ post(id: "gamma") { title status } }'  # a draft: needs the token
@@ -94,3 +103,6 @@ def test_graphiql_runs_a_query_offline_with_the_users_token(served):
             browser.close()
     assert answer == {"data": {"post": {"title": "Gamma", "status": "DRAFT"}}}
     assert outside == []
+    # Its introspection fits the limits: one full schema, counted, answered.
+    assert introspection.status == 200 and "errors" not in schema
+    assert schema["data"]["__schema"]["queryType"]["name"] == "Query"

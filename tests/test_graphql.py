@@ -576,6 +576,137 @@ def test_limits_come_from_vellum_yml_and_introspection_stays_on(query_repo, tmp_
         application.extensions["vellum"].close()
 
 
+FULL_TYPE = get_introspection_query()[get_introspection_query().index("fragment") :]
+
+
+def test_introspection_counts_and_one_full_introspection_fits(client):
+    # GraphiQL's question: the whole schema, once, answers.
+    graphiql = get_introspection_query(input_value_deprecation=True, schema_description=True)
+    assert data(client, graphiql)["__schema"]["queryType"]["name"] == "Query"
+    # The same twice over is refused before it runs, however it is spread over aliases.
+    twice = "{ a: __schema { types { ...FullType } } b: __schema { types { ...FullType } } }"
+    body = gql(client, twice + FULL_TYPE, status=400)
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["message"].startswith(
+        "The query's introspection is larger than one full introspection of the schema ("
+    )
+    assert "data" not in body
+    # A thousand copies are refused at once, for their length alone.
+    aliases = " ".join(f"a{n}: __schema {{ types {{ ...FullType }} }}" for n in range(1000))
+    thousand = gql(client, "{ " + aliases + " }" + FULL_TYPE, status=400)
+    assert thousand["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    # Aliases inside introspection count too.
+    fields = " ".join(
+        f"f{n}: fields {{ name args {{ name type {{ name }} }} }}" for n in range(100)
+    )
+    inner = gql(client, '{ __type(name: "Query") { ' + fields + " } }", status=400)
+    assert inner["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    small = '{ __type(name: "Post") { name fields { name } } }'
+    assert data(client, small)["__type"]["name"] == "Post"
+    # __typename is a field like any other.
+    names = " ".join(f"t{n}: __typename" for n in range(10))
+    costly = gql(client, "{ posts(limit: 100) { nodes { " + names + " } } }", status=400)
+    assert costly["errors"][0]["message"] == "The query's complexity is 1101; the limit is 1000"
+    # A limit left to a variable's default counts that default.
+    defaulted = "query($n: Int = 100) { posts(limit: $n) { nodes { id categories { id } } } }"
+    assert gql(client, defaulted, status=400)["errors"][0]["extensions"]["code"] == (
+        "QUERY_TOO_COMPLEX"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_fragments_spread_into_fragments_are_refused_before_they_are_walked(client):
+    # Ten levels of ten spreads: a short query that spreads into ten billion selections.
+    levels = [f"fragment F{n} on Query {{ {f'...F{n + 1} ' * 10}}}" for n in range(10)]
+    bomb = "{ ...F0 } " + " ".join(levels) + " fragment F10 on Query { __typename }"
+    body = gql(client, bomb, status=400)
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert body["errors"][0]["message"] == (
+        "The query spreads into more than 10000 selections; the complexity limit is 1000"
+    )
+
+
+def test_a_query_longer_than_graphql_length_is_refused_before_it_is_parsed(client):
+    padding = "#" * 20_000 + "\n"
+    body = gql(client, padding + "{ posts { nodes { id } } }", status=400)
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["message"] == "The query is 20027 characters long; the limit is 20000"
+    over_get = client.get("/graphql?query=" + quote(padding + "{ posts { nodes { id } } }"))
+    assert over_get.status_code == 400
+    assert data(client, "#" * 19_000 + "\n{ posts { nodes { id } } }")["posts"]["nodes"]
+
+
+CONDITIONS = "a filter holds at most 100 conditions (limits.max_conditions in vellum.yml)"
+VALUES = "$in and $nin take at most 1000 values (limits.max_values in vellum.yml)"
+
+
+def details(body: dict) -> list[dict]:
+    return body["errors"][0]["extensions"]["details"]
+
+
+def test_graphql_filters_are_bounded_before_they_are_read(client):
+    query = "query($f: PostFilter) { posts(filter: $f) { nodes { id } } }"
+    many = {"and": [{"views": {"gt": n}} for n in range(51)]}  # 51 entries, 51 operators
+    body = gql(client, query, {"f": many}, status=400)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert details(body) == [{"field": "filter", "message": CONDITIONS}]
+    assert "data" not in body
+    fits = {"and": [{"views": {"gt": n}} for n in range(50)]}
+    nodes = data(client, query, {"f": fits})["posts"]["nodes"]
+    assert {n["id"] for n in nodes} == {"beta", "epsilon", "gamma"}  # views > 49
+    # A relation a condition goes through counts, as in REST's filter[author.name].
+    through = {"or": [{"author": {"name": {"eq": f"n{n}"}}} for n in range(34)]}
+    assert details(gql(client, query, {"f": through}, status=400))[0]["field"] == "filter"
+    ids = [f"id{n}" for n in range(1001)]
+    body = gql(client, query, {"f": {"id": {"in": ids}}}, status=400)
+    assert details(body) == [{"field": "filter.id.in", "message": VALUES}]
+    found = data(client, query, {"f": {"id": {"in": ids[:999] + ["beta"]}}})  # 1000 values
+    assert found["posts"]["nodes"] == [{"id": "beta"}]
+    listed = ", ".join(f'"{i}"' for i in ids)
+    literal = "{ posts(filter: {id: {nin: [" + listed + "]}}) { pageInfo { total } } }"
+    assert details(gql(client, literal, status=400))[0]["field"] == "filter.id.nin"
+    contents = "query($f: ContentFilter) { contents(filter: $f) { id } }"
+    spread = {"or": [{"id": {"eq": f"x{n}"}} for n in range(51)]}
+    assert details(gql(client, contents, {"f": spread}, status=400)) == [
+        {"field": "filter", "message": CONDITIONS}
+    ]
+
+
+def test_filter_limits_come_from_vellum_yml(query_repo, tmp_path):
+    config = (query_repo / "vellum.yml").read_text()
+    config += "limits:\n  max_conditions: 2\n  max_values: 3\ngraphql:\n  length: 200\n"
+    write_files(query_repo, {"vellum.yml": config})
+    commit(query_repo, "Small filters")
+    application = build_app(query_repo, tmp_path / "small-state")
+    try:
+        reader = application.test_client()
+        two = "/api/post?filter[views][$gt]=1&filter[views][$lt]=500"
+        assert rest_ids(reader, two) == ["alpha", "beta", "epsilon"]
+        three = reader.get(two + "&filter[status]=published")
+        assert three.status_code == 400
+        assert "at most 2 conditions" in three.get_json()["error"]["message"]
+        assert rest_ids(reader, "/api/post?filter[id][$in]=alpha,b,c") == ["alpha"]
+        assert reader.get("/api/post?filter[id][$in]=a,b,c,d").status_code == 400
+        posts = "{ posts(filter: %s) { nodes { id } } }"
+        assert data(reader, posts % "{views: {gt: 1, lt: 500}}")["posts"]["nodes"]
+        refused = gql(reader, posts % "{views: {gt: 1, lt: 500}, featured: {eq: true}}", status=400)
+        assert "at most 2 conditions" in refused["errors"][0]["message"]
+        assert gql(reader, posts % '{id: {in: ["a", "b", "c", "d"]}}', status=400)
+        long = gql(reader, posts % "{views: {gt: 1}}" + " " * 200, status=400)
+        assert long["errors"][0]["message"].endswith("characters long; the limit is 200")
+    finally:
+        application.extensions["vellum"].close()
+
+
+def test_mutations_are_refused_before_their_variables_are_read(anonymous):
+    mutation = "mutation($d: CreatePersonInput!) { createPerson(data: $d) { id } }"
+    heavy = {"d": {"name": ["not a name"] * 5000}}  # wrong, and costly to coerce
+    body = gql(anonymous, mutation, heavy, status=401)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
+
+
 # -- no N+1 ---------------------------------------------------------------------------------
 def test_a_page_of_20_posts_reads_each_relation_once_per_level(sample_client):
     application = sample_client.application

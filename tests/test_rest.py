@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from app.query import parse_list_query
 from tests.conftest import git, write_files
 
 
@@ -275,6 +276,47 @@ def test_bad_parameters_are_400_naming_the_parameter(client, url, param):
     assert error["code"] == "BAD_REQUEST"
     assert error["details"][0]["field"] == param
     assert error["message"].startswith(param)
+
+
+def test_filters_are_bounded_and_the_400_names_the_limit(client):
+    conditions = "a filter holds at most 100 conditions (limits.max_conditions in vellum.yml)"
+    params = "&".join(f"filter[views][$ne]={n}" for n in range(101))
+    refused = client.get(f"/api/post?{params}")
+    assert refused.status_code == 400
+    assert refused.get_json()["error"] == {
+        "code": "BAD_REQUEST",
+        "message": f"filter: {conditions}",
+        "details": [{"field": "filter", "message": conditions}],
+    }
+    assert client.get("/api/post?" + params.rsplit("&", 1)[0]).status_code == 200  # 100
+    # A relation a condition goes through counts one more.
+    through = "&".join(f"filter[author.name]=n{n}" for n in range(51))
+    assert client.get(f"/api/post?{through}").status_code == 400
+    ids = ",".join(f"id{n}" for n in range(1001))
+    too_many = client.get(f"/api/post?filter[id][$in]={ids}")
+    assert too_many.status_code == 400
+    assert too_many.get_json()["error"]["details"] == [
+        {
+            "field": "filter[id][$in]",
+            "message": "$in and $nin take at most 1000 values (limits.max_values in vellum.yml)",
+        }
+    ]
+    fits = client.get("/api/post?filter[id][$in]=beta," + ids.split(",", 2)[2])  # 1000
+    assert [r["id"] for r in fits.get_json()["data"]] == ["beta"]
+    assert client.get(f"/api/content?filter[id][$nin]={ids}").status_code == 400
+    spread = "&".join(f"filter[id][$ne]=x{n}" for n in range(101))
+    assert client.get(f"/api/content?{spread}").status_code == 400
+
+
+def test_a_field_named_twice_in_sort_or_populate_is_one_pass(client):
+    once = client.get("/api/post?sort=-views&populate=author").get_json()
+    again = client.get("/api/post?sort=-views,views,-views&populate=author,author").get_json()
+    assert again == once
+    with client.application.app_context():
+        catalog = client.application.extensions["vellum"].catalog()
+        args = {"sort": ["-views," + ",".join(["views"] * 500)], "populate": ["author,author"]}
+        query = parse_list_query(catalog, "post", args)
+    assert query.sort == (("views", True),) and query.populate == ("author",)
 
 
 def test_unknown_model_and_record_are_404(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from app import access, limits, outbox
 from app.access import Principal
 from app.api import json_response, vellum
-from app.errors import BadRequest, ServiceUnavailable
+from app.errors import BadRequest, RateLimited, ServiceUnavailable
 from app.events import check_custom
 from app.state import StateStore
 
@@ -21,14 +21,55 @@ POLL = 0.1
 # A closed connection is noticed at the next write: keep-alives free its slot soon.
 KEEPALIVE = 5.0
 RETRY_SECONDS = 1
+# A caller at its cap waits for one of its streams to end; a connection it dropped is
+# noticed at the next keep-alive.
+CALLER_RETRY_SECONDS = int(KEEPALIVE)
+
+
+class StreamSlots:
+    """The event streams one server process holds open: at most `total`, and at most
+    `each` for one caller (an anonymous IP, a key, a user, an application)."""
+
+    def __init__(self, total: int, each: int) -> None:
+        self.total = total
+        self.each = each
+        self._lock = threading.Lock()
+        self._open = 0
+        self._by_caller: dict[str, int] = {}
+
+    def take(self, caller: str) -> Callable[[], None]:
+        """Hold a slot for `caller` (503 when the process is full, 429 when the caller is);
+        the function returned gives it back, however often it is called."""
+        with self._lock:
+            if self._open >= self.total:
+                limits.retry_after(RETRY_SECONDS)
+                raise ServiceUnavailable("Too many open event streams; try again shortly")
+            held = self._by_caller.get(caller, 0)
+            if held >= self.each:
+                limits.retry_after(CALLER_RETRY_SECONDS)
+                raise RateLimited(
+                    f"At most {self.each} open event stream{'s' if self.each > 1 else ''}"
+                    " per caller; close one first"
+                )
+            self._open += 1
+            self._by_caller[caller] = held + 1
+        return _once(lambda: self._give(caller))
+
+    def _give(self, caller: str) -> None:
+        with self._lock:
+            self._open -= 1
+            left = self._by_caller.pop(caller) - 1
+            if left:
+                self._by_caller[caller] = left
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(api_events, url_prefix="/api")
     app.register_blueprint(api_events, url_prefix="/api/v1", name="events_v1")
     config = app.extensions["vellum"].config
-    streams = config["STREAMS"] or max(1, config["THREADS"] // 2)
-    app.extensions["vellum.streams"] = threading.BoundedSemaphore(streams)
+    total = config["STREAMS"] or max(1, config["THREADS"] // 2)
+    each = config["STREAMS_PER_CALLER"] or max(1, total // 2)
+    app.extensions["vellum.streams"] = StreamSlots(total, each)
 
 
 @api_events.get("/events")
@@ -38,27 +79,25 @@ def stream() -> Response:
     """Live events as text/event-stream; Last-Event-ID resumes after that event.
 
     A stream holds one of the server's threads while it is open, so a process keeps at
-    most VELLUM_STREAMS open (more are told to retry) and ends each after
-    VELLUM_STREAM_SECONDS with the id to resume from: EventSource reconnects on its own
-    and misses nothing.
+    most VELLUM_STREAMS open (more are told to retry), at most VELLUM_STREAMS_PER_CALLER
+    of them for one caller (so no one caller, anonymous or not, takes them all), and ends
+    each after VELLUM_STREAM_SECONDS with the id to resume from: EventSource reconnects
+    on its own and misses nothing.
     """
     services = vellum()
-    slots: threading.BoundedSemaphore = current_app.extensions["vellum.streams"]
-    if not slots.acquire(blocking=False):
-        limits.retry_after(RETRY_SECONDS)
-        raise ServiceUnavailable("Too many open event streams; try again shortly")
+    principal = access.current()
+    slots: StreamSlots = current_app.extensions["vellum.streams"]
+    free = slots.take(principal.limit_key)
     try:
-        principal = access.current()
         resume = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
         after = outbox.seq_of(services.state, resume) if resume else None
         if after is None:
             after = outbox.last_seq(services.state)
         frames = _frames(services.state, principal, after, services.config["STREAM_SECONDS"])
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        free = _once(slots.release)
         response = Response(_freeing(frames, free), mimetype="text/event-stream", headers=headers)
     except BaseException:
-        slots.release()
+        free()
         raise
     response.call_on_close(free)  # a client that leaves early
     return response

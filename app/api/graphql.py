@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 
@@ -12,6 +14,7 @@ from app.graphql_context import Context
 from app.graphql_limits import Limits, limits_of
 from app.graphql_run import run
 from app.graphql_schema import Schemas
+from app.query import limits_in_force
 
 MAX_BATCH = 50
 graphql_api = Blueprint("graphql", __name__)
@@ -35,7 +38,9 @@ def context() -> Context:
 
 
 def _limits() -> Limits:
-    return current_app.extensions["vellum.graphql.limits"]
+    """vellum.yml's graphql limits, and its filter limits as the query layer reads them now."""
+    limits = current_app.extensions["vellum.graphql.limits"]
+    return replace(limits, filters=limits_in_force(vellum().site))
 
 
 @graphql_api.get("/graphql")
