@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flask import Flask, g, request
 
 from app import keys, oauth, tokens, users
+from app.audience import EDITORS, PUBLIC, Audience
 from app.errors import Forbidden, Unauthorized
 
 
@@ -31,6 +32,11 @@ class Principal:
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
+
+    @property
+    def audience(self) -> Audience:
+        """Whom records are shown as to this caller: with drafts only given read:drafts."""
+        return EDITORS if self.can("read:drafts") else PUBLIC
 
     @property
     def limit_key(self) -> str:
