@@ -9,7 +9,7 @@ Wrong credentials are always a 401, never a silent fall back to anonymous.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, g, request
 
@@ -23,15 +23,21 @@ class Principal:
     kind: str  # anonymous | user | key | client
     id: str | None
     name: str
-    scopes: frozenset[str]
+    scopes: frozenset[str]  # as granted (shown by /api/auth/me)
     rate_limit: str | None = None
+    # What the scopes allow: whatever granted them (a key, a role, an OAuth token), they
+    # carry what they imply (`write` brings `read:drafts`), so every check agrees.
+    allowed: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed", keys.with_implied(self.scopes))
 
     @property
     def anonymous(self) -> bool:
         return self.kind == "anonymous"
 
     def can(self, scope: str) -> bool:
-        return scope in self.scopes
+        return scope in self.allowed
 
     @property
     def audience(self) -> Audience:

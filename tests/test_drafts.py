@@ -7,13 +7,14 @@ from an id that does not exist.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 
 import orjson
 import pytest
 
-from app import keys, outbox
+from app import keys, oauth, outbox, users
 from app.dispatcher import Dispatcher
 from app.events import Event
 from tests.conftest import build_app, commit, git, make_repo, write_files
@@ -354,6 +355,56 @@ def test_every_verb_answers_a_reader_as_for_a_missing_id(app, repo, readers):
     assert _same_as_missing(_rest(reader, "GET", "/api/content/{id}", None, sha)) == 404
     assert _same_as_missing(_rest(reader, "PATCH", "/api/page/{id}", {}, sha)) == 403
     assert git(repo, "rev-parse", "HEAD") == head  # nothing was written
+
+
+# -- write implies read:drafts -----------------------------------------------------------
+def test_a_write_key_reads_back_the_draft_it_writes(app, repo):
+    """The README's own key (`--scope read --scope write`) reads what it writes."""
+    writer = key_client(app, "read", "write")
+    made = writer.post("/api/page", json={"title": "Fresh draft", "parent": DRAFT})
+    assert made.status_code == 201 and made.get_json()["data"]["parent"] == DRAFT
+    assert writer.get("/api/page/fresh-draft").get_json()["data"]["title"] == "Fresh draft"
+    assert DRAFT in [r["id"] for r in writer.get("/api/page").get_json()["data"]]
+    assert writer.get(f"/api/page/{DRAFT}/versions").status_code == 200
+    # A draft's answers to writes are its own: PATCH {} changes nothing and shows it.
+    head = git(repo, "rev-parse", "HEAD")
+    patched = writer.patch(f"/api/page/{DRAFT}", json={})
+    assert patched.get_json()["data"]["body"] == "Unveiling on Monday."
+    assert git(repo, "rev-parse", "HEAD") == head
+    shown = gql(writer, f'mutation {{ updatePage(id: "{DRAFT}", data: {{}}) {{ title }} }}')
+    assert shown["data"]["updatePage"]["title"] == "Unveiling plan"
+    only_write = key_client(app, "write")  # write alone still reads no published lists
+    assert only_write.get("/api/page").status_code == 403
+    assert only_write.patch(f"/api/page/{DRAFT}", json={}).status_code == 200
+
+
+def test_write_implies_read_drafts_for_users_and_oauth_tokens(app):
+    state = app.extensions["vellum"].state
+    client, secret = oauth.create_client(state, "builder", ["read", "write"])
+    token = app.test_client().post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "read write"},
+        headers={"Authorization": _basic(client.id, secret)},
+    )
+    assert token.status_code == 200, token.get_json()
+    access = token.get_json()["access_token"]
+    seen = app.test_client().get(
+        f"/api/page/{DRAFT}", headers={"Authorization": f"Bearer {access}"}
+    )
+    assert seen.status_code == 200
+    # A client registered with write may be granted read:drafts, which write implies.
+    asked = app.test_client().post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "read:drafts"},
+        headers={"Authorization": _basic(client.id, secret)},
+    )
+    assert asked.status_code == 200, asked.get_json()
+    for role, scopes in users.ROLES.items():
+        assert "write" not in scopes or "read:drafts" in scopes, role
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 # -- events and webhooks -------------------------------------------------------------------
