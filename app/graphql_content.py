@@ -161,17 +161,19 @@ def _search(root, info, q: str, limit: int | None = None, locale: str | None = N
 def mutation_fields() -> dict[str, Any]:
     """createContent(input), updateContent(id, input), deleteContent(id, type)."""
     return {
+        # Non-null, as the per-model mutations: a refused write fails the whole operation
+        # and answers REST's status (401, 403, 404, 409, 412, 422).
         "createContent": graphene.Field(
-            Content, input=graphene.NonNull(ContentInput), resolver=_create
+            graphene.NonNull(Content), input=graphene.NonNull(ContentInput), resolver=_create
         ),
         "updateContent": graphene.Field(
-            Content,
+            graphene.NonNull(Content),
             id=graphene.ID(required=True),
             input=graphene.NonNull(ContentInput),
             resolver=_update,
         ),
         "deleteContent": graphene.Field(
-            graphene.Boolean,
+            graphene.NonNull(graphene.Boolean),
             id=graphene.ID(required=True),
             type=graphene.String(),
             resolver=_delete,

@@ -407,6 +407,45 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+# -- GraphQL scope errors: one rule for both mutation families ------------------------------
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        'mutation { createPage(data: {title: "X"}) { id } }',
+        'mutation { createContent(input: {type: "page", title: "X"}) { id } }',
+        'mutation { updatePage(id: "home", data: {title: "X"}) { id } }',
+        'mutation { updateContent(id: "home", input: {title: "X"}) { id } }',
+        'mutation { deletePage(id: "home") }',
+        'mutation { deleteContent(id: "home") }',
+    ],
+)
+def test_a_mutation_without_write_is_refused_like_rest(app, repo, mutation):
+    head = git(repo, "rev-parse", "HEAD")
+    denied = gql(app.test_client(), mutation, status=401)
+    assert denied["data"] is None
+    assert denied["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
+    forbidden = gql(key_client(app, "read", "read:drafts"), mutation, status=403)
+    assert forbidden["data"] is None
+    assert forbidden["errors"][0]["extensions"] == {"code": "FORBIDDEN", "details": []}
+    assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_a_refused_content_write_answers_its_rest_status(app):
+    writer = key_client(app, "read", "write")
+    taken = gql(
+        writer,
+        'mutation { createContent(input: {type: "page", id: "home", title: "H"}) { id } }',
+        409,
+    )
+    assert taken["errors"][0]["extensions"]["code"] == "CONFLICT"
+    invalid = gql(
+        writer, 'mutation { updateContent(id: "home", input: {status: "gone"}) { id } }', 422
+    )
+    assert invalid["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+    missing = gql(writer, f'mutation {{ deleteContent(id: "{MISSING}") }}', 404)
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
 # -- events and webhooks -------------------------------------------------------------------
 def read_frames(response, count: int) -> list[dict]:
     frames, buffer = [], b""
