@@ -471,8 +471,8 @@ def _getter(catalog: Catalog, path: tuple[str, ...], locale: str | None, audienc
     def values_at(rec: Record, depth: int) -> list:
         value = value_of(rec, path[depth])
         items = value if isinstance(value, list) else [value]
-        f = catalog.fields[rec.model].get(path[depth])
         if depth == len(path) - 1:
+            f = catalog.fields[rec.model].get(path[depth])
             if f is not None and f.type == "relation" and not audience.drafts:
                 return relation_ids(shown_relation(catalog, f, value, audience))
             return items
