@@ -9,11 +9,12 @@ Wrong credentials are always a 401, never a silent fall back to anonymous.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, Response, g, request
 
 from app import keys, oauth, tokens, users
+from app.audience import EDITORS, PUBLIC, Audience
 from app.errors import Forbidden, Unauthorized
 
 
@@ -22,15 +23,26 @@ class Principal:
     kind: str  # anonymous | user | key | client
     id: str | None
     name: str
-    scopes: frozenset[str]
+    scopes: frozenset[str]  # as granted (shown by /api/auth/me)
     rate_limit: str | None = None
+    # What the scopes allow: whatever granted them (a key, a role, an OAuth token), they
+    # carry what they imply (`write` brings `read:drafts`), so every check agrees.
+    allowed: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed", keys.with_implied(self.scopes))
 
     @property
     def anonymous(self) -> bool:
         return self.kind == "anonymous"
 
     def can(self, scope: str) -> bool:
-        return scope in self.scopes
+        return scope in self.allowed
+
+    @property
+    def audience(self) -> Audience:
+        """Whom records are shown as to this caller: with drafts only given read:drafts."""
+        return EDITORS if self.can("read:drafts") else PUBLIC
 
     @property
     def limit_key(self) -> str:

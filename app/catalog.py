@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import mistune
 
+from app.audience import Audience
 from app.index import Entry
 from app.models import Field, Model, coerce_record, infer_type
 from app.records import Problem, Record, _field_line
@@ -156,32 +157,37 @@ class Catalog:
                 yield from variants.values()
 
     # -- reading ------------------------------------------------------------------
-    def count(self, model: str) -> int:
-        return len(self.records.get(model, ()))
+    def count(self, model: str, audience: Audience) -> int:
+        """How many records of a model this audience can see (a draft counts for editors)."""
+        ids = self.records.get(model, ())
+        if audience.drafts:
+            return len(ids)
+        return sum(1 for i in ids if self.get(model, i, None, audience) is not None)
 
     def get(
-        self, model: str, record_id: str, locale: str | None = None, drafts: bool = True
+        self, model: str, record_id: str, locale: str | None, audience: Audience
     ) -> Record | None:
-        """The record in this locale, else in the default locale, else any variant; without
-        drafts, the first of those that is published (a draft translation does not hide
-        the published original)."""
+        """The record in this locale, else in the default locale, else any variant; for an
+        audience without drafts, the first of those that is published (a draft translation
+        does not hide the published original)."""
         variants = self.records.get(model, {}).get(record_id)
         if not variants:
             return None
         order = (variants.get(locale), variants.get(self.site.default_locale), *variants.values())
+        drafts = audience.drafts
         return next((r for r in order if r is not None and (drafts or self.published(r))), None)
 
     def published(self, rec: Record) -> bool:
         """Records of a model with a `status` field are drafts unless `published`."""
         return "status" not in self.fields[rec.model] or rec.data.get("status") == "published"
 
-    def view(self, model: str, locale: str | None = None, drafts: bool = True) -> list[Record]:
+    def view(self, model: str, locale: str | None, audience: Audience) -> list[Record]:
         """One record per id in the given locale (falling back to the default), by id."""
-        key = (model, locale, drafts)
+        key = (model, locale, audience)
         found = self._views.get(key)
         if found is None:
             ids = sorted(self.records.get(model, {}))
-            found = [r for r in (self.get(model, i, locale, drafts) for i in ids) if r]
+            found = [r for r in (self.get(model, i, locale, audience) for i in ids) if r]
             if locale is None or locale == self.site.default_locale:
                 found = [r for r in found if r.locale in (None, self.site.default_locale)]
             self._views[key] = found

@@ -23,7 +23,7 @@ FORM_LIMIT = "10 per minute"  # a sign-in spins Argon2 on purpose: keep guessers
 SCOPE_LABELS = {
     "read": "Read published content",
     "read:drafts": "Read drafts and unpublished content",
-    "write": "Create, change and delete content",
+    "write": "Create, change and delete content, and so read drafts",
     "admin": "Manage users, API keys and applications",
 }
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from app import writes
+from app.audience import EDITORS, Audience
 from app.catalog import Catalog
 from app.errors import BadRequest, Detail, InvalidParameter, RecordNotFound, ValidationError
 from app.models import Field
@@ -61,7 +62,7 @@ def content_filter(name: str, op: str, value: Any, param: str) -> Filter:
 
 
 def parse_content_query(
-    catalog: Catalog, args: Mapping[str, list[str]], drafts: bool = True
+    catalog: Catalog, args: Mapping[str, list[str]], audience: Audience
 ) -> ListQuery:
     """REST's /api/content parameters (filter[type]=…, sort, limit, offset, q) as a ListQuery."""
     limits = limits_in_force(catalog.site)
@@ -82,11 +83,11 @@ def parse_content_query(
                 check_values(key, raw.count(",") + 1, limits)
             value = raw.split(",") if op in {"$in", "$nin"} else raw
             filters.append(content_filter(parts[0], op, value, key))
-    return content_query(catalog, filters, args, drafts)
+    return content_query(catalog, filters, args, audience)
 
 
 def content_query(
-    catalog: Catalog, filters: list, args: Mapping[str, list[str]], drafts: bool
+    catalog: Catalog, filters: list, args: Mapping[str, list[str]], audience: Audience
 ) -> ListQuery:
     """Paging, sort, q and locale checked exactly as a model's list checks them."""
     return ListQuery(
@@ -96,7 +97,7 @@ def content_query(
         offset=parse_int(args, "offset", 0, 0, None),
         q=(first_value(args, "q") or "").strip() or None,
         locale=parse_locale(catalog, first_value(args, "locale")),
-        drafts=drafts,
+        audience=audience,
     )
 
 
@@ -106,7 +107,7 @@ def list_content(services, query: ListQuery) -> Page:
     found: list[Record] = []
     for model in sorted(services.site.models):
         tests = [condition(catalog, model, f, query) for f in query.filters]
-        view = catalog.view(model, query.locale, query.drafts)
+        view = catalog.view(model, query.locale, query.audience)
         found.extend(r for r in view if all(test(r) for test in tests))
     if query.q:
         hits, _ = services.store.search(query.q)
@@ -124,10 +125,21 @@ def list_content(services, query: ListQuery) -> Page:
     return Page(records=page, total=len(found), query=replace(query, populate=()))
 
 
-def find(catalog: Catalog, record_id: str, model: str | None, **kwargs) -> Record:
-    """A record by bare id: the one model that has it, else `type` must say which."""
+def find(
+    catalog: Catalog,
+    record_id: str,
+    model: str | None,
+    audience: Audience,
+    locale: str | None = None,
+) -> Record:
+    """A record by bare id: the one model that has it, else `type` must say which. Only
+    records the audience can see count, so a draft is as absent as a missing id."""
     if model is None:
-        holders = [name for name in sorted(catalog.records) if record_id in catalog.records[name]]
+        holders = [
+            name
+            for name in sorted(catalog.records)
+            if catalog.get(name, record_id, locale, audience) is not None
+        ]
         if len(holders) > 1:
             raise BadRequest(
                 f"The id '{record_id}' is used by {', '.join(holders)}; say which with type",
@@ -138,7 +150,7 @@ def find(catalog: Catalog, record_id: str, model: str | None, **kwargs) -> Recor
         model = holders[0]
     if model not in catalog.records:
         raise InvalidParameter("type", f"unknown model {model!r}")
-    rec = catalog.get(model, record_id, kwargs.get("locale"), kwargs.get("drafts", True))
+    rec = catalog.get(model, record_id, locale, audience)
     if rec is None:
         raise RecordNotFound(model, record_id)
     return rec
@@ -165,21 +177,21 @@ def git_author(services, rec: Record, cache: dict) -> dict | None:
     return cache[key]
 
 
-def related_author(catalog: Catalog, rec: Record, drafts: bool) -> dict | None:
+def related_author(catalog: Catalog, rec: Record, audience: Audience) -> dict | None:
     """The record's `author` relation as {name, email}, when it points at a named record."""
     f = catalog.fields[rec.model].get("author")
     if f is None or f.type != "relation" or f.many or not rec.data.get("author"):
         return None
-    person = catalog.get(f.to, rec.data["author"], rec.locale, drafts)
+    person = catalog.get(f.to, rec.data["author"], rec.locale, audience)
     if person is None or not person.data.get("name"):
         return None
     return {"name": person.data["name"], "email": person.data.get("email")}
 
 
-def to_content(services, rec: Record, drafts: bool, authors: dict) -> dict:
-    """A record as REST's /api/content shows it (GraphQL's Content type, as JSON)."""
+def to_content(services, rec: Record, audience: Audience, authors: dict) -> dict:
+    """A record as REST's /api/content shows it to an audience (GraphQL's Content type)."""
     catalog = services.catalog()
-    author = related_author(catalog, rec, drafts) or git_author(services, rec, authors)
+    author = related_author(catalog, rec, audience) or git_author(services, rec, authors)
     return {
         "id": rec.id,
         "type": rec.model,
@@ -191,7 +203,7 @@ def to_content(services, rec: Record, drafts: bool, authors: dict) -> dict:
         "createdAt": rec.created,
         "updatedAt": rec.updated,
         "version": rec.sha,
-        "data": visible_data(catalog, rec, drafts),
+        "data": visible_data(catalog, rec, audience),
     }
 
 
@@ -248,4 +260,4 @@ def model_for_write(services, record_id: str | None, model: str | None) -> str:
         return model
     if record_id is None:
         return default_model(services)
-    return find(services.catalog(), record_id, None).model
+    return find(services.catalog(), record_id, None, EDITORS).model  # writers read drafts

@@ -17,8 +17,13 @@ from app.graphql_types import (
     StringFilter,
     plain,
 )
-from app.query import FilterGroup, parse_search_query
+from app.query import FilterGroup, parse_search_query, visible_data
 from app.records import Record
+
+
+def _data(rec: Record, info) -> dict:
+    """The record's fields as the caller may see them (relations to drafts left out)."""
+    return visible_data(info.context.catalog, rec, info.context.audience)
 
 
 def _author(rec: Record, info) -> dict | None:
@@ -46,7 +51,7 @@ class Content(graphene.ObjectType):
     createdAt = DateTime(resolver=lambda rec, info: rec.created)
     updatedAt = DateTime(resolver=lambda rec, info: rec.updated)
     version = graphene.String(resolver=lambda rec, info: rec.sha)
-    data = JSON(resolver=lambda rec, info: rec.data)
+    data = JSON(resolver=_data)
 
 
 class SearchHit(graphene.ObjectType):
@@ -127,7 +132,7 @@ def query_fields() -> dict[str, Any]:
 def _content(root, info, id: str, type: str | None = None) -> Record:
     ctx = info.context
     ctx.check("read")
-    rec = content.find(ctx.catalog, id, type, drafts=ctx.drafts)
+    rec = content.find(ctx.catalog, id, type, ctx.audience)
     return ctx.level([rec], rec.locale)[0]
 
 
@@ -135,7 +140,7 @@ def _contents(root, info, filter=None, **args) -> list[Record]:
     ctx = info.context
     ctx.check("read")
     params = {k: [str(v)] for k, v in args.items() if v is not None}
-    query = content.content_query(ctx.catalog, to_content_filters(filter), params, ctx.drafts)
+    query = content.content_query(ctx.catalog, to_content_filters(filter), params, ctx.audience)
     return ctx.level(content.list_content(ctx.services, query).records, query.locale)
 
 
@@ -144,9 +149,9 @@ def _search(root, info, q: str, limit: int | None = None, locale: str | None = N
     ctx.check("read")
     params = {"q": [q], "limit": [str(limit) if limit is not None else ""]}
     params["locale"] = [locale or ""]
-    query = parse_search_query(ctx.catalog, params, ctx.drafts)
+    query = parse_search_query(ctx.catalog, params, ctx.audience)
     page, _ = ctx.services.search(
-        query.q, limit=query.limit, offset=0, locale=query.locale, drafts=ctx.drafts
+        query.q, limit=query.limit, offset=0, locale=query.locale, audience=ctx.audience
     )
     ctx.level([rec for rec, _, _ in page], query.locale)
     return [{"content": rec, "score": score, "snippet": snip} for rec, score, snip in page]
@@ -156,17 +161,19 @@ def _search(root, info, q: str, limit: int | None = None, locale: str | None = N
 def mutation_fields() -> dict[str, Any]:
     """createContent(input), updateContent(id, input), deleteContent(id, type)."""
     return {
+        # Non-null, as the per-model mutations: a refused write fails the whole operation
+        # and answers REST's status (401, 403, 404, 409, 412, 422).
         "createContent": graphene.Field(
-            Content, input=graphene.NonNull(ContentInput), resolver=_create
+            graphene.NonNull(Content), input=graphene.NonNull(ContentInput), resolver=_create
         ),
         "updateContent": graphene.Field(
-            Content,
+            graphene.NonNull(Content),
             id=graphene.ID(required=True),
             input=graphene.NonNull(ContentInput),
             resolver=_update,
         ),
         "deleteContent": graphene.Field(
-            graphene.Boolean,
+            graphene.NonNull(graphene.Boolean),
             id=graphene.ID(required=True),
             type=graphene.String(),
             resolver=_delete,

@@ -7,6 +7,7 @@ from typing import Any
 
 from app import access
 from app.access import Principal
+from app.audience import Audience
 from app.catalog import Catalog
 from app.graphql_loader import RelationLoader
 from app.records import Record
@@ -14,17 +15,17 @@ from app.records import Record
 
 @dataclass
 class Context:
-    """One GraphQL operation: the site's services, the caller's draft rights, loaders."""
+    """One GraphQL operation: the site's services, whom records are shown to, loaders."""
 
     services: Any
-    drafts: bool
+    audience: Audience
     authors: dict = field(default_factory=dict)  # first-commit authors, shared per app
     catalog: Catalog | None = None
     relations: RelationLoader | None = None
 
     def __post_init__(self) -> None:
         self.catalog = self.catalog or self.services.catalog()
-        self.relations = RelationLoader(self.catalog, self.drafts)
+        self.relations = RelationLoader(self.catalog, self.audience)
 
     def check(self, scope: str) -> Principal:
         """The caller, once it is known to hold the scope (401 or 403 otherwise)."""
@@ -37,4 +38,4 @@ class Context:
     def refresh(self) -> None:
         """After a write: read from the new catalog, forget what was loaded before."""
         self.catalog = self.services.catalog()
-        self.relations = RelationLoader(self.catalog, self.drafts)
+        self.relations = RelationLoader(self.catalog, self.audience)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.audience import Audience
 from app.catalog import Catalog
 from app.models import Field
 from app.records import Record
@@ -17,10 +18,10 @@ from app.records import Record
 
 @dataclass
 class RelationLoader:
-    """Per request: the catalog, the caller's draft rights, and what was read."""
+    """Per request: the catalog, whom records are shown to, and what was read."""
 
     catalog: Catalog
-    drafts: bool
+    audience: Audience
     batches: int = 0
     lookups: int = 0
     _levels: dict[int, tuple[list[Record], str | None]] = field(default_factory=dict)
@@ -60,7 +61,7 @@ class RelationLoader:
         self.batches += 1
         self.lookups += len(ids)
         get = self.catalog.get
-        return {rid: get(model, rid, locale, self.drafts) for rid in ids}
+        return {rid: get(model, rid, locale, self.audience) for rid in ids}
 
 
 def _ids(value) -> list:

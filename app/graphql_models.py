@@ -15,7 +15,7 @@ from app.graphql_filters import enum_filter, filter_input, to_filters
 from app.graphql_names import enum_key, type_name, usable_fields
 from app.graphql_types import SCALARS, DateTime, Media, PageInfo, Version
 from app.models import Field, Model
-from app.query import get_record, parse_int, parse_list_query
+from app.query import get_record, parse_int, parse_list_query, shown_relation
 from app.records import Record
 
 
@@ -118,8 +118,9 @@ def _field(registry: Registry, t: ModelTypes, f: Field) -> Any:
             target = graphene.NonNull(lambda: registry.object(f.to))
             return graphene.List(target, required=True, resolver=_many(f))
         return graphene.Field(lambda: registry.object(f.to), resolver=_one(f))
-    if f.type == "relation":
-        return graphene.List(graphene.ID) if f.many else graphene.ID(resolver=_value(f.name))
+    if f.type == "relation":  # to a model left out of the schema: its ids, as REST shows them
+        kind = graphene.List(graphene.ID) if f.many else graphene.ID
+        return graphene.Field(kind, resolver=_ids(f))
     if f.type == "media":
         return graphene.Field(Media, resolver=_media(f.name))
     kind = registry.output_type(t, f)
@@ -132,6 +133,14 @@ def _field(registry: Registry, t: ModelTypes, f: Field) -> Any:
 
 def _value(name: str):
     return lambda rec, info: rec.data.get(name)
+
+
+def _ids(f: Field):
+    def resolve(rec: Record, info) -> Any:
+        ctx = info.context
+        return shown_relation(ctx.catalog, f, rec.data.get(f.name), ctx.audience)
+
+    return resolve
 
 
 def _one(f: Field):
@@ -201,8 +210,8 @@ def _get(model: str):
     def resolve(root, info, id: str, locale: str | None = None) -> Record:
         ctx = info.context
         ctx.check("read")
-        query = parse_list_query(ctx.catalog, model, {"locale": [locale or ""]}, ctx.drafts)
-        rec = get_record(ctx.catalog, model, id, query.locale, ctx.drafts)
+        query = parse_list_query(ctx.catalog, model, {"locale": [locale or ""]}, ctx.audience)
+        rec = get_record(ctx.catalog, model, id, query.locale, ctx.audience)
         return ctx.level([rec], query.locale)[0]
 
     return resolve
@@ -213,7 +222,7 @@ def _list(model: str):
         ctx = info.context
         ctx.check("read")
         params = {k: [str(v)] for k, v in args.items() if v is not None}
-        query = parse_list_query(ctx.catalog, model, params, ctx.drafts)
+        query = parse_list_query(ctx.catalog, model, params, ctx.audience)
         query = replace(query, filters=to_filters(ctx.catalog, model, filter))
         page = ctx.services.list(model, query)
         return {

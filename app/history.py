@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from app import writes
+from app.audience import EDITORS
 from app.catalog import render_markdown
 from app.errors import InvalidParameter, NotFound, RecordNotFound
 from app.models import Model
@@ -24,7 +25,7 @@ def record_path(services, model_name: str, record_id: str, locale: str | None) -
     """The site path of a record, live or deleted (then found in the history)."""
     model = writes.model_of(services, model_name)
     locale = writes.locale_of(services, locale)
-    current = services.catalog().get(model.name, record_id, locale)
+    current = services.catalog().get(model.name, record_id, locale, EDITORS)
     if current is not None and current.locale == locale:
         return current.path
     suffix = f".{locale}" if locale and locale != services.site.default_locale else ""

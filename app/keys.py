@@ -14,6 +14,7 @@ import ipaddress
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from app import outbox
@@ -23,10 +24,18 @@ from app.state import StateStore, iso, parse_iso, utcnow
 
 PREFIX = "vk_"
 SCOPES = ("read", "read:drafts", "write", "admin")
+# Scopes that come with another: whoever may overwrite a draft may read it.
+IMPLIED = {"write": frozenset({"read:drafts"})}
 DEFAULT_GRACE_SECONDS = 24 * 3600
 _KEY = re.compile(r"^vk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def with_implied(scopes: Iterable[str]) -> frozenset[str]:
+    """The scopes and those they imply, so that keys, roles and tokens agree on each check."""
+    held = frozenset(scopes)
+    return held.union(*(IMPLIED.get(scope, ()) for scope in held))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from app import tokens
 from app.errors import Detail, NotFound, ValidationError, VellumError
-from app.keys import SCOPES
+from app.keys import SCOPES, with_implied
 from app.state import StateStore, iso, utcnow
 
 GRANTS = ("authorization_code", "refresh_token", "client_credentials", "password")
@@ -185,13 +185,14 @@ def redirect_allowed(client: Client, uri: str) -> bool:
 
 # -- scopes ----------------------------------------------------------------------------
 def narrow_scopes(requested: str | None, *allowed: frozenset[str]) -> frozenset[str]:
-    """Requested (space-separated; absent: everything allowed) ∩ each allowed set."""
+    """Requested (space-separated; absent: everything allowed) ∩ each allowed set; a scope
+    asked for is allowed when an allowed one implies it (write: read:drafts)."""
     wanted = frozenset(requested.split()) if requested is not None else frozenset(SCOPES)
     unknown = sorted(wanted - frozenset(SCOPES))
     if unknown:
         raise OAuthError("invalid_scope", f"Unknown scope {unknown[0]!r}")
     for permitted in allowed:
-        wanted &= permitted
+        wanted &= with_implied(permitted) if requested is not None else permitted
     if not wanted:
         raise OAuthError("invalid_scope", "None of the requested scopes can be granted")
     return wanted

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import media
+from app.audience import Audience
 from app.catalog import Catalog, relation_ids
 from app.errors import InvalidParameter, ModelNotFound, RecordNotFound, SiteError
 from app.models import Field, FieldError, coerce, parse_date, parse_datetime
@@ -121,7 +122,9 @@ class ListQuery:
     populate: tuple[str, ...] = ()
     q: str | None = None
     locale: str | None = None
-    drafts: bool = True  # False: only published records (see Catalog.published)
+    # Who the records are for: without drafts, only published ones (Catalog.published),
+    # and their relations only to published ones. Never defaulted: see app.audience.
+    audience: Audience = field(kw_only=True)
 
 
 @dataclass
@@ -150,7 +153,7 @@ class Page:
 
 # -- parsing ------------------------------------------------------------------------
 def parse_list_query(
-    catalog: Catalog, model: str, args: Mapping[str, list[str]], drafts: bool = True
+    catalog: Catalog, model: str, args: Mapping[str, list[str]], audience: Audience
 ) -> ListQuery:
     """Turn request parameters (each name → its values) into a checked ListQuery."""
     fields = model_fields(catalog, model)
@@ -173,7 +176,7 @@ def parse_list_query(
         populate=_parse_populate(catalog, model, first_value(args, "populate")),
         q=(first_value(args, "q") or "").strip() or None,
         locale=parse_locale(catalog, first_value(args, "locale")),
-        drafts=drafts,
+        audience=audience,
     )
 
 
@@ -190,7 +193,7 @@ def count_filters(args: Mapping[str, list[str]]) -> int:
 
 
 def parse_search_query(
-    catalog: Catalog, args: Mapping[str, list[str]], drafts: bool = True
+    catalog: Catalog, args: Mapping[str, list[str]], audience: Audience
 ) -> ListQuery:
     """Paging, locale and the words of a search across models."""
     q = (first_value(args, "q") or "").strip()
@@ -201,7 +204,7 @@ def parse_search_query(
         offset=parse_int(args, "offset", 0, 0, None),
         q=q,
         locale=parse_locale(catalog, first_value(args, "locale")),
-        drafts=drafts,
+        audience=audience,
     )
 
 
@@ -398,11 +401,12 @@ def run_list(catalog: Catalog, model: str, query: ListQuery, search=None) -> Pag
 
 def _matching(catalog: Catalog, model: str, query: ListQuery, search) -> list[Record]:
     if query.sort:
-        key = ("sorted", model, query.locale, query.drafts, query.sort)
-        view = catalog.view(model, query.locale, query.drafts)
-        records = catalog.memo(key, lambda: sorter(query.sort)(view))
+        key = ("sorted", model, query.locale, query.audience, query.sort)
+        view = catalog.view(model, query.locale, query.audience)
+        shown = _shown_value(catalog, query.audience)
+        records = catalog.memo(key, lambda: sorter(query.sort, shown)(view))
     else:
-        records = catalog.view(model, query.locale, query.drafts)
+        records = catalog.view(model, query.locale, query.audience)
     if query.q:
         ranked = search(query.q, model) if search else []
         position = {rid: n for n, rid in enumerate(ranked)}
@@ -416,7 +420,7 @@ def _matching(catalog: Catalog, model: str, query: ListQuery, search) -> list[Re
             continue
         # Each prefix of the filters is remembered: pages of one list, or lists that
         # share their first filters (status=published…), skip the passes already made.
-        key = ("filtered", model, query.locale, query.drafts, query.sort, query.filters[: n + 1])
+        key = ("filtered", model, query.locale, query.audience, query.sort, query.filters[: n + 1])
         records = catalog.memo(key, functools.partial(_apply, catalog, model, flt, query, records))
     return records
 
@@ -427,15 +431,11 @@ def _apply(catalog: Catalog, model: str, flt, query: ListQuery, records: list) -
 
 
 def get_record(
-    catalog: Catalog,
-    model: str,
-    record_id: str,
-    locale: str | None = None,
-    drafts: bool = True,
+    catalog: Catalog, model: str, record_id: str, locale: str | None, audience: Audience
 ) -> Record:
     """One record; a draft the caller may not see is as absent as a missing one."""
     model_fields(catalog, model)
-    rec = catalog.get(model, record_id, locale, drafts)
+    rec = catalog.get(model, record_id, locale, audience)
     if rec is None:
         raise RecordNotFound(model, record_id)
     return rec
@@ -496,7 +496,9 @@ def _condition(catalog: Catalog, model: str, flt: Filter, query: ListQuery):
     name = flt.path[0]
     # A field the model lacks (the content list's `status` on a model without one) is None.
     f = catalog.fields[model].get(name) or SYSTEM.get(name) or Field(name, "string")
-    if len(flt.path) == 1 and f.type != "list" and not f.many:
+    # A relation compares as its reader sees it: without drafts, ids of drafts are not there.
+    hides = f.type == "relation" and not query.audience.drafts
+    if len(flt.path) == 1 and f.type != "list" and not f.many and not hides:
         if catalog.site.models[model].inferred:  # values of mixed types may not compare
             inner = match
             match = lambda v, x: _safe(inner, v, x)  # noqa: E731
@@ -509,7 +511,7 @@ def _condition(catalog: Catalog, model: str, flt: Filter, query: ListQuery):
         if negative:
             return lambda rec: (v := rec.data.get(name)) is None or match(v, operand)
         return lambda rec: (v := rec.data.get(name)) is not None and match(v, operand)
-    getter = _getter(catalog, flt.path, query.locale, query.drafts)
+    getter = _getter(catalog, flt.path, query.locale, query.audience)
 
     def test(rec: Record) -> bool:
         values = getter(rec)
@@ -538,24 +540,43 @@ def _safe(match, value, operand) -> bool:
         return False
 
 
-def _getter(catalog: Catalog, path: tuple[str, ...], locale: str | None, drafts: bool):
-    """rec → the list of values at path (lists and many-relations fan out)."""
+def _getter(catalog: Catalog, path: tuple[str, ...], locale: str | None, audience: Audience):
+    """rec → the list of values at path (lists and many-relations fan out); a relation's
+    ids are those the audience can see."""
     models = catalog.site.models
 
     def values_at(rec: Record, depth: int) -> list:
         value = value_of(rec, path[depth])
         items = value if isinstance(value, list) else [value]
         if depth == len(path) - 1:
+            f = catalog.fields[rec.model].get(path[depth])
+            if f is not None and f.type == "relation" and not audience.drafts:
+                return relation_ids(shown_relation(catalog, f, value, audience))
             return items
         target = models[rec.model].fields[path[depth]].to
         out = []
         for rid in items:
-            related = catalog.get(target, rid, locale, drafts) if rid is not None else None
+            related = catalog.get(target, rid, locale, audience) if rid is not None else None
             if related is not None:
                 out.extend(values_at(related, depth + 1))
         return out
 
     return lambda rec: values_at(rec, 0)
+
+
+def _shown_value(catalog: Catalog, audience: Audience) -> Callable[[Record, str], Any]:
+    """value_of as the audience sees it: sorting by a relation never tells of a draft."""
+    if audience.drafts:
+        return value_of
+
+    def value(rec: Record, name: str) -> Any:
+        found = value_of(rec, name)
+        f = catalog.fields[rec.model].get(name)
+        if found is None or f is None or f.type != "relation":
+            return found
+        return shown_relation(catalog, f, found, audience)
+
+    return value
 
 
 _MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
@@ -576,34 +597,45 @@ _MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 # -- shaping ------------------------------------------------------------------------
-def visible_data(catalog: Catalog, rec: Record, drafts: bool) -> dict[str, Any]:
-    """The record's fields; without drafts, relation ids that point at drafts are left out
-    (a reader must not learn a draft's id from a published record)."""
-    if drafts:
-        return rec.data
-    data = dict(rec.data)
-    for f in catalog.fields[rec.model].values():
-        if f.type != "relation" or data.get(f.name) is None:
-            continue
-        shown = [
-            t for t in relation_ids(data[f.name]) if catalog.get(f.to, t, None, False) is not None
-        ]
-        data[f.name] = shown if f.many else (shown[0] if shown else None)
-    return data
+def shown_relation(catalog: Catalog, f: Field, value: Any, audience: Audience) -> Any:
+    """A relation's value as the audience sees it: without drafts, ids of records it cannot
+    see (drafts) are left out, so a reader never learns a draft's id from a published record."""
+    if audience.drafts or value is None:
+        return value
+    shown = [t for t in relation_ids(value) if catalog.get(f.to, t, None, audience) is not None]
+    return shown if f.many else (shown[0] if shown else None)
 
 
-def to_json(catalog: Catalog, rec: Record, query: ListQuery | None = None) -> dict:
-    """A record as the API shows it: flat, with system fields, populated where asked."""
+def visible_fields(
+    catalog: Catalog, model: str, data: Mapping[str, Any], audience: Audience
+) -> dict[str, Any]:
+    """A record's fields (or some of them, as an event's changes) as the audience sees
+    them; keys that are not relation fields are left as they are."""
+    if audience.drafts or model not in catalog.fields:
+        return dict(data)
+    out = dict(data)
+    for f in catalog.fields[model].values():
+        if f.type == "relation" and out.get(f.name) is not None:
+            out[f.name] = shown_relation(catalog, f, out[f.name], audience)
+    return out
+
+
+def visible_data(catalog: Catalog, rec: Record, audience: Audience) -> dict[str, Any]:
+    """The record's fields as the audience sees them (see visible_fields)."""
+    return rec.data if audience.drafts else visible_fields(catalog, rec.model, rec.data, audience)
+
+
+def to_json(catalog: Catalog, rec: Record, query: ListQuery) -> dict:
+    """A record as the API shows it to the query's audience: flat, with system fields,
+    populated where asked (embedded records shown to the same audience)."""
     out: dict[str, Any] = {"id": rec.id, "type": rec.model, "locale": rec.locale}
-    out.update(visible_data(catalog, rec, query.drafts) if query is not None else rec.data)
+    out.update(visible_data(catalog, rec, query.audience))
     if rec.body is not None:
         out["body"] = rec.body
         out["html"] = catalog.html(rec)
     out["createdAt"] = rec.created
     out["updatedAt"] = rec.updated
     out["version"] = rec.sha
-    if query is None:
-        return out
     for name in query.populate:
         out[name] = _populate(catalog, catalog.fields[rec.model][name], out.get(name), query)
     if query.fields is not None:
@@ -616,9 +648,11 @@ def _populate(catalog: Catalog, f: Field, value, query: ListQuery):
     if f.type == "media":
         return media.describe(catalog.site, value) if isinstance(value, str) else None
 
+    embedded = ListQuery(locale=query.locale, audience=query.audience)
+
     def one(rid):
-        related = catalog.get(f.to, rid, query.locale, query.drafts)
-        return to_json(catalog, related) if related is not None else None
+        related = catalog.get(f.to, rid, query.locale, query.audience)
+        return to_json(catalog, related, embedded) if related is not None else None
 
     if f.many:
         return [r for r in (one(rid) for rid in value or []) if r is not None]

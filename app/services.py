@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app import graphql_names, users
+from app.audience import Audience
 from app.catalog import Catalog
 from app.config import load_config
 from app.errors import SiteError
@@ -225,17 +226,18 @@ class Vellum:
         limit: int,
         offset: int,
         locale: str | None,
+        audience: Audience,
         models=None,
-        drafts: bool = True,
     ):
-        """Ranked (record, score, snippet) across models for one locale, and the total."""
+        """Ranked (record, score, snippet) across models for one locale, and the total;
+        only records the audience can see."""
         catalog = self.catalog()
         hits, terms = self.store.search(q, models=models)
         wanted = locale or catalog.site.default_locale
         found = []
         for hit in hits:
             rec = catalog.by_key.get(hit.key)
-            if rec is not None and catalog.get(rec.model, rec.id, wanted, drafts) is rec:
+            if rec is not None and catalog.get(rec.model, rec.id, wanted, audience) is rec:
                 found.append((rec, hit.score))
         page = []
         for rec, score in found[offset : offset + limit]:

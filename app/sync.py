@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from app.audience import Audience
 from app.catalog import Catalog
 from app.errors import Conflict, InvalidParameter
-from app.records import Record
+from app.records import Record, parse
 
 
-def changes_since(services, since: str | None, drafts: bool) -> dict:
-    """Every record (no token), or what was created, updated and deleted since the token."""
+def changes_since(services, since: str | None, audience: Audience) -> dict:
+    """Every record (no token), or what was created, updated and deleted since the token,
+    as the audience sees it: a draft is never named to readers of published records."""
     catalog = services.catalog()
     head = services.repo.head()
     if not since:
-        records = [r for r in _all(catalog) if drafts or catalog.published(r)]
+        records = [r for r in _all(catalog) if audience.drafts or catalog.published(r)]
         return {"created": records, "updated": [], "deleted": [], "token": head}
     old = services.repo.resolve(since)
     if old is None:
@@ -27,16 +29,30 @@ def changes_since(services, since: str | None, drafts: bool) -> dict:
     created, updated, deleted = [], [], []
     for status, path in services.repo.changes_between(old, head, prefix):
         rec = catalog.by_key.get(path)
-        visible = rec is not None and (drafts or catalog.published(rec))
+        visible = rec is not None and (audience.drafts or catalog.published(rec))
         if status == "D" or not visible:
+            # Gone for this audience: news only if the audience could see it at the token.
             gone = record_identity(services, path)
-            if gone is not None and (status != "A"):
+            if gone is not None and status != "A" and _was_visible(services, old, path, audience):
                 deleted.append(gone)
         elif status == "A":
             created.append(rec)
         else:
             updated.append(rec)
     return {"created": created, "updated": updated, "deleted": deleted, "token": head}
+
+
+def _was_visible(services, commit: str, path: str, audience: Audience) -> bool:
+    """Whether the file was a valid record at `commit` that the audience could see."""
+    ident = record_identity(services, path)
+    prefix = services.repo.relative(services.site.root)
+    raw = services.repo.file_at(commit, f"{prefix}/{path}" if prefix else path)
+    if ident is None or raw is None:
+        return False
+    parsed = parse(services.site, services.site.models[ident["type"]], path, raw)
+    if not isinstance(parsed, Record):
+        return False
+    return audience.drafts or services.catalog().published(parsed)
 
 
 def _all(catalog: Catalog) -> list[Record]:

@@ -18,16 +18,18 @@ from email_validator import EmailNotValidError, validate_email
 from app import outbox
 from app.errors import Conflict, Detail, NotFound, RateLimited, SiteError, ValidationError
 from app.events import Event
+from app.keys import with_implied
 from app.state import StateStore, iso, utcnow
 
 log = logging.getLogger("vellum")
 
-# What each role may do. `read` sees published records, `read:drafts` drafts too.
+# What each role may do. `read` sees published records, `read:drafts` drafts too (and
+# `write` implies it: see keys.IMPLIED).
 ROLES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "read:drafts", "write", "admin"}),
-    "editor": frozenset({"read", "read:drafts", "write"}),
-    "author": frozenset({"read", "read:drafts", "write"}),
-    "viewer": frozenset({"read", "read:drafts"}),
+    "admin": with_implied({"read", "read:drafts", "write", "admin"}),
+    "editor": with_implied({"read", "read:drafts", "write"}),
+    "author": with_implied({"read", "read:drafts", "write"}),
+    "viewer": with_implied({"read", "read:drafts"}),
 }
 MIN_PASSWORD = 8
 # Names start with a letter, so a reference that is all digits is an id.

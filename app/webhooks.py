@@ -32,7 +32,12 @@ class WebhookNotFound(NotFound):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where to POST which events, how to sign them and how long to keep trying."""
+    """Where to POST which events, how to sign them and how long to keep trying.
+
+    Endpoints are set up by admins (the API) or by writers (vellum.yml), who all may read
+    drafts; so an endpoint is a readers-of-drafts audience: it gets drafts' events too,
+    and records with every relation, as stored (see app.audience).
+    """
 
     id: str
     url: str

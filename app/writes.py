@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app import files, flock
+from app.audience import EDITORS
 from app.catalog import Catalog
 from app.errors import (
     Conflict,
@@ -179,7 +180,7 @@ def update(
         model = model_of(services, model_name)
         locale = locale_of(services, request.locale)
         _check_read_only(model, record_id, request)
-        current = catalog.get(model.name, record_id, locale)
+        current = catalog.get(model.name, record_id, locale, EDITORS)
         if current is not None:
             request = _without_echoed_dates(request, current)
             source = path = current.path
@@ -227,7 +228,7 @@ def delete(
     with write_lock(services):
         catalog = services.catalog()
         model = model_of(services, model_name)
-        current = catalog.get(model.name, record_id, locale_of(services, locale))
+        current = catalog.get(model.name, record_id, locale_of(services, locale), EDITORS)
         if current is None or (locale and current.locale != locale):
             left_out = _left_out(
                 services, catalog, model.name, record_id, locale_of(services, locale)
@@ -491,7 +492,7 @@ def commit(services, changes: dict[str, bytes | None], message: str, author) -> 
 
 def _reindexed(services, model: str, record_id: str, locale: str | None) -> Record:
     """The record as the index now has it (commit() has synced the written files)."""
-    rec = services.catalog().get(model, record_id, locale)
+    rec = services.catalog().get(model, record_id, locale, EDITORS)
     if rec is None:  # only if the file we wrote is rejected by the whole-site checks
         raise Conflict(f"The {model} was saved but is not valid in the site; see /api/_status")
     return rec

@@ -168,14 +168,20 @@ def validate(services: Vellum, as_json: bool) -> None:
 @with_site
 def search(services: Vellum, query: str, models, limit: int, locale, as_json: bool) -> None:
     """Full-text search across models."""
+    from app.audience import EDITORS
     from app.query import parse_search_query
 
     args = {"q": [query], "limit": [str(limit)]}
     if locale:
         args["locale"] = [locale]
-    parsed = parse_search_query(services.catalog(), args)
+    parsed = parse_search_query(services.catalog(), args, EDITORS)  # the repository's owner
     page, total = services.search(
-        parsed.q, limit=parsed.limit, offset=0, locale=parsed.locale, models=list(models) or None
+        parsed.q,
+        limit=parsed.limit,
+        offset=0,
+        locale=parsed.locale,
+        audience=parsed.audience,
+        models=list(models) or None,
     )
     if as_json:
         rows = [{"id": r.id, "type": r.model, "score": s, "snippet": sn} for r, s, sn in page]
@@ -201,6 +207,7 @@ def search(services: Vellum, query: str, models, limit: int, locale, as_json: bo
 @with_site
 def list_command(services: Vellum, model: str, filters, as_json: bool, **options) -> None:
     """List records of MODEL, filtered, sorted and paginated like GET /api/MODEL."""
+    from app.audience import EDITORS
     from app.query import parse_list_query, to_json
 
     args = {k: [str(v)] for k, v in options.items() if v is not None}
@@ -211,7 +218,7 @@ def list_command(services: Vellum, model: str, filters, as_json: bool, **options
         name, bracket, rest = key.partition("[")  # views[$gt] → filter[views][$gt]
         args.setdefault(f"filter[{name}]{bracket}{rest}", []).append(value)
     catalog = services.catalog()
-    query = parse_list_query(catalog, model, args)
+    query = parse_list_query(catalog, model, args, EDITORS)  # the repository's owner
     page = services.list(model, query)
     rows = [to_json(catalog, r, query) for r in page.records]
     if as_json:
@@ -232,12 +239,14 @@ def list_command(services: Vellum, model: str, filters, as_json: bool, **options
 @with_site
 def get(services: Vellum, model: str, record_id: str, locale, populate, as_json: bool) -> None:
     """Show one record."""
+    from app.audience import EDITORS
     from app.query import get_record, parse_list_query, to_json
 
     catalog = services.catalog()
     args = {k: [v] for k, v in (("locale", locale), ("populate", populate)) if v}
-    query = parse_list_query(catalog, model, args)
-    row = to_json(catalog, get_record(catalog, model, record_id, query.locale), query)
+    query = parse_list_query(catalog, model, args, EDITORS)  # the repository's owner
+    rec = get_record(catalog, model, record_id, query.locale, query.audience)
+    row = to_json(catalog, rec, query)
     if as_json:
         _echo_json({"data": row})
         return

@@ -8,6 +8,7 @@ import pytest
 from graphql import build_client_schema, get_introspection_query, print_schema, print_type
 
 from app.api.graphql import schemas
+from app.audience import EDITORS
 from app.graphql_context import Context
 from app.graphql_limits import Limits
 from app.graphql_run import run
@@ -715,14 +716,14 @@ def test_a_page_of_20_posts_reads_each_relation_once_per_level(sample_client):
     with application.test_request_context("/graphql", method="POST"):
         services = application.extensions["vellum"]
         schema = schemas().current(services.site, services.catalog())
-        context = Context(services, drafts=True)
+        context = Context(services, audience=EDITORS)
         result, status = run(schema, {"query": query}, context, Limits())
     assert status == 200 and len(result["data"]["blogPosts"]["nodes"]) == 18
     assert context.relations.batches == 2  # one for every author, one for every category
     deeper = """{ blogPosts(limit: 20) { nodes { author { name avatar { url } }
         categories { name } } } pages { nodes { parent { parent { title } } } } }"""
     with application.test_request_context("/graphql", method="POST"):
-        context = Context(services, drafts=True)
+        context = Context(services, audience=EDITORS)
         result, status = run(schema, {"query": deeper}, context, Limits())
     assert status == 200 and "errors" not in result
     # author, categories, page.parent; no parent has a parent, so level 3 reads nothing

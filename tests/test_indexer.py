@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from app.audience import EDITORS
 from app.config import load_config
 from app.index import _catch_up
 from app.indexer import text_doc, text_is_current
@@ -45,8 +46,11 @@ def test_restart_reindexes_only_changed_files(query_repo, tmp_path):
     assert (report.added, report.updated, report.removed) == (1, 1, 1)
     assert report.reindexed == 2 and not report.rebuilt
     catalog = restarted.catalog()
-    assert catalog.get("post", "beta").data["views"] == 101
-    assert catalog.get("post", "delta") is None and catalog.get("post", "zeta") is not None
+    assert catalog.get("post", "beta", None, EDITORS).data["views"] == 101
+    assert (
+        catalog.get("post", "delta", None, EDITORS) is None
+        and catalog.get("post", "zeta", None, EDITORS) is not None
+    )
     hits, _ = restarted.store.search("new", models=["post"])
     assert [h.key for h in hits] == ["posts/zeta.md"]
     restarted.close()
@@ -72,16 +76,16 @@ def test_git_dates_first_and_last_commit(query_repo, tmp_path):
     commit(query_repo, "Edit beta", date="2024-03-05T09:00:00+01:00")
     v = open_vellum(query_repo, tmp_path / "state")
     v.sync()
-    beta = v.catalog().get("post", "beta")
+    beta = v.catalog().get("post", "beta", None, EDITORS)
     assert (beta.created, beta.updated) == ("2024-02-01T12:00:00Z", "2024-03-05T08:00:00Z")
     # Only the commits since the last sync are walked; the first date is kept.
     path.write_text(path.read_text() + "\nEven more.\n")
     commit(query_repo, "Edit beta again", date="2024-04-01T00:00:00Z")
     report = v.sync()
     assert report.updated == 1
-    beta = v.catalog().get("post", "beta")
+    beta = v.catalog().get("post", "beta", None, EDITORS)
     assert (beta.created, beta.updated) == ("2024-02-01T12:00:00Z", "2024-04-01T00:00:00Z")
-    alpha = v.catalog().get("post", "alpha")
+    alpha = v.catalog().get("post", "alpha", None, EDITORS)
     assert alpha.updated == "2024-02-01T12:00:00Z"
     v.close()
 
@@ -100,9 +104,9 @@ def test_front_matter_dates_win_and_uncommitted_edits_use_the_file_time(query_re
     v = open_vellum(query_repo, tmp_path / "state")
     v.sync()
     catalog = v.catalog()
-    dated = catalog.get("post", "dated")
+    dated = catalog.get("post", "dated", None, EDITORS)
     assert (dated.created, dated.updated) == ("2020-01-01T00:00:00Z", "2020-02-02T10:00:00Z")
-    alpha = catalog.get("post", "alpha")
+    alpha = catalog.get("post", "alpha", None, EDITORS)
     assert alpha.created == "2024-02-01T12:00:00Z"
     assert alpha.updated > "2025-01-01"  # the file's time, not the commit's
     v.close()
@@ -125,7 +129,7 @@ def test_rewritten_history_walks_all_again(query_repo, tmp_path):
         },
     )
     v.sync()
-    assert v.catalog().get("post", "alpha").created == "2023-01-01T00:00:00Z"
+    assert v.catalog().get("post", "alpha", None, EDITORS).created == "2023-01-01T00:00:00Z"
     v.close()
 
 
@@ -167,7 +171,7 @@ def test_invalid_files_are_left_out_and_reported(query_repo, tmp_path):
     assert "already used by posts/beta.md" in found["posts/copy.md"].reason
     assert "expected one of draft, published, archived" in found["posts/bad-enum.md"].reason
     # The site goes on: every valid record is still served.
-    assert catalog.count("post") == 5 and catalog.count("person") == 2
+    assert catalog.count("post", EDITORS) == 5 and catalog.count("person", EDITORS) == 2
     v.close()
 
 
@@ -192,6 +196,7 @@ def test_invalid_files_in_status_endpoint(query_repo, tmp_path):
 READER = textwrap.dedent(
     """
     import sys, time
+    from app.audience import EDITORS
     from app.config import load_config
     from app.services import Vellum
     v = Vellum(load_config({"SITE": sys.argv[1], "STATE_DIR": sys.argv[2], "SYNC_ON_START": False}))
@@ -199,10 +204,10 @@ READER = textwrap.dedent(
     reads = 0
     while time.monotonic() < deadline:
         catalog = v.catalog()
-        assert catalog.get("post", "alpha") is not None
+        assert catalog.get("post", "alpha", None, EDITORS) is not None
         v.store.search("alpha", models=["post"])
         reads += 1
-    print(reads, catalog.get("post", "beta").data["views"])
+    print(reads, catalog.get("post", "beta", None, EDITORS).data["views"])
     """
 )
 
@@ -241,7 +246,7 @@ def test_other_processes_catch_up_by_reading_only_what_changed(query_repo, tmp_p
     writer = open_vellum(query_repo, state)
     writer.sync()
     reader = open_vellum(query_repo, state)
-    assert reader.catalog().get("post", "beta").data["views"] == 100
+    assert reader.catalog().get("post", "beta", None, EDITORS).data["views"] == 100
     known = reader._snapshot
     beta = query_repo / "posts/beta.md"
     beta.write_text(beta.read_text().replace("views: 100", "views: 101"))
@@ -253,8 +258,8 @@ def test_other_processes_catch_up_by_reading_only_what_changed(query_repo, tmp_p
     full = reader.store.snapshot()
     assert caught_up is not full and caught_up.generation == full.generation
     assert caught_up.entries == full.entries and caught_up.meta == full.meta
-    assert reader.catalog().get("post", "beta").data["views"] == 101
-    assert reader.catalog().get("post", "delta") is None
+    assert reader.catalog().get("post", "beta", None, EDITORS).data["views"] == 101
+    assert reader.catalog().get("post", "delta", None, EDITORS) is None
     writer.close()
     reader.close()
 
@@ -262,6 +267,7 @@ def test_other_processes_catch_up_by_reading_only_what_changed(query_repo, tmp_p
 TEXT_FILLER = textwrap.dedent(
     """
     import sys, time
+    from app.audience import EDITORS
     from app.config import load_config
     from app.services import Vellum
 
@@ -342,8 +348,9 @@ def test_a_new_catalog_reuses_the_records_that_did_not_change(query_repo, tmp_pa
     v.sync(paths=["posts/alpha.md"])
     after = v.catalog()
     assert after is not before
-    assert after.get("post", "alpha").data["views"] == 11
-    assert before.get("post", "alpha").data["views"] == 10  # the old catalog is untouched
-    assert after.get("post", "beta") is before.get("post", "beta")
-    assert after.get("person", "jane") is before.get("person", "jane")
+    assert after.get("post", "alpha", None, EDITORS).data["views"] == 11
+    old = before.get("post", "alpha", None, EDITORS)
+    assert old.data["views"] == 10  # the old catalog is untouched
+    assert after.get("post", "beta", None, EDITORS) is before.get("post", "beta", None, EDITORS)
+    assert after.get("person", "jane", None, EDITORS) is before.get("person", "jane", None, EDITORS)
     v.close()

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from app import outbox
+from app.audience import EDITORS
 from app.live import run_live
 from app.watcher import Watcher, ignored
 from tests.conftest import authorised_client, build_app, commit, git, write_files
@@ -119,7 +120,7 @@ def test_a_sync_limited_to_paths_looks_at_those_alone(app, query_repo):
     (query_repo / "categories/eng.json").unlink()
     report = services.sync(paths=["people/jane.json", "categories/eng.json", "notes.txt"])
     assert (report.updated, report.removed, report.unchanged) == (1, 1, 0)
-    assert services.catalog().get("person", "john").data["name"] == "John Roe"
+    assert services.catalog().get("person", "john", None, EDITORS).data["name"] == "John Roe"
     report = services.sync()
     assert (report.updated, report.removed) == (1, 0)
 

@@ -22,8 +22,9 @@ def _authors() -> dict:
     return current_app.extensions.setdefault("vellum.content.authors", {})
 
 
-def _shape(rec, drafts: bool) -> dict:
-    return content.to_content(vellum(), rec, drafts, _authors())
+def _shape(rec) -> dict:
+    """A record as the caller may see it."""
+    return content.to_content(vellum(), rec, access.current().audience, _authors())
 
 
 @api_content.get("/content")
@@ -31,19 +32,19 @@ def _shape(rec, drafts: bool) -> dict:
 def list_content() -> Response:
     """Records of every model, filtered, sorted and paged as a model's list is."""
     v = vellum()
-    drafts = access.current().can("read:drafts")
-    query = content.parse_content_query(v.catalog(), request.args.to_dict(flat=False), drafts)
+    audience = access.current().audience
+    query = content.parse_content_query(v.catalog(), request.args.to_dict(flat=False), audience)
     page = content.list_content(v, query)
-    return json_response({"data": [_shape(r, drafts) for r in page.records], "meta": page.meta})
+    return json_response({"data": [_shape(r) for r in page.records], "meta": page.meta})
 
 
 @api_content.get("/content/<record_id>")
 @access.require("read")
 def get_content(record_id: str) -> Response:
     """One record by bare id (?type= when two models hold it)."""
-    drafts = access.current().can("read:drafts")
-    rec = content.find(vellum().catalog(), record_id, request.args.get("type"), drafts=drafts)
-    return json_response({"data": _shape(rec, drafts), "meta": {}})
+    audience = access.current().audience
+    rec = content.find(vellum().catalog(), record_id, request.args.get("type"), audience)
+    return json_response({"data": _shape(rec), "meta": {}})
 
 
 def _input() -> dict:
@@ -70,7 +71,7 @@ def create_content() -> Response:
     author = access.commit_author(access.current())
     rec = writes.create(v, model, content.write_request(v, model, values), author)
     headers = {"Location": f"/api/content/{rec.id}?type={model}"}
-    return json_response({"data": _shape(rec, True), "meta": {}}, 201, headers)
+    return json_response({"data": _shape(rec), "meta": {}}, 201, headers)
 
 
 @api_content.put("/content/<record_id>")
@@ -93,7 +94,7 @@ def _update(record_id: str, merge: bool) -> Response:
     request_ = content.write_request(v, model, {**values, "id": None})
     author = access.commit_author(access.current())
     rec = writes.update(v, model, record_id, request_, author, merge=merge)
-    return json_response({"data": _shape(rec, True), "meta": {}})
+    return json_response({"data": _shape(rec), "meta": {}})
 
 
 @api_content.delete("/content/<record_id>")

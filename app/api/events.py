@@ -12,8 +12,10 @@ from flask import Blueprint, Flask, Response, current_app, request
 from app import access, limits, outbox
 from app.access import Principal
 from app.api import json_response, vellum
+from app.audience import Audience
 from app.errors import BadRequest, RateLimited, ServiceUnavailable
 from app.events import check_custom
+from app.query import visible_fields
 from app.state import StateStore
 
 api_events = Blueprint("events", __name__)
@@ -93,7 +95,7 @@ def stream() -> Response:
         after = outbox.seq_of(services.state, resume) if resume else None
         if after is None:
             after = outbox.last_seq(services.state)
-        frames = _frames(services.state, principal, after, services.config["STREAM_SECONDS"])
+        frames = _frames(services, principal, after, services.config["STREAM_SECONDS"])
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         response = Response(_freeing(frames, free), mimetype="text/event-stream", headers=headers)
     except BaseException:
@@ -140,7 +142,8 @@ def visible(principal: Principal, name: str, draft: bool) -> bool:
     return principal.can("read:drafts") if draft else principal.can("read")
 
 
-def _frames(state: StateStore, principal: Principal, after: int, seconds: float) -> Iterator[str]:
+def _frames(services, principal: Principal, after: int, seconds: float) -> Iterator[str]:
+    state: StateStore = services.state
     yield f"retry: {RETRY_SECONDS * 1000}\n: connected\n\n"
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
@@ -149,7 +152,8 @@ def _frames(state: StateStore, principal: Principal, after: int, seconds: float)
         for row in rows:
             after = row["seq"]
             if visible(principal, row["name"], bool(row["draft"])):
-                yield f"id: {row['id']}\nevent: {row['name']}\ndata: {row['payload']}\n\n"
+                data = _shown(services, principal.audience, row)
+                yield f"id: {row['id']}\nevent: {row['name']}\ndata: {data}\n\n"
                 quiet_since = time.monotonic()
             elif row["draft"] == outbox.UNPUBLISHED and principal.can("read"):
                 # What a reader saw is gone: a deletion, without the draft's content.
@@ -165,6 +169,22 @@ def _frames(state: StateStore, principal: Principal, after: int, seconds: float)
     last = outbox.id_of(state, after)
     if last is not None:
         yield f"id: {last}\n\n"
+
+
+def _shown(services, audience: Audience, row) -> str:
+    """A content event's payload as the audience sees the record today (see to_json):
+    without drafts, its relations (and changed relations) to drafts are left out."""
+    if audience.drafts or not row["name"].startswith("content.") or not row["model"]:
+        return row["payload"]
+    event = orjson.loads(row["payload"])
+    data = event.get("data")
+    if not isinstance(data, dict):
+        return row["payload"]
+    catalog, model = services.catalog(), row["model"]
+    shown = visible_fields(catalog, model, data, audience)
+    if isinstance(data.get("changes"), dict):
+        shown["changes"] = visible_fields(catalog, model, data["changes"], audience)
+    return orjson.dumps({**event, "data": shown}).decode()
 
 
 def _gone(row) -> str:

@@ -33,8 +33,8 @@ def schemas() -> Schemas:
 
 
 def context() -> Context:
-    """A fresh context for one operation, with the caller's draft rights."""
-    return Context(vellum(), drafts=access.current().can("read:drafts"), authors=schemas().authors)
+    """A fresh context for one operation, showing records as the caller may see them."""
+    return Context(vellum(), audience=access.current().audience, authors=schemas().authors)
 
 
 def _limits() -> Limits:

@@ -24,12 +24,11 @@ def _args() -> dict:
 @api_history.get("/sync")
 @access.require("read")
 def sync_records() -> Response:
-    drafts = access.current().can("read:drafts")
-    found = sync.changes_since(vellum(), request.args.get("since"), drafts)
-    catalog = vellum().catalog()
+    audience = access.current().audience
+    found = sync.changes_since(vellum(), request.args.get("since"), audience)
+    catalog, shown = vellum().catalog(), ListQuery(audience=audience)
     shaped = {
-        kind: [to_json(catalog, r, ListQuery()) for r in found[kind]]
-        for kind in ("created", "updated")
+        kind: [to_json(catalog, r, shown) for r in found[kind]] for kind in ("created", "updated")
     }
     data = {**shaped, "deleted": found["deleted"]}
     counts = {kind: len(data[kind]) for kind in ("created", "updated", "deleted")}
@@ -72,6 +71,7 @@ def restore(model: str, record_id: str) -> Response:
         raise InvalidParameter("version", 'send {"version": "<commit sha>"}')
     author = access.commit_author(access.current())
     rec = history.restore(vellum(), model, record_id, version, author, request.args.get("locale"))
-    response = json_response({"data": to_json(vellum().catalog(), rec, ListQuery()), "meta": {}})
+    shown = ListQuery(audience=access.current().audience)
+    response = json_response({"data": to_json(vellum().catalog(), rec, shown), "meta": {}})
     response.set_etag(rec.sha)
     return response

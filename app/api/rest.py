@@ -35,12 +35,13 @@ def _root() -> Response:
 def status() -> Response:
     v = vellum()
     catalog = v.catalog()
+    audience = access.current().audience
     return json_response(
         {
             "data": {
                 "site": v.site.title,
                 "head": catalog.head,
-                "records": {name: catalog.count(name) for name in sorted(v.site.models)},
+                "records": {name: catalog.count(name, audience) for name in sorted(v.site.models)},
                 "invalid": [p.as_dict() for p in v.problems()],
                 "index": {
                     "generation": catalog.generation,
@@ -58,6 +59,7 @@ def status() -> Response:
 def models() -> Response:
     v = vellum()
     catalog = v.catalog()
+    audience = access.current().audience
     data = []
     for name, model in sorted(v.site.models.items()):
         data.append(
@@ -67,7 +69,7 @@ def models() -> Response:
                 "folder": model.folder,
                 "format": model.format,
                 "inferred": model.inferred,
-                "count": catalog.count(name),
+                "count": catalog.count(name, audience),
                 "fields": [f.as_dict() for f in catalog.fields[name].values()],
             }
         )
@@ -83,8 +85,8 @@ def models() -> Response:
 @access.require("read")
 def search() -> Response:
     v = vellum()
-    drafts = access.current().can("read:drafts")
-    query = parse_search_query(v.catalog(), request.args.to_dict(flat=False), drafts)
+    audience = access.current().audience
+    query = parse_search_query(v.catalog(), request.args.to_dict(flat=False), audience)
     q = query.q
     models = [m for m in (request.args.get("models") or "").split(",") if m]
     for name in models:
@@ -95,8 +97,8 @@ def search() -> Response:
         limit=query.limit,
         offset=query.offset,
         locale=query.locale,
+        audience=audience,
         models=models or None,
-        drafts=drafts,
     )
     data = [
         {
@@ -127,8 +129,8 @@ def search() -> Response:
 def list_records(model: str) -> Response:
     v = vellum()
     catalog = v.catalog()
-    drafts = access.current().can("read:drafts")
-    query = parse_list_query(catalog, model, request.args.to_dict(flat=False), drafts)
+    audience = access.current().audience
+    query = parse_list_query(catalog, model, request.args.to_dict(flat=False), audience)
     page = v.list(model, query)
     payload = {"data": [to_json(catalog, r, query) for r in page.records], "meta": page.meta}
     response = json_response(payload)
@@ -142,10 +144,9 @@ def get_one(model: str, record_id: str) -> Response:
     v = vellum()
     catalog = v.catalog()
     args = request.args.to_dict(flat=False)
-    drafts = access.current().can("read:drafts")
     wanted = {k: a for k, a in args.items() if k in _GET_ARGS}
-    query = parse_list_query(catalog, model, wanted, drafts)
-    rec = get_record(catalog, model, record_id, query.locale, drafts)
+    query = parse_list_query(catalog, model, wanted, access.current().audience)
+    rec = get_record(catalog, model, record_id, query.locale, query.audience)
     # The ETag is the file's blob sha; a populated answer also depends on other files.
     etag = rec.sha if not query.populate else _digest(rec.sha, catalog.generation)
     if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly

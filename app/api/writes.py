@@ -25,10 +25,8 @@ def _payload() -> writes.WriteRequest:
 
 
 def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
-    catalog = vellum().catalog()
-    response = json_response(
-        {"data": to_json(catalog, rec, ListQuery()), "meta": {}}, status, headers
-    )
+    catalog, shown = vellum().catalog(), ListQuery(audience=access.current().audience)
+    response = json_response({"data": to_json(catalog, rec, shown), "meta": {}}, status, headers)
     response.set_etag(rec.sha)
     return response
 

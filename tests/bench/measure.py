@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from app import create_app, keys
+from app.audience import EDITORS
 from app.config import load_config
 from app.services import Vellum
 from tests.bench.procs import BenchError, run_json
@@ -32,16 +33,17 @@ def full_build(site: str, state: str, manifest: dict) -> tuple[Vellum, dict]:
     docs = v.sync_text(parallel=True)
     text_s = time.perf_counter() - started
     expected = len(manifest["ids"])
-    if catalog.count("blogPost") != expected or catalog.problems:
+    indexed = catalog.count("blogPost", EDITORS)
+    if indexed != expected or catalog.problems:
         problems = [str(p) for p in catalog.problems[:5]]
-        raise BenchError(f"{catalog.count('blogPost')} of {expected} posts indexed: {problems}")
+        raise BenchError(f"{indexed} of {expected} posts indexed: {problems}")
     log(f"full build: {report.as_dict()}, text docs written: {docs}")
     return v, {"records_s": records_s, "text_s": text_s, "text_docs": docs}
 
 
 def one_changed_file(v: Vellum, post_id: str, n: int) -> float:
     """(c) Append a paragraph to one post, then time sync + catalog on the open Vellum."""
-    path = Path(v.site.root) / v.catalog().get("blogPost", post_id).path
+    path = Path(v.site.root) / v.catalog().get("blogPost", post_id, None, EDITORS).path
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(f"\nAn appended paragraph, edit number {n}, to measure one changed file.\n")
     started = time.perf_counter()
