@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from app.audience import EDITORS
 from app.query import parse_list_query
 from tests.conftest import git, write_files
 
@@ -315,7 +316,7 @@ def test_a_field_named_twice_in_sort_or_populate_is_one_pass(client):
     with client.application.app_context():
         catalog = client.application.extensions["vellum"].catalog()
         args = {"sort": ["-views," + ",".join(["views"] * 500)], "populate": ["author,author"]}
-        query = parse_list_query(catalog, "post", args)
+        query = parse_list_query(catalog, "post", args, EDITORS)
     assert query.sort == (("views", True),) and query.populate == ("author",)
 
 
