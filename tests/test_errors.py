@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from app import keys
+from app import keys, oauth
 from tests.conftest import QUERY_SITE, authorised_client, build_app, commit, git, make_repo
 from tests.conftest import write_files as put_files
 from tests.servers import running_server
@@ -138,6 +138,10 @@ def test_a_json_syntax_error_says_where(editor, query_repo):
     graphql = editor.post("/graphql", data='{"query": ', content_type="application/json")
     assert graphql.status_code == 400
     assert "line 1, column 11" in graphql.get_json()["errors"][0]["message"]
+    sent = {"query": "{ posts { nodes { id } } }", "variables": "{"}
+    variables = editor.get("/graphql", query_string=sent)
+    details = variables.get_json()["errors"][0]["extensions"]["details"]
+    assert variables.status_code == 400 and details[0]["field"] == "variables"
 
 
 @pytest.mark.parametrize(
@@ -175,6 +179,30 @@ def test_no_content_answers_carry_no_content_type(editor):
     listed = editor.get("/api/post")
     cached = editor.get("/api/post", headers={"If-None-Match": listed.headers["ETag"]})
     assert cached.status_code == 304 and "Content-Type" not in cached.headers
+
+
+def test_every_other_empty_answer_has_no_type_either(app, admin):
+    hook = admin.post("/api/webhooks", json={"url": "https://93.184.215.14/h", "events": ["*"]})
+    made_app = admin.post("/api/apps", json={"name": "Builder", "scopes": ["read"]})
+    made_user = admin.post(
+        "/api/users", json={"name": "zed", "password": "correct horse battery", "role": "viewer"}
+    )
+    for url in (
+        f"/api/webhooks/{hook.get_json()['data']['id']}",
+        f"/api/apps/{made_app.get_json()['data']['id']}",
+        f"/api/users/{made_user.get_json()['data']['id']}",
+    ):
+        gone = admin.delete(url)
+        assert gone.status_code == 204 and "Content-Type" not in gone.headers, url
+    client, secret = oauth.create_client(app.extensions["vellum"].state, "Reader", ["read"])
+    browser = app.test_client()
+    form = {"grant_type": "client_credentials", "scope": "read"}
+    token = browser.post("/oauth/token", data=form, auth=(client.id, secret)).get_json()
+    revoked = browser.post(
+        "/oauth/revoke", data={"token": token["access_token"]}, auth=(client.id, secret)
+    )
+    assert revoked.status_code == 200 and revoked.data == b""
+    assert "Content-Type" not in revoked.headers
 
 
 # -- values a record file cannot hold --------------------------------------------------

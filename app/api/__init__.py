@@ -180,10 +180,14 @@ def _whole_body() -> None:
 
 
 def _no_type_without_content(response: Response) -> Response:
-    """204 and 304 carry no body, so no Content-Type either (Flask's default is HTML)."""
+    """204 and 304 carry no body, so no Content-Type either; nor does any other empty
+    answer get Flask's default, HTML (an OAuth revocation is an empty 200)."""
     if response.status_code in (204, 304):
         response.headers.pop("Content-Type", None)
         response.headers.pop("Content-Length", None)
+    elif response.mimetype == "text/html" and not response.is_streamed:
+        if not response.get_data():
+            response.headers.pop("Content-Type", None)
     return response
 
 
