@@ -13,7 +13,7 @@ class Detail:
     message: str
 
     def as_dict(self) -> dict:
-        return {"field": self.field, "message": self.message}
+        return {"field": _sendable(self.field), "message": _sendable(self.message)}
 
 
 class VellumError(Exception):
@@ -32,10 +32,18 @@ class VellumError(Exception):
         return {
             "error": {
                 "code": self.code,
-                "message": self.message,
+                "message": _sendable(self.message),
                 "details": [d.as_dict() for d in self.details],
             }
         }
+
+
+def _sendable(text: str | None) -> str | None:
+    """Text an error may quote back (a field name a client sent) without a lone surrogate,
+    which no UTF-8 answer can carry: it is shown escaped, as `\\ud800`."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class BadRequest(VellumError):

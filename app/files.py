@@ -10,17 +10,43 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.representer import RoundTripRepresenter
+
+from app.records import reads_as_text
 
 DELIMITER = "---"
 
 
+class _Representer(RoundTripRepresenter):
+    """Writes YAML that the front matter reader (YAML 1.1, where ruamel writes 1.2) reads
+    back as written: strings such as `yes` or `1:20` quoted, and floats with a dot
+    (1.0e-07: a 1.1 reader takes 1e-07 for a string)."""
+
+    def represent_str(self, data: str) -> Any:
+        if not reads_as_text(data):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="'")
+        return super().represent_str(data)
+
+    def represent_float(self, data: float) -> Any:
+        mantissa, e, exponent = repr(data).partition("e")
+        if math.isfinite(data) and e and "." not in mantissa:
+            return self.represent_scalar("tag:yaml.org,2002:float", f"{mantissa}.0e{exponent}")
+        return super().represent_float(data)
+
+
+_Representer.add_representer(str, _Representer.represent_str)
+_Representer.add_representer(float, _Representer.represent_float)
+
+
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip
+    yaml.Representer = _Representer
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)

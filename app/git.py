@@ -169,10 +169,15 @@ class GitRepo:
                 cmd.read_tree(head, env=env)
             entries = self._stage(changes, env)
             tree = cmd.write_tree(env=env)
-        parents = ["-p", head] if head else []
-        commit = cmd.commit_tree(tree, *parents, "-m", message, env=_identity(author))
+            # From a file, not argv: a long message is past what a command line holds.
+            message_file = Path(tmp) / "message"
+            text = message if message.endswith("\n") else message + "\n"  # as -m ends it
+            message_file.write_bytes(text.encode("utf-8"))
+            parents = ["-p", head] if head else []
+            commit = cmd.commit_tree(tree, *parents, "-F", str(message_file), env=_identity(author))
         try:
-            cmd.update_ref("-m", f"vellum: {message}", "HEAD", commit, head or "")
+            subject = message.strip().split("\n", 1)[0][:200]
+            cmd.update_ref("-m", f"vellum: {subject}", "HEAD", commit, head or "")
         except git.GitCommandError as exc:
             raise HeadMoved(str(exc)) from exc
         self.stage_in_index(entries)
@@ -224,6 +229,8 @@ class GitRepo:
     @_locked
     def resolve(self, rev: str) -> str | None:
         """The full sha of a commit named by a (possibly short) sha, or None."""
+        if not rev or "\0" in rev or rev.startswith("-"):  # not a name, or an option
+            return None
         try:
             return self._repo.git.rev_parse("--verify", "-q", f"{rev}^{{commit}}")
         except git.GitCommandError:

@@ -120,8 +120,9 @@ def _in_resolver(error: GraphQLError) -> bool:
 
 
 def _vellum_error(exc: VellumError) -> dict:
-    details = [d.as_dict() for d in exc.details]
-    return {"message": exc.message, "extensions": {"code": exc.code, "details": details}}
+    envelope = exc.as_dict()["error"]
+    details = envelope["details"]
+    return {"message": envelope["message"], "extensions": {"code": exc.code, "details": details}}
 
 
 def format_error(error: GraphQLError) -> dict:

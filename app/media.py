@@ -25,6 +25,7 @@ from app.errors import (
     ValidationError,
     VellumError,
 )
+from app.models import FieldError, check_text
 from app.site import Site
 from app.state import iso, utcnow
 
@@ -141,7 +142,17 @@ def check(site: Site, item: Upload) -> str:
             f"{item.filename}: the name says {claimed} but the content is {kind}"
         )
     clean_folder(item.folder)
+    _check_text(item.filename, "file")
+    _check_text(item.alt, "alt")
     return kind
+
+
+def _check_text(value: str | None, field: str) -> None:
+    """Alt text and the original name go into the media's metadata: text it can hold."""
+    try:
+        check_text(value or "")
+    except FieldError as exc:
+        raise ValidationError("Invalid media", [Detail(field, str(exc))]) from None
 
 
 def upload(services, items: list[Upload], author) -> list[dict]:
@@ -231,6 +242,7 @@ def list_media(site: Site) -> list[dict]:
 def update(services, media_id: str, alt: str | None, author) -> dict:
     """Change a file's alt text (the file itself never changes under its name)."""
     site = services.site
+    _check_text(alt, "alt")
     with writes.write_lock(services):
         record = describe(site, media_id)
         if record is None:
@@ -274,9 +286,9 @@ def _file(site: Site, media_id: str) -> Path | None:
     try:
         path = (root / media_id).resolve()
         path.relative_to(root)
-    except (ValueError, OSError):
-        return None
-    if not path.is_file() or path.relative_to(root).parts[0] == META:
+        if not path.is_file() or path.relative_to(root).parts[0] == META:
+            return None
+    except (ValueError, OSError):  # outside the folder, a NUL, a name too long
         return None
     return path
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +112,52 @@ def check_size(value: Any) -> Any:
         for item in value:
             check_size(item)
     return value
+
+
+# What text in a record cannot hold: control characters but tab, line feed and carriage
+# return (NUL among them; YAML reads U+0085 as a line break), and lone UTF-16 surrogates,
+# which are not Unicode text and have no UTF-8 form.
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_storable(value: Any, where: str = "") -> Any:
+    """The value, if a record file holds it exactly as sent; else FieldError saying where
+    (`where` names the position inside a list or object: `tags[2]`, `seo.title`)."""
+    if isinstance(value, str):
+        check_text(value, where)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise FieldError(f"{_at(where)}{value} is not a number a record can hold")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(str(key), f"{where} key {str(key)!r}" if where else f"key {str(key)!r}")
+            check_storable(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for number, item in enumerate(value):
+            check_storable(item, f"{where}[{number}]")
+    return value
+
+
+def check_text(text: str, where: str = "", holder: str = "a record") -> str:
+    """The text, if it holds no character a record (or a commit message) cannot hold."""
+    bad = UNSTORABLE.search(text)
+    if bad is None:
+        return text
+    char = bad.group()
+    code = f"U+{ord(char):04X}"
+    if "\ud800" <= char <= "\udfff":
+        what = f"a lone surrogate ({code}), which is not Unicode text"
+    elif char == "\0":
+        what = f"a NUL character ({code}), which {holder} cannot hold"
+    else:
+        what = (
+            f"the control character {code}, which {holder} cannot hold "
+            "(tab, line feed and carriage return are the only ones allowed)"
+        )
+    raise FieldError(f"{_at(where)}contains {what}")
+
+
+def _at(where: str) -> str:
+    return f"{where}: " if where else ""
 
 
 def coerce_record(fields: dict[str, Field], raw: dict[str, Any]) -> tuple[dict, list[tuple]]:

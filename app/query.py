@@ -23,6 +23,9 @@ MAX_LIMIT = 100
 # limits.max_conditions and limits.max_values bound what one request may ask.
 MAX_CONDITIONS = 100
 MAX_VALUES = 1000
+# The largest offset (and any unbounded integer parameter): GraphQL's Int, so that REST and
+# GraphQL page alike and every number the API echoes fits any client's integers.
+MAX_OFFSET = 2**31 - 1
 OPERATORS = (
     "$eq", "$ne", "$gt", "$gte", "$lt", "$lte",
     "$in", "$nin", "$contains", "$startsWith", "$endsWith",
@@ -221,17 +224,16 @@ def first_value(args: Mapping[str, list[str]], name: str) -> str | None:
 
 
 def parse_int(args, name: str, default: int, low: int, high: int | None) -> int:
-    """An integer parameter within bounds, else a 400 naming it."""
+    """An integer parameter within bounds (high None: MAX_OFFSET), else a 400 naming it."""
     raw = first_value(args, name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameter(name, f"expected an integer, got {raw!r}") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise InvalidParameter(name, f"must be {bound}, got {value}")
+    high = MAX_OFFSET if high is None else high
+    if not re.fullmatch(r"[+-]?[0-9]{1,30}", raw.strip()):
+        raise InvalidParameter(name, f"expected an integer, got {raw[:40]!r}")
+    value = int(raw)
+    if not low <= value <= high:
+        raise InvalidParameter(name, f"must be between {low} and {high}, got {value}")
     return value
 
 

@@ -80,6 +80,13 @@ class _FastYAML(YAMLHandler):
 
 
 _YAML = _FastYAML()
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def reads_as_text(value: str) -> bool:
+    """Whether the front matter reader (YAML 1.1) takes this unquoted scalar for the string
+    it is: `yes`, `off` and `1:20` it reads as a boolean and a number."""
+    return _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
 
 
 def blob_sha(data: bytes) -> str:

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from app import create_app
+from app.api import HTTP_CODES
+
+
+class JsonErrorWorker(ThreadWorker):
+    """gunicorn's threaded worker, but the errors gunicorn answers itself, before the app
+    sees the request (a request line over 4094 bytes, a malformed or oversized header),
+    come in Vellum's JSON envelope instead of an HTML page."""
+
+    def init_process(self) -> None:
+        util.write_error = write_json_error  # this worker process's error pages
+        super().init_process()
+
+
+def write_json_error(sock, status: int, reason: str, message: str) -> None:
+    """gunicorn's util.write_error, answering {"error": {"code", "message", "details"}}."""
+    code = HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
+    text = "Internal error" if status >= 500 and not message else message or reason
+    envelope = {"error": {"code": code, "message": text, "details": []}}
+    body = json.dumps(envelope).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 class VellumServer(BaseApplication):
@@ -24,7 +51,7 @@ class VellumServer(BaseApplication):
             "bind": bind,
             "workers": c["WORKERS"],
             "threads": c["THREADS"],
-            "worker_class": "gthread",
+            "worker_class": JsonErrorWorker,
             "accesslog": "-",
             "timeout": 60,
             "graceful_timeout": 10,

@@ -32,8 +32,18 @@ from app.errors import (
     ValidationError,
 )
 from app.git import HeadMoved
-from app.models import FieldError, Model, check_size, coerce, is_blank
+from app.models import (
+    SYSTEM_FIELDS,
+    FieldError,
+    Model,
+    check_size,
+    check_storable,
+    check_text,
+    coerce,
+    is_blank,
+)
 from app.records import Problem, Record, blob_sha, parse
+from app.site import LOCALE_CODE
 from app.state import PRIVATE_FILE
 from app.sync import record_identity
 
@@ -42,6 +52,8 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
 # Keys a write may send besides the model's fields.
 ALLOWED_EXTRA = {"createdAt", "updatedAt"}
 IGNORED = {"id", "type", "locale", "version", "html", "body"}
+# A commit message, in bytes of UTF-8: Git takes more, but nobody reads more.
+MAX_MESSAGE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,14 +72,7 @@ def parse_payload(payload: Any, locale: str | None = None) -> WriteRequest:
     """Accept the record flat, or as {"data": {...}, "meta": {"locale", "message"}}."""
     meta: dict = {}
     if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
-        meta = payload.get("meta") or {}
-        if not isinstance(meta, dict) or set(meta) - {"locale", "message"}:
-            raise ValidationError(
-                "Invalid meta", [Detail("meta", "expected an object with locale and message")]
-            )
-        for name in ("locale", "message"):
-            if meta.get(name) is not None and not isinstance(meta[name], str):
-                raise ValidationError("Invalid meta", [Detail(f"meta.{name}", "expected a string")])
+        meta = parse_meta(payload.get("meta"))
         payload = payload["data"]
     if not isinstance(payload, dict):
         raise ValidationError(
@@ -85,6 +90,36 @@ def parse_payload(payload: Any, locale: str | None = None) -> WriteRequest:
         id=str(payload["id"]) if payload.get("id") is not None else None,
         type=payload.get("type"),
     )
+
+
+def parse_meta(meta: Any) -> dict:
+    """A write's {"locale", "message"}, checked: strings, and a message Git can take."""
+    meta = meta or {}
+    if not isinstance(meta, dict) or set(meta) - {"locale", "message"}:
+        raise ValidationError(
+            "Invalid meta", [Detail("meta", "expected an object with locale and message")]
+        )
+    for name in ("locale", "message"):
+        if meta.get(name) is not None and not isinstance(meta[name], str):
+            raise ValidationError("Invalid meta", [Detail(f"meta.{name}", "expected a string")])
+    check_message(meta.get("message"), "meta.message")
+    return meta
+
+
+def check_message(message: Any, field: str = "message") -> str | None:
+    """A commit message Git keeps whole: text of at most MAX_MESSAGE bytes, else a 422."""
+    if message is None:
+        return None
+    try:
+        if not isinstance(message, str):
+            raise FieldError("expected a string")
+        check_text(message, holder="a commit message")
+        size = len(message.encode("utf-8"))
+        if size > MAX_MESSAGE:
+            raise FieldError(f"is {size} bytes long; a commit message holds at most {MAX_MESSAGE}")
+    except FieldError as exc:
+        raise ValidationError("Invalid commit message", [Detail(field, str(exc))]) from None
+    return message
 
 
 def slugify(text: str) -> str:
@@ -151,7 +186,9 @@ def create(services, model_name: str, request: WriteRequest, author) -> Record:
         locale = locale_of(services, request.locale)
         _check_read_only(model, None, request)
         # Fields first: a title that is not a string is a field error, not "no id".
-        values = _validate(catalog, model, request.fields, None, locale, None, full=True)
+        values = _validate(
+            catalog, model, request.fields, None, locale, None, full=True, body=request.body
+        )
         record_id = request.id or values.get("slug") or _title_slug(values)
         _check_id(record_id)
         existing = catalog.records.get(model.name, {}).get(record_id, {})
@@ -159,6 +196,7 @@ def create(services, model_name: str, request: WriteRequest, author) -> Record:
         if locale in existing or (services.site.root / path).exists():
             raise Conflict(f"The {model.name} '{record_id}' already exists")
         data = _render_new(model, values, request.body)
+        _check_reads_back(services, model, path, data, values, request.body)
         message = request.message or f"Create {model.name} {record_id}"
         commit(services, {path: data}, message, author)
         return _reindexed(services, model.name, record_id, locale)
@@ -204,12 +242,15 @@ def update(
             source = path = left_out.path
             verb = "Repair"
         original = _current_bytes(services, source, if_match)
-        base = current if merge else None
-        values = _validate(catalog, model, request.fields, record_id, locale, base, full=not merge)
+        base, body = (current if merge else None), request.body
+        values = _validate(
+            catalog, model, request.fields, record_id, locale, base, full=not merge, body=body
+        )
         if merge:
             data = _render_edit(model, original, request, values)
         else:
             data = _render_new(model, values, request.body)
+        _check_reads_back(services, model, path, data, values, request.body)
         message = request.message or f"{verb} {model.name} {record_id}"
         commit(services, {path: data}, message, author)
         return _reindexed(services, model.name, record_id, locale)
@@ -304,6 +345,11 @@ def locale_of(services, locale: str | None) -> str | None:
         raise ValidationError(
             "Unknown locale", [Detail("locale", f"expected one of {', '.join(site.locales)}")]
         )
+    if locale and not site.locales and not LOCALE_CODE.match(locale):
+        # It names the file (id.<locale>.md): only a code the site reads back as a locale.
+        raise ValidationError(
+            "Unknown locale", [Detail("locale", "expected a locale code such as en or pt-BR")]
+        )
     return locale or site.default_locale
 
 
@@ -362,10 +408,13 @@ def _current_bytes(services, path: str, if_match: list[str] | None) -> bytes:
     return data
 
 
-def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, base, *, full):
-    details: list[Detail] = []
+def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, base, *, full, body):
+    details: list[Detail] = _unstorable(values, body)
+    unstorable = {d.field for d in details}
     coerced: dict[str, Any] = {}
     for key, value in values.items():
+        if key in unstorable:
+            continue  # a value the file cannot hold is not checked any further
         f = model.fields.get(key)
         if f is None:
             if not model.inferred and key not in ALLOWED_EXTRA:
@@ -380,7 +429,7 @@ def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, b
         except FieldError as exc:
             details.append(Detail(key, str(exc)))
     merged = {**(base.data if base is not None else {}), **coerced}
-    for f in model.fields.values():
+    for f in (f for f in model.fields.values() if f.name not in unstorable):
         if f.required and merged.get(f.name) is None and f.default is None:
             if full or f.name in values:
                 details.append(Detail(f.name, "is required"))
@@ -402,13 +451,58 @@ def _validate(catalog: Catalog, model: Model, values: dict, record_id, locale, b
     return coerced
 
 
+def _unstorable(values: dict, body: str | None) -> list[Detail]:
+    """What a record file cannot hold as sent (control characters, lone surrogates, NaN),
+    one detail per field, found before anything else looks at the values."""
+    details = []
+    for key, value in values.items():
+        try:
+            check_text(key)
+        except FieldError as exc:
+            details.append(Detail(key, f"the field's name {exc}"))
+            continue
+        try:
+            check_storable(value, key if isinstance(value, dict | list) else "")
+        except FieldError as exc:
+            details.append(Detail(key, str(exc)))
+    if body is not None:
+        try:
+            check_text(body)
+        except FieldError as exc:
+            details.append(Detail("body", str(exc)))
+    return details
+
+
+def _check_reads_back(
+    services, model: Model, path: str, data: bytes, values: dict, body: str | None
+) -> None:
+    """Read the file about to be written as the site will read it: a value that would come
+    back otherwise, or leave the file invalid, is a 422 naming it, and nothing is written."""
+    parsed = parse(services.site, model, path, data)
+    if isinstance(parsed, Problem):
+        detail = Detail(parsed.field, f"cannot be stored as sent: {parsed.reason}")
+        raise ValidationError(f"The {model.name} cannot be stored as sent", [detail])
+    details = [
+        Detail(key, "cannot be stored as sent: the file would read back another value")
+        for key, value in values.items()
+        if value is not None and key not in SYSTEM_FIELDS and parsed.data.get(key) != value
+    ]
+    if body is not None and (parsed.body or "").strip() != body.strip():
+        details.append(Detail("body", "cannot be stored as sent: it would read back otherwise"))
+    if details:
+        raise ValidationError(f"The {model.name} cannot be stored as sent", details)
+
+
 def _media_exists(site, value: Any) -> bool:
     """A media field names a file of the media folder (or an absolute URL elsewhere)."""
     if value is None or str(value).startswith(("https://", "http://")):
         return True
     folder = (site.root / site.media_folder).resolve()
-    target = (folder / str(value)).resolve()
-    return target.is_relative_to(folder) and target.is_file()
+    try:
+        target = (folder / str(value)).resolve()
+        return target.is_relative_to(folder) and target.is_file()
+    except (ValueError, OSError):  # a NUL, a name too long for the file system
+        return False
 
 
 def _holder(catalog: Catalog, model: str, field: str, value, locale, record_id) -> str | None:
@@ -446,6 +540,7 @@ def commit(services, changes: dict[str, bytes | None], message: str, author) -> 
     Only the written paths (and whatever the new commit touched) are synced: a write
     never stats the whole site.
     """
+    check_message(message)
     site_root, repo = services.site.root, services.repo
     before = {}
     for path in changes:

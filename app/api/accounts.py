@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 
 from app import access, keys, tokens, users
-from app.api import json_response, vellum
+from app.api import json_object, json_response, vellum
 from app.errors import BadRequest, Detail, Unauthorized, ValidationError
 
 accounts = Blueprint("accounts", __name__)
@@ -18,13 +18,9 @@ def init_app(app: Flask) -> None:
 
 def body() -> dict:
     """The JSON object a write sends (flat, or wrapped in {"data": {...}})."""
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise BadRequest("Expected a JSON object body (Content-Type: application/json)")
-    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
+    payload = json_object()
+    if isinstance(payload.get("data"), dict):
         payload = payload["data"]
-    if not isinstance(payload, dict):
-        raise BadRequest("Expected a JSON object body")
     return payload
 
 
@@ -45,7 +41,7 @@ def login() -> Response:
 
 @accounts.post("/auth/refresh")
 def refresh() -> Response:
-    presented = (request.get_json(silent=True) or {}).get("refreshToken")
+    presented = json_object(required=False).get("refreshToken")
     token = presented or access.presented_token()
     if not token:
         raise Unauthorized("Send the refresh token as a Bearer token or as refreshToken")
@@ -67,7 +63,7 @@ def logout() -> Response:
     if not token or token.startswith(keys.PREFIX):
         raise Unauthorized("Send the access token to log out")
     tokens.revoke(state, tokens.decode(state, token))
-    presented = (request.get_json(silent=True) or {}).get("refreshToken")
+    presented = json_object(required=False).get("refreshToken")
     if presented:
         tokens.revoke(state, tokens.decode(state, presented, kind="refresh"))
     return json_response({"data": {"revoked": True}})
@@ -180,7 +176,7 @@ def get_key(key_id: str) -> Response:
 @accounts.post("/keys/<key_id>/rotate")
 @access.require("admin")
 def rotate_key(key_id: str) -> Response:
-    data = request.get_json(silent=True) or {}
+    data = json_object(required=False)
     grace = keys.parse_duration(data.get("grace"), "grace", zero=True)
     grace = keys.DEFAULT_GRACE_SECONDS if grace is None else grace
     key, secret = keys.rotate_key(vellum().state, key_id, grace)

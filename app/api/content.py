@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, request
 
 from app import access, content, writes
-from app.api import json_response, vellum
-from app.errors import BadRequest
+from app.api import json_object, json_response, vellum
 
 # A static /content route: werkzeug matches it before the /<model:model> routes.
 api_content = Blueprint("content", __name__)
@@ -48,9 +47,7 @@ def get_content(record_id: str) -> Response:
 
 
 def _input() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("Expected a JSON body (Content-Type: application/json)")
+    body = json_object(text=False)  # writes name the field of a value they cannot store
     # {"data": ContentInput, "meta": {locale, message}}, or the ContentInput itself.
     envelope = set(body) <= {"data", "meta"} and isinstance(body.get("data"), dict)
     data = body["data"] if envelope else body

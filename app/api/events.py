@@ -11,9 +11,9 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from app import access, limits, outbox
 from app.access import Principal
-from app.api import json_response, vellum
+from app.api import json_object, json_response, vellum
 from app.audience import Audience
-from app.errors import BadRequest, RateLimited, ServiceUnavailable
+from app.errors import RateLimited, ServiceUnavailable
 from app.events import check_custom
 from app.query import visible_fields
 from app.state import StateStore
@@ -127,9 +127,7 @@ def _once(release):
 @access.require("admin")
 def emit_custom() -> Response:
     """Send a custom event: {"event": "custom.<name>", "data": {...}}."""
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise BadRequest("Expected a JSON object body (Content-Type: application/json)")
+    payload = json_object()
     event = check_custom(payload.get("event"), payload.get("data", {}))
     outbox.emit(vellum().state, [event])
     return json_response({"data": event.payload()}, 202)

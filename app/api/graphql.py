@@ -8,8 +8,8 @@ import orjson
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 
 from app import access
-from app.api import json_response, vellum
-from app.errors import VellumError
+from app.api import json_body, json_response, vellum
+from app.errors import InvalidParameter, VellumError
 from app.graphql_context import Context
 from app.graphql_limits import Limits, limits_of
 from app.graphql_run import run
@@ -48,18 +48,24 @@ def get() -> Response:
     """GraphiQL for a browser; otherwise run ?query= (queries only)."""
     if "query" not in request.args and _wants_html():
         return Response(render_template("graphiql.html"), mimetype="text/html")
-    payload = {
-        "query": request.args.get("query"),
-        "operationName": request.args.get("operationName"),
-        "variables": _json_arg("variables"),
-    }
-    return _answer(lambda: _one(payload, mutations=False))
+
+    def payload() -> dict:
+        return {
+            "query": request.args.get("query"),
+            "operationName": request.args.get("operationName"),
+            "variables": _json_arg("variables"),
+        }
+
+    return _answer(lambda: _one(payload(), mutations=False))
 
 
 @graphql_api.post("/graphql")
 def post() -> Response:
     """Run one operation, or a JSON array of them (an array of results)."""
-    body = request.get_json(silent=True)
+    try:
+        body = json_body(text=False)  # mutations name the field of a value they cannot store
+    except VellumError as exc:  # not JSON: the message says where it stops parsing
+        return _refused(exc)
     if isinstance(body, list):
         if len(body) > MAX_BATCH:
             return _error(400, "BAD_REQUEST", f"A batch holds at most {MAX_BATCH} operations")
@@ -79,8 +85,16 @@ def _answer(compute) -> Response:
     try:
         result, status = compute()
     except VellumError as exc:  # bad credentials: refused before anything runs
-        return _error(exc.status, exc.code, exc.message)
+        return _refused(exc)
     return json_response(result, status)
+
+
+def _refused(exc: VellumError) -> Response:
+    """A request refused as a whole, as a GraphQL error (the REST code and details)."""
+    envelope = exc.as_dict()["error"]
+    error = {"message": envelope["message"], "extensions": {"code": exc.code}}
+    error["extensions"]["details"] = envelope["details"]
+    return json_response({"errors": [error]}, exc.status)
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -94,8 +108,9 @@ def _json_arg(name: str):
         return None
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw  # run() refuses a non-object
+    except orjson.JSONDecodeError as exc:
+        where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+        raise InvalidParameter(name, f"not valid JSON: {where}") from None
 
 
 def _wants_html() -> bool:

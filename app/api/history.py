@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 
 from app import access, history, sync
-from app.api import json_response, vellum
+from app.api import json_object, json_response, vellum
 from app.errors import InvalidParameter
 from app.query import ListQuery, parse_int, to_json
 
@@ -65,8 +65,9 @@ def diff(model: str, record_id: str) -> Response:
 @api_history.post("/<model:model>/<record_id>/restore")
 @access.require("write")
 def restore(model: str, record_id: str) -> Response:
-    body = request.get_json(silent=True) or {}
-    version = body.get("version") or (body.get("data") or {}).get("version")
+    body = json_object(required=False)
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    version = body.get("version") or data.get("version")
     if not version or not isinstance(version, str):
         raise InvalidParameter("version", 'send {"version": "<commit sha>"}')
     author = access.commit_author(access.current())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 
 from app import access, media
-from app.api import json_response, vellum
+from app.api import json_object, json_response, vellum
 from app.errors import BadRequest, Detail, ValidationError
 from app.query import parse_int
 from app.records import blob_sha
@@ -86,9 +86,7 @@ def get_media(media_id: str) -> Response:
 def update_media(media_id: str) -> Response:
     """Only `alt` changes; the other keys of a media record may come back as GET gave
     them. A new file is a new upload (POST /api/upload): a name never changes content."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest('Expected a JSON object: {"alt": "…"} (upload new files to /api/upload)')
+    body = json_object()
     data = body.get("data") if isinstance(body.get("data"), dict) else body
     details = [
         Detail(k, "unknown field of a media record; only alt can change")

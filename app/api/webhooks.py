@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 
 from app import access, deliveries, webhooks
-from app.api import json_response, vellum
-from app.errors import BadRequest
+from app.api import json_object, json_response, vellum
+from app.query import parse_int
 
 api_webhooks = Blueprint("webhooks", __name__)
 
@@ -17,10 +17,7 @@ def init_app(app: Flask) -> None:
 
 
 def _body() -> dict:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise BadRequest("Expected a JSON object body (Content-Type: application/json)")
-    return payload
+    return json_object()
 
 
 @api_webhooks.get("/webhooks")
@@ -64,8 +61,9 @@ def delete_webhook(webhook_id: str) -> Response:
 @access.require("admin")
 def list_deliveries(webhook_id: str) -> Response:
     webhooks.get_endpoint(vellum(), webhook_id)
-    limit = min(request.args.get("limit", 100, type=int), 1000)
-    offset = request.args.get("offset", 0, type=int)
+    args = request.args.to_dict(flat=False)
+    limit = parse_int(args, "limit", 100, 0, 1000)
+    offset = parse_int(args, "offset", 0, 0, None)
     rows = deliveries.attempts_log(vellum().state, webhook_id, limit, offset)
     return json_response({"data": rows, "meta": {"limit": limit, "offset": offset}})
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 
 from app import access, writes
-from app.api import json_response, vellum
-from app.errors import BadRequest
+from app.api import json_body, json_object, json_response, vellum
 from app.query import ListQuery, to_json
 
 api_writes = Blueprint("writes", __name__)
@@ -18,10 +17,7 @@ def init_app(app: Flask) -> None:
 
 
 def _payload() -> writes.WriteRequest:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("Expected a JSON body (Content-Type: application/json)")
-    return writes.parse_payload(body, request.args.get("locale"))
+    return writes.parse_payload(json_body(text=False), request.args.get("locale"))
 
 
 def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
@@ -64,7 +60,7 @@ def _update(model: str, record_id: str, merge: bool) -> Response:
 @access.require("write")
 def delete(model: str, record_id: str) -> Response:
     author = access.commit_author(access.current())
-    meta = (request.get_json(silent=True) or {}).get("meta") or {}
+    meta = writes.parse_meta(json_object(required=False).get("meta"))
     writes.delete(
         vellum(),
         model,
