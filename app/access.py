@@ -65,15 +65,24 @@ def client_ip() -> str | None:
 def sign_in(name: str, password: str) -> users.User | None:
     """Check a password (a sign-in form or grant) under the site's lockout; a locked name
     raises users.AccountLocked, and the response tells the client when to come back."""
-    from app import limits
     from app.api import vellum
 
     services = vellum()
     try:
         return users.authenticate(services.state, name, password, services.lockout, client_ip())
     except users.AccountLocked as exc:
-        limits.retry_after(exc.retry_after)
+        retry_after(exc.retry_after)
         raise
+
+
+def retry_after(seconds: int) -> None:
+    """Ask the client of this response to come back in `seconds` (a lockout, a full server)."""
+    g.retry_after = seconds
+
+
+def asked_retry_after() -> int | None:
+    """What a view asked for with retry_after, if anything."""
+    return g.get("retry_after")
 
 
 def current() -> Principal:

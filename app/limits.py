@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, request
 from flask_cors import CORS
 from flask_limiter import ExemptionScope, Limiter
 from limits import parse
@@ -250,15 +250,10 @@ def request_cost() -> int:
     return 1
 
 
-def retry_after(seconds: int) -> None:
-    """Ask clients of this response to come back in `seconds` (a 503 that is full)."""
-    g.retry_after = seconds
-
-
 def _retry_after_where_it_means_something(response: Response) -> Response:
     """flask-limiter puts Retry-After (the end of its window) on every response; it
     means something only on a 429, or where a view asked for its own."""
-    asked = g.get("retry_after")
+    asked = access.asked_retry_after()
     if asked is not None:
         response.headers["Retry-After"] = str(asked)
     elif response.status_code != 429:

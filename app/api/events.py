@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
 
-from app import access, limits, outbox
+from app import access, outbox
 from app.access import Principal
 from app.api import json_object, json_response, vellum
 from app.audience import Audience
@@ -44,11 +44,11 @@ class StreamSlots:
         the function returned gives it back, however often it is called."""
         with self._lock:
             if self._open >= self.total:
-                limits.retry_after(RETRY_SECONDS)
+                access.retry_after(RETRY_SECONDS)
                 raise ServiceUnavailable("Too many open event streams; try again shortly")
             held = self._by_caller.get(caller, 0)
             if held >= self.each:
-                limits.retry_after(CALLER_RETRY_SECONDS)
+                access.retry_after(CALLER_RETRY_SECONDS)
                 raise RateLimited(
                     f"At most {self.each} open event stream{'s' if self.each > 1 else ''}"
                     " per caller; close one first"
