@@ -19,7 +19,7 @@ from app.indexer import SyncReport, sync_records, sync_text, text_doc, text_is_c
 from app.query import ListQuery, Page, run_list
 from app.records import Problem
 from app.settings_check import settings_problems
-from app.site import CONFIG_FILE, Site, load_site
+from app.site import CONFIG_FILE, Site, find_site, load_site
 from app.state import StateStore
 
 log = logging.getLogger("vellum")
@@ -67,7 +67,8 @@ class Vellum:
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = config if config is not None else load_config()
-        self.site = load_site(self.config["SITE"])
+        # Found as Git finds .git, so no state is ever made for a folder that is not a site.
+        self.site = load_site(find_site(self.config["SITE"]))
         self._site_stamp = _stamp(self.site.root / CONFIG_FILE)
         self.repo = GitRepo(self.site.root)
         state = self.config.get("STATE_DIR")

@@ -12,6 +12,7 @@ import orjson
 import yaml
 
 from app.errors import SiteError
+from app.git import GitRepo, work_tree_of
 from app.models import FIELD_TYPES, FORMATS, Field, Model
 
 CONFIG_FILE = "vellum.yml"
@@ -57,6 +58,47 @@ class Site:
             return stem, None
         known = suffix in self.locales if self.locales else bool(LOCALE_CODE.match(suffix))
         return (base, suffix) if known else (stem, None)
+
+
+def find_site(start: Path | str) -> Path:
+    """The site a command run in `start` means, found as Git finds .git: `start` or the
+    nearest parent holding vellum.yml, else the only site of start's repository."""
+    start = Path(start).resolve()
+    if not start.is_dir():
+        raise SiteError(f"Site folder {start} does not exist")
+    top = work_tree_of(start)
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+        if folder == top:
+            break
+    if top is None:
+        raise SiteError(
+            f"{start} is not a Vellum site: no {CONFIG_FILE} in it or a parent folder, and it"
+            " is not inside a Git repository (`vellum init DIR` starts a site)"
+        )
+    sites = _sites_in(top)
+    if len(sites) == 1:
+        return sites[0]
+    if not sites:
+        raise SiteError(
+            f"{start} is not a Vellum site: no {CONFIG_FILE} in it, a parent folder or anywhere"
+            f" in the repository {top} (`vellum init DIR` starts a site)"
+        )
+    names = ", ".join(p.relative_to(top).as_posix() or "." for p in sites)
+    raise SiteError(
+        f"{start} is not inside a Vellum site and the repository {top} holds {len(sites)}"
+        f" ({names}): choose one with --site DIR or VELLUM_SITE"
+    )
+
+
+def _sites_in(top: Path) -> list[Path]:
+    """The folders of a repository that hold vellum.yml."""
+    repo = GitRepo(top)
+    try:
+        return [path.parent for path in repo.files_named(CONFIG_FILE)]
+    finally:
+        repo.close()
 
 
 def load_site(root: Path | str) -> Site:

@@ -27,7 +27,8 @@ from cli.common import _echo_json, json_option, open_site, site_services, with_s
     envvar="VELLUM_SITE",
     default=".",
     show_default=True,
-    help="The site folder (holds vellum.yml). Also VELLUM_SITE.",
+    help="Where the site is: this folder or a parent holding vellum.yml, else the"
+    " repository's only site. Also VELLUM_SITE.",
 )
 @click.version_option(package_name="vellum")
 @click.pass_context
@@ -86,15 +87,16 @@ def serve(ctx: click.Context, site: str | None, host, port, workers, remote, pol
         f"in {report.seconds:.2f}s"
     )
     # Full-text search fills in beside the server so lists and gets answer at once.
+    site_root = str(services.site.root)
     subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--site", config["SITE"], "index", "--text-only"]
+        [sys.executable, "-m", "cli.main", "--site", site_root, "index", "--text-only"]
     )
     # One watcher and one webhook dispatcher per site run beside the workers (app.live).
     live_command = ["live", "--parent", str(os.getpid())]
     remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
     live_env = {**os.environ, **remote_env}
     subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--site", config["SITE"], *live_command], env=live_env
+        [sys.executable, "-m", "cli.main", "--site", site_root, *live_command], env=live_env
     )
     click.echo(f"Serving on http://{config['HOST']}:{config['PORT']}/api")
     run(config)

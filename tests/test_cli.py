@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from app import create_app
 from cli.main import cli
-from tests.conftest import git, write_files
+from tests.conftest import git, make_repo, write_files
 
 
 def run(runner, site, *args):
@@ -105,6 +106,55 @@ def test_not_a_site(runner, tmp_path):
     plain.mkdir()
     result = run(runner, plain, "validate")
     assert result.exit_code == 1 and "not inside a Git repository" in result.output
+
+
+def test_the_site_is_found_as_git_finds_its_folder(runner, site_repo, monkeypatch):
+    repo = site_repo.parent  # the sample site in content/, as in Vellum's own repository
+    monkeypatch.chdir(repo)
+    made = runner.invoke(cli, ["keys", "create", "ci", "--scope", "read", "--json"])
+    assert made.exit_code == 0, made.output
+    key = json.loads(made.output)["data"]["key"]
+    assert sorted(p.name for p in (repo / ".git" / "vellum").iterdir()) == ["content"]
+    application = create_app({"SITE": str(site_repo)})  # the server of `make serve`
+    try:
+        answer = application.test_client().get(
+            "/api/blogPost/hello-world", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert answer.status_code == 200
+    finally:
+        application.extensions["vellum"].close()
+    listed = runner.invoke(cli, ["list", "blogPost", "--limit", "1", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.output)["meta"]["total"] >= 20
+    assert runner.invoke(cli, ["validate"]).output == "All records are valid.\n"
+    monkeypatch.chdir(site_repo / "posts" / "2024")  # a folder inside the site: the site
+    assert runner.invoke(cli, ["get", "blogPost", "hello-world"]).exit_code == 0
+
+
+def test_outside_any_site_commands_refuse_and_create_nothing(runner, site_repo, monkeypatch):
+    repo = site_repo.parent
+    second = repo / "docs"
+    write_files(
+        second,
+        {"vellum.yml": "models: {page: {folder: pages}}\n", "pages/a.md": "---\ntitle: A\n---\n"},
+    )
+    monkeypatch.chdir(repo)
+    refused = runner.invoke(cli, ["keys", "create", "ci"])
+    assert refused.exit_code == 1
+    assert "repository" in refused.output and "holds 2 (content, docs)" in refused.output
+    assert "--site" in refused.output
+    assert not (repo / ".git" / "vellum").exists()
+    # --site and VELLUM_SITE still choose, from anywhere.
+    chosen = runner.invoke(cli, ["--site", "docs", "list", "page", "--json"])
+    assert [r["id"] for r in json.loads(chosen.output)["data"]] == ["a"]
+    monkeypatch.setenv("VELLUM_SITE", str(site_repo))
+    assert runner.invoke(cli, ["validate"]).exit_code == 0
+    monkeypatch.delenv("VELLUM_SITE")
+    # A repository with no site at all.
+    bare = make_repo(repo.parent / "plain")
+    monkeypatch.chdir(bare)
+    nothing = runner.invoke(cli, ["validate"])
+    assert nothing.exit_code == 1 and "is not a Vellum site: no vellum.yml" in nothing.output
+    assert not (bare / ".git" / "vellum").exists()
 
 
 def test_users_commands(runner, query_repo):
