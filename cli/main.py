@@ -40,7 +40,8 @@ def cli(ctx: click.Context, site: str) -> None:
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
-    """Create DIRECTORY as a new Git repository holding a starter site, committed."""
+    """Create a starter site in DIRECTORY (empty or new), committed to the repository that
+    holds it, else to a new repository made there."""
     from app.starter import create_site
 
     try:

@@ -33,6 +33,43 @@ def test_init_refuses_a_folder_with_files(runner, tmp_path):
     assert result.exit_code == 1 and "not empty" in result.output
 
 
+def test_init_dot_in_a_new_repository_makes_the_site_there(runner, tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "fresh")  # `git init` first, then `vellum init .`
+    monkeypatch.chdir(repo)
+    result = runner.invoke(cli, ["init", "."])
+    assert result.exit_code == 0, result.output
+    assert (repo / "vellum.yml").exists() and (repo / "posts" / "hello-world.md").exists()
+    assert git(repo, "log", "--format=%an|%s") == "Test Writer|Start a Vellum site"
+    assert git(repo, "status", "--porcelain") == ""
+    assert runner.invoke(cli, ["validate"]).output == "All records are valid.\n"
+
+
+def test_init_inside_a_repository_adds_a_site_to_it(runner, site_repo, monkeypatch):
+    repo = site_repo.parent
+    before = git(repo, "rev-parse", "HEAD")
+    write_files(repo, {"notes.txt": "staged", "scratch.txt": "untracked"})
+    git(repo, "add", "notes.txt")
+    monkeypatch.chdir(repo)
+    result = runner.invoke(cli, ["init", "docs/site"])
+    assert result.exit_code == 0, result.output
+    site = repo / "docs" / "site"
+    assert (site / "vellum.yml").exists() and not (site / ".git").exists()
+    assert git(repo, "rev-parse", "HEAD~1") == before  # one commit, in this repository
+    assert git(repo, "show", "--name-only", "--format=%s", "HEAD").splitlines() == [
+        "Start a Vellum site",
+        "",
+        "docs/site/authors/editor.json",
+        "docs/site/posts/hello-world.md",
+        "docs/site/vellum.yml",
+    ]
+    assert git(repo, "status", "--porcelain") == "A  notes.txt\n?? scratch.txt"
+    listed = run(runner, site, "list", "post", "--json")
+    assert [r["id"] for r in json.loads(listed.output)["data"]] == ["hello-world"]
+    inside = runner.invoke(cli, ["init", "content/more"])  # a site cannot hold another
+    assert inside.exit_code == 1 and "is inside the site" in inside.output
+    assert not (repo / "content" / "more").exists()
+
+
 def test_validate_reports_each_problem_and_exits_1(runner, query_repo):
     write_files(
         query_repo,
