@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import git, write_files
+from tests.conftest import authorised_client, build_app, commit, git, write_files
 
 
 def ids(response) -> list[str]:
@@ -183,6 +183,42 @@ def test_search_across_models_has_snippet(client):
     assert [h["id"] for h in titled] == ["epsilon"] and "rising</mark>" in titled[0]["snippet"]
     john = client.get("/api/search?q=john").get_json()["data"][0]  # a JSON record: no body
     assert john["id"] == "john" and john["snippet"].count("John</mark> Roe") == 1
+
+
+def test_search_snippets_are_readable_text_with_one_mark_per_word(query_repo, tmp_path):
+    write_files(
+        query_repo,
+        {
+            "posts/zeta.md": "---\ntitle: Zeta\nstatus: published\ntags: [caching, hard]\n"
+            "cover: images/caching.png\n---\n## Why caching\n\n**Caching** is"
+            " [hard](https://example.com/caching-guide), and `caching` <b>too</b>.\n",
+        },
+    )
+    commit(query_repo, "Add zeta")
+    application = build_app(query_repo, tmp_path / "state")
+    try:
+        client = authorised_client(application)
+
+        def snippet(q: str, record: str = "zeta") -> str:
+            hits = client.get(f"/api/search?q={q}").get_json()["data"]
+            return next(h["snippet"] for h in hits if h["id"] == record)
+
+        # Markdown stripped, no field values glued in; a word is marked alike in any case.
+        first = '<mark class="match term0">'
+        assert snippet("caching") == (
+            f"Why {first}caching</mark> {first}Caching</mark> is hard, and {first}caching</mark>"
+            " too"
+        )
+        second = '<mark class="match term1">'
+        assert snippet("hard+caching") == (
+            f"Why {second}caching</mark> {second}Caching</mark> is {first}hard</mark>, and"
+            f" {second}caching</mark> too"
+        )
+        # Only the title matched: the title. Only a status matched: the body's opening.
+        assert snippet("zeta") == f"{first}Zeta</mark>"
+        assert snippet("archived", "delta") == "Delta is an old post."
+    finally:
+        application.extensions["vellum"].close()
 
 
 def test_quoted_words_are_searched_as_words(client):
