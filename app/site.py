@@ -14,6 +14,7 @@ import yaml
 from app.errors import SiteError
 from app.git import GitRepo, work_tree_of
 from app.models import FIELD_TYPES, FORMATS, Field, Model
+from app.nouns import plural, singular
 
 CONFIG_FILE = "vellum.yml"
 # Names the API itself uses: no model may take them.
@@ -202,8 +203,9 @@ def _check_relations(models: dict[str, Model]) -> None:
 def _inferred_models(
     root: Path, declared: dict[str, Model], media: str
 ) -> tuple[dict[str, Model], dict[str, str]]:
-    """Each top-level folder with records but no model becomes a model of its own; the
-    folders that cannot (their name is not a usable model name) are returned with why."""
+    """Each top-level folder with records but no model becomes a model of its own, named
+    as the singular of the folder (`testimonials/` → `testimonial`); the folders that
+    cannot (their name is not usable, or its model is taken) are returned with why."""
     claimed = {m.folder.split("/")[0] for m in declared.values()} | {media}
     inferred: dict[str, Model] = {}
     unserved: dict[str, str] = {}
@@ -214,22 +216,47 @@ def _inferred_models(
         fmt = _folder_format(entry)
         if not fmt:
             continue
+        model = singular(name) if MODEL_NAME.match(name) else name
+        why = _not_inferable(name, model, declared, inferred)
+        if why:
+            unserved[name] = why
+            continue
+        inferred[model] = Model(
+            name=model, folder=name, format=fmt, plural=_list_name(name, model), inferred=True
+        )
+    return inferred, unserved
+
+
+def _not_inferable(
+    folder: str, model: str, declared: dict[str, Model], inferred: dict[str, Model]
+) -> str | None:
+    """Why a folder cannot become the model `model`, or None."""
+    for name in dict.fromkeys((folder, model)):
         if name in declared:
             where = declared[name].folder
-            unserved[name] = f"not served: the model '{name}' is declared with folder '{where}'"
-            continue
-        problem = model_name_problem(name)
-        if problem:
-            suggestion = _camel(name)
-            if model_name_problem(suggestion):
-                suggestion = "<name>"
-            unserved[name] = (
-                f"not served: {problem}; declare a model for it in {CONFIG_FILE}:"
-                f" models: {{{suggestion}: {{folder: {name}}}}} (or name it _{name} to keep it out)"
-            )
-            continue
-        inferred[name] = Model(name=name, folder=name, format=fmt, inferred=True)
-    return inferred, unserved
+            return f"not served: the model '{name}' is declared with folder '{where}'"
+    if model in inferred:
+        return f"not served: the folder '{inferred[model].folder}' is already the model '{model}'"
+    problem = model_name_problem(folder) or model_name_problem(model)
+    if problem is None:
+        return None
+    camel = _camel(folder)
+    suggestion = singular(camel)
+    if model_name_problem(camel) or model_name_problem(suggestion):
+        suggestion = "<name>"
+    return (
+        f"not served: {problem}; declare a model for it in {CONFIG_FILE}:"
+        f" models: {{{suggestion}: {{folder: {folder}}}}} (or name it _{folder} to keep it out)"
+    )
+
+
+def _list_name(folder: str, model: str) -> str:
+    """The folder's own name when it is the plural; else the model's plural ('newsList' for
+    a word whose plural is itself)."""
+    if folder != model:
+        return folder
+    many = plural(model)
+    return many if many != model else f"{model}List"
 
 
 def _camel(name: str) -> str:

@@ -292,7 +292,7 @@ def test_validate_names_folders_that_are_not_served(runner, query_repo):
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "blog-posts/: not served: model names start with a letter and hold only letters,"
-        " digits and _; declare a model for it in vellum.yml: models: {blogPosts: {folder:"
+        " digits and _; declare a model for it in vellum.yml: models: {blogPost: {folder:"
         " blog-posts}} (or name it _blog-posts to keep it out)",
         "users/: not served: 'users' is reserved by the API (apps, auth, content, events,"
         " hooks, keys, media, models, search, sync, upload, users, webhooks); declare a model"
@@ -300,8 +300,7 @@ def test_validate_names_folders_that_are_not_served(runner, query_repo):
         " it out)",
     ]
     assert (
-        json.loads(run(runner, query_repo, "list", "notes", "--json").output)["data"][0]["id"]
-        == "n"
+        json.loads(run(runner, query_repo, "list", "note", "--json").output)["data"][0]["id"] == "n"
     )
 
 

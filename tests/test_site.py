@@ -11,11 +11,13 @@ from tests.conftest import SAMPLE, write_files
 
 def test_sample_site_models():
     site = load_site(SAMPLE)
-    assert {"blogPost", "author", "category", "page", "testimonials"} <= set(site.models)
+    assert {"blogPost", "author", "category", "page", "testimonial"} <= set(site.models)
     assert (
         site.models["blogPost"].folder == "posts" and site.models["blogPost"].format == "markdown"
     )
-    assert site.models["testimonials"].inferred and site.models["testimonials"].format == "json"
+    testimonial = site.models["testimonial"]
+    assert testimonial.inferred and testimonial.format == "json"
+    assert (testimonial.folder, testimonial.list_name) == ("testimonials", "testimonials")
     assert site.locales == ("en", "fr") and site.default_locale == "en"
     assert "media" not in site.models
 
@@ -30,7 +32,41 @@ def test_split_locale_only_for_known_locales():
 def test_site_without_config_infers_everything(tmp_path):
     write_files(tmp_path, {"notes/a.md": "---\ntitle: A\n---\n", "data/b.json": "{}"})
     site = load_site(tmp_path)
-    assert {n: m.format for n, m in site.models.items()} == {"data": "json", "notes": "markdown"}
+    assert {n: m.format for n, m in site.models.items()} == {"data": "json", "note": "markdown"}
+
+
+@pytest.mark.parametrize(
+    ("folder", "model", "plural"),
+    [
+        ("testimonials", "testimonial", "testimonials"),
+        ("categories", "category", "categories"),
+        ("people", "person", "people"),
+        ("case_studies", "case_study", "case_studies"),
+        ("FAQs", "FAQ", "FAQs"),
+        # Singular already: the name stays as it is.
+        ("blog", "blog", "blogs"),
+        ("status", "status", "statuses"),
+        ("analysis", "analysis", "analyses"),
+        ("campus", "campus", "campuses"),
+        ("data", "data", "dataList"),
+        ("news", "news", "newsList"),
+    ],
+)
+def test_an_inferred_model_is_the_singular_of_its_folder(tmp_path, folder, model, plural):
+    write_files(tmp_path, {f"{folder}/a.json": "{}"})
+    site = load_site(tmp_path)
+    assert {n: (m.folder, m.list_name) for n, m in site.models.items()} == {model: (folder, plural)}
+
+
+def test_a_folder_whose_model_is_taken_is_not_served(tmp_path):
+    files = {"note/a.md": "", "notes/b.md": "", "posts/c.md": "", "articles/d.md": ""}
+    write_files(tmp_path, {"vellum.yml": "models: {post: {folder: articles}}\n", **files})
+    site = load_site(tmp_path)
+    assert {n: m.folder for n, m in site.models.items()} == {"post": "articles", "note": "note"}
+    assert site.unserved == {
+        "notes": "not served: the folder 'note' is already the model 'note'",
+        "posts": "not served: the model 'post' is declared with folder 'articles'",
+    }
 
 
 @pytest.mark.parametrize(
