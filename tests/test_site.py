@@ -6,11 +6,19 @@ import pytest
 
 from app.errors import SiteError
 from app.site import load_site
-from tests.conftest import SAMPLE, write_files
+from tests.conftest import (
+    QUERY_SITE,
+    authorised_client,
+    build_app,
+    commit,
+    committed_sample,
+    make_repo,
+    write_files,
+)
 
 
-def test_sample_site_models():
-    site = load_site(SAMPLE)
+def test_sample_site_models(sample_site):
+    site = load_site(sample_site)
     assert {"blogPost", "author", "category", "page", "testimonial"} <= set(site.models)
     assert (
         site.models["blogPost"].folder == "posts" and site.models["blogPost"].format == "markdown"
@@ -22,8 +30,8 @@ def test_sample_site_models():
     assert "media" not in site.models
 
 
-def test_split_locale_only_for_known_locales():
-    site = load_site(SAMPLE)
+def test_split_locale_only_for_known_locales(sample_site):
+    site = load_site(sample_site)
     assert site.split_locale("hello.fr") == ("hello", "fr")
     assert site.split_locale("v1.2") == ("v1.2", None)
     assert site.split_locale("hello") == ("hello", None)
@@ -94,3 +102,23 @@ def test_bad_config_is_refused(tmp_path, config, message):
 def test_missing_folder(tmp_path):
     with pytest.raises(SiteError, match="does not exist"):
         load_site(tmp_path / "nowhere")
+
+
+def test_tests_take_the_sample_site_as_the_project_committed_it(tmp_path):
+    project = make_repo(tmp_path / "project")
+    write_files(project / "content", QUERY_SITE)
+    commit(project, "The sample site")
+    committed = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+    # Trying the README's write example against `make serve` commits into content/ ...
+    application = build_app(project / "content", tmp_path / "state")
+    try:
+        writer = authorised_client(application, ("read", "write"))
+        assert writer.post("/api/post", json={"title": "Hello", "body": "Hi."}).status_code == 201
+    finally:
+        application.extensions["vellum"].close()
+    # ... and hand edits change the working copy too.
+    write_files(project / "content", {"posts/beta.md": "edited", "posts/extra.md": "new"})
+    copied = committed_sample(tmp_path / "copy", project)
+    files = {p.relative_to(copied.parent).as_posix() for p in copied.rglob("*") if p.is_file()}
+    assert files == {p for p in committed if p.startswith("content/")}
+    assert (copied / "posts" / "beta.md").read_text() == QUERY_SITE["posts/beta.md"]
