@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import functools
+import sys
 import threading
-
-import inflect
+import types
 
 # Words a site means as mass nouns, which inflect would make 'datum', 'metadatum'.
 MASS_NOUNS = ("data", "metadata")
 _lock = threading.Lock()
 
 
+def _import_inflect() -> types.ModuleType:
+    """inflect checks its own arguments with typeguard, whose decorator parses and compiles
+    the whole inflect module again for each of its methods: seconds at every start of a
+    command or server. Vellum passes it only strings, so it is imported without that check."""
+    real = sys.modules.get("typeguard")
+    plain = types.ModuleType("typeguard")
+    plain.typechecked = lambda target: target
+    sys.modules["typeguard"] = plain
+    try:
+        import inflect
+    finally:
+        if real is None:
+            del sys.modules["typeguard"]
+        else:
+            sys.modules["typeguard"] = real
+    return inflect
+
+
 @functools.cache
-def _engine() -> inflect.engine:
-    engine = inflect.engine()
+def _engine():
+    engine = _import_inflect().engine()
     for word in MASS_NOUNS:
         engine.defnoun(word, word)
     return engine

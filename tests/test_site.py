@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from app.errors import SiteError
 from app.site import load_site
 from tests.conftest import (
     QUERY_SITE,
+    ROOT,
     authorised_client,
     build_app,
     commit,
@@ -64,6 +68,18 @@ def test_an_inferred_model_is_the_singular_of_its_folder(tmp_path, folder, model
     write_files(tmp_path, {f"{folder}/a.json": "{}"})
     site = load_site(tmp_path)
     assert {n: (m.folder, m.list_name) for n, m in site.models.items()} == {model: (folder, plural)}
+
+
+def test_naming_a_model_does_not_slow_every_command_down():
+    """inflect's typeguard checks cost seconds at import; Vellum imports it without them."""
+    code = (
+        "import sys; from app.nouns import singular; assert singular('posts') == 'post';"
+        " print('typeguard' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout == "False\n"
 
 
 def test_a_folder_whose_model_is_taken_is_not_served(tmp_path):
