@@ -103,7 +103,8 @@ def _sites_in(top: Path) -> list[Path]:
 
 
 def load_site(root: Path | str) -> Site:
-    """Read vellum.yml; a site without one is served with every model inferred."""
+    """Read vellum.yml; if it is gone (deleted under a running server), every model is
+    inferred."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise SiteError(f"Site folder {root} does not exist")
