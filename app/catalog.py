@@ -7,9 +7,12 @@ here: duplicate ids, relations to nothing, unique values.
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
+from html import unescape
 
 import mistune
 
@@ -21,15 +24,41 @@ from app.site import Site
 
 # Derived lists (sorted views, filter results) kept per catalog.
 MEMO_SIZE = 256
-_MARKDOWN = mistune.create_markdown(
-    escape=True,
-    plugins=["strikethrough", "footnotes", "table", "url", "task_lists", "def_list", "mark"],
-)
+_PLUGINS = ["strikethrough", "footnotes", "table", "url", "task_lists", "def_list", "mark"]
+_MARKDOWN = mistune.create_markdown(escape=True, plugins=_PLUGINS)
+_SYNTAX_TREE = mistune.create_markdown(renderer=None, plugins=_PLUGINS)
+# Tokens that flow within a line; every other token is a block, ended by a space.
+_INLINE = {"text", "emphasis", "strong", "link", "image", "codespan", "strikethrough", "mark"}
+# Markup, not text: raw HTML (a <br> reads as a space), footnote numbers.
+_UNREAD = {"inline_html", "block_html", "footnote_ref", "blank_line"}
+_BREAK = re.compile(r"<br\b", re.IGNORECASE)
 
 
 def render_markdown(text: str) -> str:
     """Markdown to HTML; raw HTML in the source is escaped, never passed through."""
     return _MARKDOWN(text)
+
+
+@functools.lru_cache(maxsize=512)
+def plain_text(text: str) -> str:
+    """What a reader sees of Markdown, on one line: no `##`, `**` or link targets (snippets)."""
+    out: list[str] = []
+    _read(_SYNTAX_TREE(text), out)
+    return " ".join(unescape("".join(out)).split())
+
+
+def _read(tokens: list[dict], out: list[str]) -> None:
+    for token in tokens:
+        kind = token["type"]
+        if kind in _UNREAD:
+            out.append(" " if _BREAK.match(token.get("raw", "")) else "")
+            continue
+        if "children" in token:
+            _read(token["children"], out)
+        else:
+            out.append(token.get("raw", " "))  # softbreak and linebreak have none
+        if kind not in _INLINE:
+            out.append(" ")
 
 
 class Catalog:

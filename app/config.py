@@ -52,7 +52,12 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("SITE", ".", "The site folder: the one that holds vellum.yml."),
+    Setting(
+        "SITE",
+        ".",
+        "Where to look for the site: this folder or a parent holding vellum.yml, else the"
+        " repository's only site.",
+    ),
     Setting(
         "STATE_DIR",
         None,

@@ -52,6 +52,18 @@ def init_repo(path: Path) -> GitRepo:
     return GitRepo(path)
 
 
+def work_tree_of(path: Path) -> Path | None:
+    """The top of the work tree that holds path, or None outside one (or in a bare one)."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        return None if repo.bare else Path(repo.working_tree_dir).resolve()
+    finally:
+        repo.close()
+
+
 def _locked(method):
     """GitPython keeps long-lived `git cat-file` pipes per Repo: one thread at a time."""
 
@@ -135,6 +147,15 @@ class GitRepo:
                 # git log lists newest first: the first sighting is the last commit.
                 dates[path] = FileDates(when, seen.updated if seen else when)
         return dates
+
+    @_locked
+    def files_named(self, name: str) -> list[Path]:
+        """Every file called `name` in the work tree, tracked or not (ignored ones aside)."""
+        out = self._repo.git.ls_files(
+            "-z", "--cached", "--others", "--exclude-standard", "--", f":(glob)**/{name}"
+        )
+        found = {self.root / p for p in out.split("\0") if p}
+        return sorted(p for p in found if p.is_file())
 
     @_locked
     def identity(self) -> tuple[str, str]:

@@ -22,7 +22,7 @@ import orjson
 from whoosh import analysis, fields, index, query, scoring
 from whoosh.filedb.filestore import FileStorage, ReadOnlyError
 from whoosh.filedb.structfile import StructFile
-from whoosh.highlight import ContextFragmenter, HtmlFormatter, highlight
+from whoosh.highlight import ContextFragmenter, HtmlFormatter, get_text, highlight
 from whoosh.index import LockError
 from whoosh.qparser import AndGroup, FieldsPlugin, OperatorsPlugin, PhrasePlugin, QueryParser
 from whoosh.query import QueryError
@@ -52,6 +52,20 @@ class FoldAccents(analysis.Filter):
             if not token.text.isascii():
                 token.text = token.text.translate(accent_map)
             yield token
+
+
+class _Marks(HtmlFormatter):
+    """`<mark class="match termN">`, N the word's place in the query: a word is marked
+    alike whatever its case or accents, in every passage of every hit."""
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        super().__init__(tagname="mark", between=" … ")
+        self.numbers = {w: n % self.maxclasses for n, w in enumerate(words)}
+
+    def format_token(self, text, token, replace=False):
+        shown = self._text(get_text(text, token, replace))
+        number = self.numbers.get(token.text, 0)
+        return f'<mark class="{self.htmlclass}{number}">{shown}</mark>'
 
 
 # Words are runs of letters and digits: punctuation such as Markdown's '*' and '_' never
@@ -279,8 +293,8 @@ class Store:
 
     def search(
         self, text: str, models: Iterable[str] | None = None, limit: int | None = None
-    ) -> tuple[list[Hit], frozenset]:
-        """Full-text hits, best first, and the query's terms (for snippets)."""
+    ) -> tuple[list[Hit], tuple[str, ...]]:
+        """Full-text hits, best first, and the query's words in order (for snippets)."""
         parser = QueryParser("content", TEXT_SCHEMA, group=AndGroup)
         # The text index keeps no word positions (a build ~15% faster), so a quoted
         # phrase means its words, all of them, rather than an error.
@@ -302,18 +316,18 @@ class Store:
             except QueryError as exc:
                 raise InvalidParameter("q", f"cannot run this search query: {exc}") from exc
             hits = [Hit(hit["key"], round(hit.score, 4)) for hit in results]
-        terms = frozenset(word for field, word in parsed.all_terms() if field == "content")
-        return hits, terms
+        words = [w for field, w in parsed.iter_all_terms() if field == "content"]
+        return hits, tuple(dict.fromkeys(w.decode() if isinstance(w, bytes) else w for w in words))
 
-    def snippet(self, text: str, terms: frozenset) -> str:
-        """The best passages of `text` around the query's terms, the terms in <mark>."""
-        words = {w.decode() if isinstance(w, bytes) else w for w in terms}
+    def snippet(self, text: str, terms: tuple[str, ...]) -> str:
+        """The best passages of `text` around the query's words, each word in <mark>; ""
+        when none of them is in it."""
         return highlight(
             text,
-            words,
+            set(terms),
             _ANALYZER,
             ContextFragmenter(maxchars=160, surround=60),
-            HtmlFormatter(tagname="mark", between=" … "),
+            _Marks(terms),
             top=2,
         )
 

@@ -45,9 +45,12 @@ class Leader:
         self._fd = fd
         return True
 
-    def wait(self, stop: threading.Event, poll: float = POLL) -> bool:
-        """Poll for the lock until taken (True) or `stop` is set (False)."""
-        while not stop.is_set():
+    def wait(
+        self, stop: threading.Event, poll: float = POLL, alive: Callable[[], bool] = lambda: True
+    ) -> bool:
+        """Poll for the lock until taken (True), or `stop` is set or `alive` says the server
+        that started this process is gone (False)."""
+        while not stop.is_set() and alive():
             if self.try_acquire():
                 return True
             stop.wait(poll)
@@ -68,7 +71,7 @@ class Leader:
 def run_live(services, stop: threading.Event, alive: Callable[[], bool] = lambda: True) -> bool:
     """Wait for leadership, catch up on missed commits, run both loops until `stop`."""
     with Leader(services.state_dir / "live.lock") as leader:
-        if not leader.wait(stop):
+        if not leader.wait(stop, alive=alive):
             return False
         log.info("live: this process (%d) runs the watcher and the dispatcher", os.getpid())
         woken: list = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 from gunicorn import util
@@ -62,6 +63,24 @@ class VellumServer(BaseApplication):
 
     def load(self):
         return create_app({**self.vellum_config, "SYNC_ON_START": False})
+
+
+def check_address(host: str, port: int) -> None:
+    """ValueError when host:port cannot be listened on (taken, say): checked before
+    `vellum serve` starts anything, so a server that cannot start leaves nothing behind."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ValueError(
+            f"Cannot listen on {host}:{port}: {reason} (is another server running there?"
+            " Choose another with --port or VELLUM_PORT)"
+        ) from exc
 
 
 def run(config: dict[str, Any]) -> None:

@@ -6,21 +6,23 @@ import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from app import graphql_names, users
 from app.audience import Audience
-from app.catalog import Catalog
+from app.catalog import Catalog, plain_text
 from app.config import load_config
 from app.errors import SiteError
 from app.git import GitRepo
 from app.index import Snapshot, Store
-from app.indexer import SyncReport, sync_records, sync_text, text_doc, text_is_current
+from app.indexer import SyncReport, sync_records, sync_text, text_is_current
+from app.models import Field
 from app.query import ListQuery, Page, run_list
 from app.records import Problem
 from app.settings_check import settings_problems
-from app.site import CONFIG_FILE, Site, load_site
+from app.site import CONFIG_FILE, Site, find_site, load_site
 from app.state import StateStore, make_private
 
 log = logging.getLogger("vellum")
@@ -57,6 +59,37 @@ def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) 
     return catalog
 
 
+# Field types whose values a reader would not call text: a status, a file path.
+NOT_TEXT = {"enum", "media"}
+PROSE = {"text", "markdown"}
+SNIPPET_CHARS = 160
+
+
+def readable_texts(fields: dict[str, Field], rec) -> list[str]:
+    """A record's texts as a reader sees them, best for a snippet first: the body, prose
+    fields, other strings, lists of words; Markdown stripped."""
+    texts = [plain_text(rec.body)] if rec.body else []
+    ranked: list[tuple[int, str]] = []
+    for name, value in rec.data.items():
+        kind = fields[name].type if name in fields else "string"
+        if kind in NOT_TEXT:
+            continue
+        if isinstance(value, str) and value.strip():
+            text = plain_text(value) if kind == "markdown" else " ".join(value.split())
+            ranked.append((0 if kind in PROSE else 1, text))
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            ranked.append((2, ", ".join(value)))
+    return texts + [text for _, text in sorted(ranked, key=lambda pair: pair[0])]
+
+
+def _opening(text: str) -> str:
+    """The first words of a text, escaped, for a hit whose words are in no readable text."""
+    if len(text) <= SNIPPET_CHARS:
+        return escape(text, quote=False)
+    cut = text[:SNIPPET_CHARS].rsplit(" ", 1)[0]
+    return escape(cut, quote=False) + " …"
+
+
 def default_state_dir(repo: GitRepo, site: Site) -> Path:
     """Inside .git, so it is never committed: .git/vellum/<site folder>."""
     rel = repo.relative(site.root) or "_root"
@@ -68,7 +101,8 @@ class Vellum:
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = config if config is not None else load_config()
-        self.site = load_site(self.config["SITE"])
+        # Found as Git finds .git, so no state is ever made for a folder that is not a site.
+        self.site = load_site(find_site(self.config["SITE"]))
         self._site_stamp = _stamp(self.site.root / CONFIG_FILE)
         self.repo = GitRepo(self.site.root)
         state = self.config.get("STATE_DIR")
@@ -241,15 +275,15 @@ class Vellum:
                 found.append((rec, hit.score))
         page = []
         for rec, score in found[offset : offset + limit]:
-            page.append((rec, score, self._snippet(rec, terms)))
+            page.append((rec, score, self._snippet(catalog, rec, terms)))
         return page, len(found)
 
-    def _snippet(self, rec, terms: frozenset) -> str:
-        """Passages of the body around the terms; of every indexed field when the body
-        has none of them (a match in the title) or the record has no body."""
-        found = self.store.snippet(rec.body, terms) if rec.body else ""
-        if not found:
-            model = self.site.models[rec.model]
-            text = text_doc(model, rec.path, rec.sha, rec.to_doc()).content
+    def _snippet(self, catalog: Catalog, rec, terms: tuple[str, ...]) -> str:
+        """Readable passages around the words: of the body, else of the field that matched;
+        the start of the record's text when only a value such as a status matched."""
+        texts = readable_texts(catalog.fields.get(rec.model, {}), rec)
+        for text in texts:
             found = self.store.snippet(text, terms)
-        return found
+            if found:
+                return found
+        return _opening(texts[0]) if texts else ""

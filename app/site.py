@@ -12,7 +12,9 @@ import orjson
 import yaml
 
 from app.errors import SiteError
+from app.git import GitRepo, work_tree_of
 from app.models import FIELD_TYPES, FORMATS, Field, Model
+from app.nouns import plural, singular
 
 CONFIG_FILE = "vellum.yml"
 # Names the API itself uses: no model may take them.
@@ -59,8 +61,50 @@ class Site:
         return (base, suffix) if known else (stem, None)
 
 
+def find_site(start: Path | str) -> Path:
+    """The site a command run in `start` means, found as Git finds .git: `start` or the
+    nearest parent holding vellum.yml, else the only site of start's repository."""
+    start = Path(start).resolve()
+    if not start.is_dir():
+        raise SiteError(f"Site folder {start} does not exist")
+    top = work_tree_of(start)
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+        if folder == top:
+            break
+    if top is None:
+        raise SiteError(
+            f"{start} is not a Vellum site: no {CONFIG_FILE} in it or a parent folder, and it"
+            " is not inside a Git repository (`vellum init DIR` starts a site)"
+        )
+    sites = _sites_in(top)
+    if len(sites) == 1:
+        return sites[0]
+    if not sites:
+        raise SiteError(
+            f"{start} is not a Vellum site: no {CONFIG_FILE} in it, a parent folder or anywhere"
+            f" in the repository {top} (`vellum init DIR` starts a site)"
+        )
+    names = ", ".join(p.relative_to(top).as_posix() or "." for p in sites)
+    raise SiteError(
+        f"{start} is not inside a Vellum site and the repository {top} holds {len(sites)}"
+        f" ({names}): choose one with --site DIR or VELLUM_SITE"
+    )
+
+
+def _sites_in(top: Path) -> list[Path]:
+    """The folders of a repository that hold vellum.yml."""
+    repo = GitRepo(top)
+    try:
+        return [path.parent for path in repo.files_named(CONFIG_FILE)]
+    finally:
+        repo.close()
+
+
 def load_site(root: Path | str) -> Site:
-    """Read vellum.yml; a site without one is served with every model inferred."""
+    """Read vellum.yml; if it is gone (deleted under a running server), every model is
+    inferred."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise SiteError(f"Site folder {root} does not exist")
@@ -160,8 +204,9 @@ def _check_relations(models: dict[str, Model]) -> None:
 def _inferred_models(
     root: Path, declared: dict[str, Model], media: str
 ) -> tuple[dict[str, Model], dict[str, str]]:
-    """Each top-level folder with records but no model becomes a model of its own; the
-    folders that cannot (their name is not a usable model name) are returned with why."""
+    """Each top-level folder with records but no model becomes a model of its own, named
+    as the singular of the folder (`testimonials/` → `testimonial`); the folders that
+    cannot (their name is not usable, or its model is taken) are returned with why."""
     claimed = {m.folder.split("/")[0] for m in declared.values()} | {media}
     inferred: dict[str, Model] = {}
     unserved: dict[str, str] = {}
@@ -172,22 +217,47 @@ def _inferred_models(
         fmt = _folder_format(entry)
         if not fmt:
             continue
+        model = singular(name) if MODEL_NAME.match(name) else name
+        why = _not_inferable(name, model, declared, inferred)
+        if why:
+            unserved[name] = why
+            continue
+        inferred[model] = Model(
+            name=model, folder=name, format=fmt, plural=_list_name(name, model), inferred=True
+        )
+    return inferred, unserved
+
+
+def _not_inferable(
+    folder: str, model: str, declared: dict[str, Model], inferred: dict[str, Model]
+) -> str | None:
+    """Why a folder cannot become the model `model`, or None."""
+    for name in dict.fromkeys((folder, model)):
         if name in declared:
             where = declared[name].folder
-            unserved[name] = f"not served: the model '{name}' is declared with folder '{where}'"
-            continue
-        problem = model_name_problem(name)
-        if problem:
-            suggestion = _camel(name)
-            if model_name_problem(suggestion):
-                suggestion = "<name>"
-            unserved[name] = (
-                f"not served: {problem}; declare a model for it in {CONFIG_FILE}:"
-                f" models: {{{suggestion}: {{folder: {name}}}}} (or name it _{name} to keep it out)"
-            )
-            continue
-        inferred[name] = Model(name=name, folder=name, format=fmt, inferred=True)
-    return inferred, unserved
+            return f"not served: the model '{name}' is declared with folder '{where}'"
+    if model in inferred:
+        return f"not served: the folder '{inferred[model].folder}' is already the model '{model}'"
+    problem = model_name_problem(folder) or model_name_problem(model)
+    if problem is None:
+        return None
+    camel = _camel(folder)
+    suggestion = singular(camel)
+    if model_name_problem(camel) or model_name_problem(suggestion):
+        suggestion = "<name>"
+    return (
+        f"not served: {problem}; declare a model for it in {CONFIG_FILE}:"
+        f" models: {{{suggestion}: {{folder: {folder}}}}} (or name it _{folder} to keep it out)"
+    )
+
+
+def _list_name(folder: str, model: str) -> str:
+    """The folder's own name when it is the plural; else the model's plural ('newsList' for
+    a word whose plural is itself)."""
+    if folder != model:
+        return folder
+    many = plural(model)
+    return many if many != model else f"{model}List"
 
 
 def _camel(name: str) -> str:

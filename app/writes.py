@@ -400,6 +400,11 @@ def _current_bytes(services, path: str, if_match: list[str] | None) -> bytes:
             f"The record changed since version {if_match[0]}; its version is now {sha}"
         )
     committed = services.repo.committed_blob(repo_path(services, path))
+    if committed is None:
+        raise Conflict(
+            f"{path} is not committed yet, so the API cannot write to it: commit it (or"
+            " delete it) in Git first"
+        )
     if committed != sha:
         raise Conflict(
             f"{path} has uncommitted edits in the working tree; "

@@ -27,7 +27,8 @@ from cli.common import _echo_json, json_option, open_site, site_services, with_s
     envvar="VELLUM_SITE",
     default=".",
     show_default=True,
-    help="The site folder (holds vellum.yml). Also VELLUM_SITE.",
+    help="Where the site is: this folder or a parent holding vellum.yml, else the"
+    " repository's only site. Also VELLUM_SITE.",
 )
 @click.version_option(package_name="vellum")
 @click.pass_context
@@ -39,7 +40,8 @@ def cli(ctx: click.Context, site: str) -> None:
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
-    """Create DIRECTORY as a new Git repository holding a starter site, committed."""
+    """Create a starter site in DIRECTORY (empty or new), committed to the repository that
+    holds it, else to a new repository made there."""
     from app.starter import create_site
 
     try:
@@ -60,7 +62,7 @@ def init(directory: Path) -> None:
 @click.pass_context
 def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll) -> None:
     """Serve SITE (default: --site) with a production WSGI server."""
-    from app.server import run
+    from app.server import check_address, run
     from app.settings_check import settings_problems
 
     overrides = {"SITE": site or ctx.obj["site"]}
@@ -76,6 +78,11 @@ def serve(ctx: click.Context, site: str | None, host, port, workers, remote, pol
             services.close()
             lines = "\n".join(f"  {p}" for p in wrong)
             raise click.ClickException(f"vellum.yml has settings to fix first:\n{lines}")
+        try:  # before anything starts: a server that cannot listen leaves nothing behind
+            check_address(config["HOST"], config["PORT"])
+        except ValueError:
+            services.close()
+            raise
         report = services.sync(text=False)
         services.repo.accept_pushes()  # writers may `git push` to this checked-out branch
         services.close()
@@ -85,19 +92,39 @@ def serve(ctx: click.Context, site: str | None, host, port, workers, remote, pol
         f"Indexed {services.site.title}: {report.reindexed} parsed, {report.unchanged} unchanged "
         f"in {report.seconds:.2f}s"
     )
-    # Full-text search fills in beside the server so lists and gets answer at once.
-    subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--site", config["SITE"], "index", "--text-only"]
-    )
-    # One watcher and one webhook dispatcher per site run beside the workers (app.live).
-    live_command = ["live", "--parent", str(os.getpid())]
-    remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
-    live_env = {**os.environ, **remote_env}
-    subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--site", config["SITE"], *live_command], env=live_env
-    )
+    config = {**config, "SITE": str(services.site.root)}
+    helpers = _start_helpers(config)
     click.echo(f"Serving on http://{config['HOST']}:{config['PORT']}/api")
-    run(config)
+    try:
+        run(config)
+    finally:  # a server that stops, or fails to start, stops everything it started
+        _stop(helpers)
+
+
+def _start_helpers(config: dict) -> list[subprocess.Popen]:
+    """The processes beside the server: the full-text indexer and the live process."""
+    command = [sys.executable, "-m", "cli.main", "--site", config["SITE"]]
+    # Full-text search fills in beside the server so lists and gets answer at once.
+    indexer = subprocess.Popen([*command, "index", "--text-only"])
+    # One watcher and one webhook dispatcher per site run beside the workers (app.live).
+    remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
+    live_process = subprocess.Popen(
+        [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
+    )
+    return [indexer, live_process]
+
+
+def _stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """Ask each process to stop, then kill those still running after `grace` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @cli.command()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import os
-import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from app import create_app, keys, users
+from app.git import IDENTITY
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "content"
 
 # A small site whose every value is known, so query tests can assert literal answers.
 QUERY_SITE = {
@@ -152,6 +153,29 @@ def git(cwd: Path, *args: str, env: dict | None = None) -> str:
     return result.stdout.strip()
 
 
+def committed_sample(dest: Path, project: Path = ROOT) -> Path:
+    """The sample site as the project committed it, copied to dest/content.
+
+    Not the working copy: a user's edits to content/, and the commits Vellum itself made
+    there (the README's write examples tried against `make serve`), are left out, so the
+    tests' expectations hold on any checkout. A fresh clone gives its HEAD's content/.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
+    def run(*args: str) -> bytes:
+        return subprocess.run(
+            ["git", *args], cwd=project, env=env, capture_output=True, check=True
+        ).stdout
+
+    commits = run("log", "--format=%H%x09%ce", "--", "content").decode().splitlines()
+    sha = next(
+        sha for sha, _, email in (c.partition("\t") for c in commits) if email != IDENTITY[1]
+    )
+    with tarfile.open(fileobj=io.BytesIO(run("archive", "--format=tar", sha, "content"))) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "content"
+
+
 def make_repo(path: Path) -> Path:
     """An empty Git repository with a local identity."""
     path.mkdir(parents=True, exist_ok=True)
@@ -196,7 +220,7 @@ def query_repo(tmp_path) -> Path:
 def site_repo(tmp_path) -> Path:
     """A copy of the sample site in content/ of a fresh repository; returns the site folder."""
     repo = make_repo(tmp_path / "repo")
-    shutil.copytree(SAMPLE, repo / "content")
+    committed_sample(repo)
     commit(repo, "Add the sample site")
     return repo / "content"
 
@@ -250,11 +274,17 @@ def sample_client(tmp_path_factory):
     """The sample site, read-only, shared by a module's tests."""
     base = tmp_path_factory.mktemp("sample")
     repo = make_repo(base / "repo")
-    shutil.copytree(SAMPLE, repo / "content")
+    committed_sample(repo)
     commit(repo, "Add the sample site")
     application = build_app(repo / "content", base / "state")
     yield authorised_client(application)
     application.extensions["vellum"].close()
+
+
+@pytest.fixture
+def sample_site(tmp_path) -> Path:
+    """The committed sample site in a temporary folder (not a repository)."""
+    return committed_sample(tmp_path)
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from app import create_app
 from cli.main import cli
-from tests.conftest import git, write_files
+from tests.conftest import git, make_repo, write_files
 
 
 def run(runner, site, *args):
@@ -30,6 +31,43 @@ def test_init_refuses_a_folder_with_files(runner, tmp_path):
     (tmp_path / "x" / "keep.txt").write_text("mine")
     result = runner.invoke(cli, ["init", str(tmp_path / "x")])
     assert result.exit_code == 1 and "not empty" in result.output
+
+
+def test_init_dot_in_a_new_repository_makes_the_site_there(runner, tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "fresh")  # `git init` first, then `vellum init .`
+    monkeypatch.chdir(repo)
+    result = runner.invoke(cli, ["init", "."])
+    assert result.exit_code == 0, result.output
+    assert (repo / "vellum.yml").exists() and (repo / "posts" / "hello-world.md").exists()
+    assert git(repo, "log", "--format=%an|%s") == "Test Writer|Start a Vellum site"
+    assert git(repo, "status", "--porcelain") == ""
+    assert runner.invoke(cli, ["validate"]).output == "All records are valid.\n"
+
+
+def test_init_inside_a_repository_adds_a_site_to_it(runner, site_repo, monkeypatch):
+    repo = site_repo.parent
+    before = git(repo, "rev-parse", "HEAD")
+    write_files(repo, {"notes.txt": "staged", "scratch.txt": "untracked"})
+    git(repo, "add", "notes.txt")
+    monkeypatch.chdir(repo)
+    result = runner.invoke(cli, ["init", "docs/site"])
+    assert result.exit_code == 0, result.output
+    site = repo / "docs" / "site"
+    assert (site / "vellum.yml").exists() and not (site / ".git").exists()
+    assert git(repo, "rev-parse", "HEAD~1") == before  # one commit, in this repository
+    assert git(repo, "show", "--name-only", "--format=%s", "HEAD").splitlines() == [
+        "Start a Vellum site",
+        "",
+        "docs/site/authors/editor.json",
+        "docs/site/posts/hello-world.md",
+        "docs/site/vellum.yml",
+    ]
+    assert git(repo, "status", "--porcelain") == "A  notes.txt\n?? scratch.txt"
+    listed = run(runner, site, "list", "post", "--json")
+    assert [r["id"] for r in json.loads(listed.output)["data"]] == ["hello-world"]
+    inside = runner.invoke(cli, ["init", "content/more"])  # a site cannot hold another
+    assert inside.exit_code == 1 and "is inside the site" in inside.output
+    assert not (repo / "content" / "more").exists()
 
 
 def test_validate_reports_each_problem_and_exits_1(runner, query_repo):
@@ -105,6 +143,55 @@ def test_not_a_site(runner, tmp_path):
     plain.mkdir()
     result = run(runner, plain, "validate")
     assert result.exit_code == 1 and "not inside a Git repository" in result.output
+
+
+def test_the_site_is_found_as_git_finds_its_folder(runner, site_repo, monkeypatch):
+    repo = site_repo.parent  # the sample site in content/, as in Vellum's own repository
+    monkeypatch.chdir(repo)
+    made = runner.invoke(cli, ["keys", "create", "ci", "--scope", "read", "--json"])
+    assert made.exit_code == 0, made.output
+    key = json.loads(made.output)["data"]["key"]
+    assert sorted(p.name for p in (repo / ".git" / "vellum").iterdir()) == ["content"]
+    application = create_app({"SITE": str(site_repo)})  # the server of `make serve`
+    try:
+        answer = application.test_client().get(
+            "/api/blogPost/hello-world", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert answer.status_code == 200
+    finally:
+        application.extensions["vellum"].close()
+    listed = runner.invoke(cli, ["list", "blogPost", "--limit", "1", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.output)["meta"]["total"] >= 20
+    assert runner.invoke(cli, ["validate"]).output == "All records are valid.\n"
+    monkeypatch.chdir(site_repo / "posts" / "2024")  # a folder inside the site: the site
+    assert runner.invoke(cli, ["get", "blogPost", "hello-world"]).exit_code == 0
+
+
+def test_outside_any_site_commands_refuse_and_create_nothing(runner, site_repo, monkeypatch):
+    repo = site_repo.parent
+    second = repo / "docs"
+    write_files(
+        second,
+        {"vellum.yml": "models: {page: {folder: pages}}\n", "pages/a.md": "---\ntitle: A\n---\n"},
+    )
+    monkeypatch.chdir(repo)
+    refused = runner.invoke(cli, ["keys", "create", "ci"])
+    assert refused.exit_code == 1
+    assert "repository" in refused.output and "holds 2 (content, docs)" in refused.output
+    assert "--site" in refused.output
+    assert not (repo / ".git" / "vellum").exists()
+    # --site and VELLUM_SITE still choose, from anywhere.
+    chosen = runner.invoke(cli, ["--site", "docs", "list", "page", "--json"])
+    assert [r["id"] for r in json.loads(chosen.output)["data"]] == ["a"]
+    monkeypatch.setenv("VELLUM_SITE", str(site_repo))
+    assert runner.invoke(cli, ["validate"]).exit_code == 0
+    monkeypatch.delenv("VELLUM_SITE")
+    # A repository with no site at all.
+    bare = make_repo(repo.parent / "plain")
+    monkeypatch.chdir(bare)
+    nothing = runner.invoke(cli, ["validate"])
+    assert nothing.exit_code == 1 and "is not a Vellum site: no vellum.yml" in nothing.output
+    assert not (bare / ".git" / "vellum").exists()
 
 
 def test_users_commands(runner, query_repo):
@@ -211,7 +298,7 @@ def test_validate_names_folders_that_are_not_served(runner, query_repo):
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "blog-posts/: not served: model names start with a letter and hold only letters,"
-        " digits and _; declare a model for it in vellum.yml: models: {blogPosts: {folder:"
+        " digits and _; declare a model for it in vellum.yml: models: {blogPost: {folder:"
         " blog-posts}} (or name it _blog-posts to keep it out)",
         "users/: not served: 'users' is reserved by the API (apps, auth, content, events,"
         " hooks, keys, media, models, search, sync, upload, users, webhooks); declare a model"
@@ -219,8 +306,7 @@ def test_validate_names_folders_that_are_not_served(runner, query_repo):
         " it out)",
     ]
     assert (
-        json.loads(run(runner, query_repo, "list", "notes", "--json").output)["data"][0]["id"]
-        == "n"
+        json.loads(run(runner, query_repo, "list", "note", "--json").output)["data"][0]["id"] == "n"
     )
 
 

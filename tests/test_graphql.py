@@ -364,6 +364,23 @@ def test_sample_site_rest_and_graphql_agree(sample_client, rest, graphql):
     assert node_ids(sample_client, "blogPosts", f"limit: 100, filter: {graphql}") == expected
 
 
+def test_sample_testimonials_folder_is_the_testimonial_model(sample_client):
+    found = data(
+        sample_client,
+        '{ testimonials(sort: "id", filter: {rating: {gte: 5}}) { nodes { id __typename } }'
+        ' testimonial(id: "harbor-labs") { company } }',
+    )
+    assert found == {
+        "testimonials": {
+            "nodes": [
+                {"id": "little-fern-studio", "__typename": "Testimonial"},
+                {"id": "northwind-press", "__typename": "Testimonial"},
+            ]
+        },
+        "testimonial": {"company": "Harbor Labs"},
+    }
+
+
 def test_and_or_extend_the_query_layer(client):
     ids = node_ids(
         client, "posts", '{filter: {or: [{views: {gt: 500}}, {title: {eq: "Alpha"}}]}}'[1:-1]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-
 from app.site import load_site
 from tests.conftest import (
-    SAMPLE,
     authorised_client,
     build_app,
     commit,
+    committed_sample,
     git,
     make_repo,
     write_files,
@@ -306,7 +304,7 @@ def test_clients_typed_as_the_contract_quotes_it_work(tmp_path):
     """Operations whose variables carry the types DESIGN.md and the issue quote (the
     seeds' signatures) validate and run against the sample site's models."""
     repo = make_repo(tmp_path / "repo")
-    shutil.copytree(SAMPLE, repo / "content")
+    committed_sample(repo)
     commit(repo, "Add the sample site")
     application = build_app(repo / "content", tmp_path / "state")
     client = authorised_client(application, ("read", "read:drafts", "write"))

@@ -8,7 +8,7 @@ import pytest
 
 from app.audience import EDITORS
 from app.query import parse_list_query
-from tests.conftest import git, write_files
+from tests.conftest import authorised_client, build_app, commit, git, write_files
 
 
 def ids(response) -> list[str]:
@@ -187,6 +187,42 @@ def test_search_across_models_has_snippet(client):
     assert john["id"] == "john" and john["snippet"].count("John</mark> Roe") == 1
 
 
+def test_search_snippets_are_readable_text_with_one_mark_per_word(query_repo, tmp_path):
+    write_files(
+        query_repo,
+        {
+            "posts/zeta.md": "---\ntitle: Zeta\nstatus: published\ntags: [caching, hard]\n"
+            "cover: images/caching.png\n---\n## Why caching\n\n**Caching** is"
+            " [hard](https://example.com/caching-guide), and `caching` <b>too</b>.\n",
+        },
+    )
+    commit(query_repo, "Add zeta")
+    application = build_app(query_repo, tmp_path / "state")
+    try:
+        client = authorised_client(application)
+
+        def snippet(q: str, record: str = "zeta") -> str:
+            hits = client.get(f"/api/search?q={q}").get_json()["data"]
+            return next(h["snippet"] for h in hits if h["id"] == record)
+
+        # Markdown stripped, no field values glued in; a word is marked alike in any case.
+        first = '<mark class="match term0">'
+        assert snippet("caching") == (
+            f"Why {first}caching</mark> {first}Caching</mark> is hard, and {first}caching</mark>"
+            " too"
+        )
+        second = '<mark class="match term1">'
+        assert snippet("hard+caching") == (
+            f"Why {second}caching</mark> {second}Caching</mark> is {first}hard</mark>, and"
+            f" {second}caching</mark> too"
+        )
+        # Only the title matched: the title. Only a status matched: the body's opening.
+        assert snippet("zeta") == f"{first}Zeta</mark>"
+        assert snippet("archived", "delta") == "Delta is an old post."
+    finally:
+        application.extensions["vellum"].close()
+
+
 def test_quoted_words_are_searched_as_words(client):
     """The text index keeps no positions: a quoted phrase finds records with its words."""
     for url in ('/api/search?q="version control"', '/api/post?q="version control"'):
@@ -335,7 +371,7 @@ def test_wrong_method_is_405_in_the_envelope(client):
 def test_sample_site_reads(sample_client):
     status = sample_client.get("/api/_status").get_json()["data"]
     assert status["invalid"] == []
-    assert status["records"]["blogPost"] >= 20 and status["records"]["testimonials"] == 3
+    assert status["records"]["blogPost"] >= 20 and status["records"]["testimonial"] == 3
     guide = sample_client.get("/api/blogPost/markdown-style-guide").get_json()["data"]
     for tag in ("<table>", "<del>", "<blockquote>", "<pre><code", "footnote", "<h2"):
         assert tag in guide["html"], tag
@@ -348,10 +384,13 @@ def test_sample_site_reads(sample_client):
 
 def test_inferred_model_is_typed_from_its_files(sample_client):
     models = {m["name"]: m for m in sample_client.get("/api/models").get_json()["data"]}
-    fields = {f["name"]: f["type"] for f in models["testimonials"]["fields"]}
-    assert models["testimonials"]["inferred"] is True
+    # The folder testimonials/ is the model testimonial, listed as testimonials.
+    testimonial = models["testimonial"]
+    assert (testimonial["folder"], testimonial["plural"]) == ("testimonials", "testimonials")
+    fields = {f["name"]: f["type"] for f in testimonial["fields"]}
+    assert testimonial["inferred"] is True
     assert fields["rating"] == "integer" and fields["verified"] == "boolean"
-    top = sample_client.get("/api/testimonials?filter[rating][$gte]=5").get_json()["data"]
+    top = sample_client.get("/api/testimonial?filter[rating][$gte]=5").get_json()["data"]
     assert top and all(r["rating"] == 5 for r in top)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -14,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from app import keys, users
+from app import flock, keys, users
 from app.state import StateStore
-from tests.conftest import build_app, commit, write_files
+from tests.conftest import ROOT, build_app, commit, write_files
 from tests.servers import call, running_server
 
 
@@ -157,3 +162,65 @@ def test_a_state_folder_open_to_others_is_repaired_at_start(query_repo, tmp_path
     with caplog.at_level(logging.WARNING, logger="vellum"):
         build_app(query_repo, state).extensions["vellum"].close()
     assert "owner-only" not in caplog.text  # nothing left to repair
+
+
+def session_members(session: int) -> list[int]:
+    """The live processes of a session (the ones a command and its children started)."""
+    members = []
+    for proc_stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = proc_stat.read_text().rpartition(")")[2].split()
+            if int(fields[3]) == session and fields[0] != "Z":
+                members.append(int(proc_stat.parent.name))
+    return members
+
+
+def vellum(*args: str, state: Path, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VELLUM_STATE_DIR": str(state)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", *args], env=env, start_new_session=True, **popen
+    )
+
+
+@contextlib.contextmanager
+def live_lock_held(state: Path):
+    """The site's live lock, held as the first server of the site holds it."""
+    state.mkdir(parents=True, exist_ok=True)
+    fd = flock.try_lock(state / "live.lock")
+    assert fd is not None
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+def test_serve_on_a_taken_port_exits_and_leaves_nothing_running(query_repo, tmp_path):
+    state = tmp_path / "state"
+    with socket.socket() as taken, live_lock_held(state):
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = vellum(
+            "serve", str(query_repo), "--port", str(port), state=state,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            # The output ends only once every process holding it is gone (a piped serve).
+            output, _ = proc.communicate(timeout=30)
+            assert proc.returncode == 1
+            assert f"Cannot listen on 127.0.0.1:{port}" in output, output
+            assert session_members(proc.pid) == []
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_live_process_waiting_for_the_lock_stops_when_its_server_is_gone(query_repo, tmp_path):
+    state = tmp_path / "state"
+    with live_lock_held(state):
+        proc = vellum("--site", str(query_repo), "live", "--parent", "1", state=state)
+        try:
+            assert proc.wait(timeout=30) == 0  # its parent is not server 1: it is gone
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)

@@ -185,6 +185,27 @@ def test_a_file_left_out_as_invalid_is_repaired_by_put_or_deleted(app, writer, q
     assert writer.put("/api/post/never", json={"title": "No"}).status_code == 404
 
 
+def test_an_untracked_invalid_file_is_refused_saying_to_commit_or_delete_it(
+    app, writer, query_repo
+):
+    broken = "---\ntitle: Broken\nviews: many\n---\nNever committed.\n"
+    write_files(query_repo, {"posts/fresh.md": broken})
+    app.extensions["vellum"].sync()
+    message = (
+        "posts/fresh.md is not committed yet, so the API cannot write to it: commit it (or"
+        " delete it) in Git first"
+    )
+    for response in (
+        writer.put("/api/post/fresh", json={"title": "Mended", "views": 3}),
+        writer.delete("/api/post/fresh"),
+    ):
+        assert response.status_code == 409
+        assert response.get_json()["error"]["message"] == message
+    assert (query_repo / "posts/fresh.md").read_text() == broken
+    commit(query_repo, "Commit the broken post")  # what the message says: then PUT repairs
+    assert writer.put("/api/post/fresh", json={"title": "Mended", "views": 3}).status_code == 200
+
+
 def test_uncommitted_hand_edits_are_never_overwritten(writer, query_repo):
     path = query_repo / "posts/beta.md"
     path.write_text(path.read_text() + "\nA writer's unsaved thought.\n")
