@@ -7,9 +7,12 @@ from typing import Any
 
 from flask import Flask
 
-from app import access, admin, api, limits, tokens, web
-from app.config import load_config
-from app.services import Vellum
+from vellum import api
+from vellum.auth import access, limits, tokens
+from vellum.services import Vellum
+from vellum.site.config import load_config
+from vellum.web import admin, consent
+from vellum.web import session as web
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -28,4 +31,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_app(app, services.site, services.state)
     api.init_app(app)
     admin.init_app(app)
+    consent.init_app(app)
     return app

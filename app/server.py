@@ -10,8 +10,8 @@ from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
-from app import create_app
-from app.api import HTTP_CODES
+from vellum import create_app
+from vellum.api.envelope import HTTP_CODES
 
 
 class JsonErrorWorker(ThreadWorker):

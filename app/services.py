@@ -10,20 +10,22 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from app import graphql_names, users
-from app.audience import Audience
-from app.catalog import Catalog, plain_text
-from app.config import load_config
-from app.errors import SiteError
-from app.git import GitRepo
-from app.index import Snapshot, Store
-from app.indexer import SyncReport, sync_records, sync_text, text_is_current
-from app.models import Field
-from app.query import ListQuery, Page, run_list
-from app.records import Problem
-from app.settings_check import settings_problems
-from app.site import CONFIG_FILE, Site, find_site, load_site
-from app.state import StateStore, make_private
+from vellum.auth import users
+from vellum.errors import SiteError
+from vellum.graphql import names as graphql_names
+from vellum.query.lists import ListQuery, Page, run_list
+from vellum.settings_check import settings_problems
+from vellum.site.audience import Audience
+from vellum.site.config import load_config
+from vellum.site.models import Field
+from vellum.site.site import CONFIG_FILE, Site, load_site
+from vellum.store.catalog import Catalog, plain_text
+from vellum.store.git import GitRepo
+from vellum.store.index import Snapshot, Store
+from vellum.store.indexer import SyncReport, sync_records, sync_text, text_is_current
+from vellum.store.locate import find_site
+from vellum.store.records import Problem
+from vellum.store.state import StateStore, make_private
 
 log = logging.getLogger("vellum")
 

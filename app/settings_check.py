@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app import limits, media, retention, users, webhooks
-from app.errors import SiteError, VellumError
-from app.graphql_limits import limits_of
-from app.records import Problem
-from app.site import CONFIG_FILE, Site
+from vellum.auth import limits, users
+from vellum.errors import SiteError, VellumError
+from vellum.graphql.limits import limits_of
+from vellum.live import retention, webhooks
+from vellum.site.site import CONFIG_FILE, Site
+from vellum.store import media
+from vellum.store.records import Problem
 
 KNOWN = (
     "title description models locales default_locale default_model auth media rate_limits"

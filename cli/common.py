@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import click
 import orjson
 
-from app.config import load_config
-from app.errors import VellumError
-from app.services import Vellum
+from vellum.errors import VellumError
+from vellum.services import Vellum
+from vellum.site.config import load_config
 
 
 def _echo_json(payload) -> None:

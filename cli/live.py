@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 import orjson
 
-from app import deliveries, outbox, retention, webhooks
-from app.delivery import post
-from app.events import Event, check_custom
-from app.live import run_live
-from app.staged import staged_problems
-from app.webhooks import MissingSecret
-from cli.common import _echo_json, json_option, site_services
+from vellum.cli.common import _echo_json, json_option, site_services
+from vellum.live import deliveries, retention, webhooks
+from vellum.live.delivery import post
+from vellum.live.leader import run_live
+from vellum.live.webhooks import MissingSecret
+from vellum.store import outbox
+from vellum.store.events import Event, check_custom
+from vellum.store.staged import staged_problems
 
 HOOKS = Path(__file__).resolve().parent.parent / "hooks"
 

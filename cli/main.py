@@ -10,15 +10,15 @@ from pathlib import Path
 import click
 import orjson
 
-from app import keys, oauth
-from app import users as accounts
-from app.config import load_config
-from app.errors import VellumError
-from app.limits import check_rate
-from app.services import Vellum
-from app.users import ROLES
-from cli import live, records
-from cli.common import _echo_json, json_option, open_site, site_services, with_site
+from vellum.auth import keys, oauth
+from vellum.auth import users as accounts
+from vellum.auth.limits import check_rate
+from vellum.auth.users import ROLES
+from vellum.cli import live, records
+from vellum.cli.common import _echo_json, json_option, open_site, site_services, with_site
+from vellum.errors import VellumError
+from vellum.services import Vellum
+from vellum.site.config import load_config
 
 
 @click.group()
@@ -42,7 +42,7 @@ def cli(ctx: click.Context, site: str) -> None:
 def init(directory: Path) -> None:
     """Create a starter site in DIRECTORY (empty or new), committed to the repository that
     holds it, else to a new repository made there."""
-    from app.starter import create_site
+    from vellum.store.starter import create_site
 
     try:
         sha = create_site(directory)
@@ -62,8 +62,8 @@ def init(directory: Path) -> None:
 @click.pass_context
 def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll) -> None:
     """Serve SITE (default: --site) with a production WSGI server."""
-    from app.server import check_address, run
-    from app.settings_check import settings_problems
+    from vellum.server import check_address, run
+    from vellum.settings_check import settings_problems
 
     overrides = {"SITE": site or ctx.obj["site"]}
     options = (("HOST", host), ("PORT", port), ("WORKERS", workers), ("REMOTE", remote))
@@ -103,10 +103,10 @@ def serve(ctx: click.Context, site: str | None, host, port, workers, remote, pol
 
 def _start_helpers(config: dict) -> list[subprocess.Popen]:
     """The processes beside the server: the full-text indexer and the live process."""
-    command = [sys.executable, "-m", "cli.main", "--site", config["SITE"]]
+    command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
     # Full-text search fills in beside the server so lists and gets answer at once.
     indexer = subprocess.Popen([*command, "index", "--text-only"])
-    # One watcher and one webhook dispatcher per site run beside the workers (app.live).
+    # One watcher and one webhook dispatcher per site run beside the workers (vellum.live.leader).
     remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
     live_process = subprocess.Popen(
         [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
@@ -164,7 +164,7 @@ def index(ctx: click.Context, rebuild: bool, text_only: bool, as_json: bool) -> 
 
 
 def _scan(services: Vellum):
-    from app.records import scan
+    from vellum.store.records import scan
 
     return scan(services.site)
 
@@ -195,8 +195,8 @@ def validate(services: Vellum, as_json: bool) -> None:
 @with_site
 def search(services: Vellum, query: str, models, limit: int, locale, as_json: bool) -> None:
     """Full-text search across models."""
-    from app.audience import EDITORS
-    from app.query import parse_search_query
+    from vellum.query.lists import parse_search_query
+    from vellum.site.audience import EDITORS
 
     args = {"q": [query], "limit": [str(limit)]}
     if locale:
@@ -234,8 +234,8 @@ def search(services: Vellum, query: str, models, limit: int, locale, as_json: bo
 @with_site
 def list_command(services: Vellum, model: str, filters, as_json: bool, **options) -> None:
     """List records of MODEL, filtered, sorted and paginated like GET /api/MODEL."""
-    from app.audience import EDITORS
-    from app.query import parse_list_query, to_json
+    from vellum.query.lists import parse_list_query, to_json
+    from vellum.site.audience import EDITORS
 
     args = {k: [str(v)] for k, v in options.items() if v is not None}
     for item in filters:
@@ -266,8 +266,8 @@ def list_command(services: Vellum, model: str, filters, as_json: bool, **options
 @with_site
 def get(services: Vellum, model: str, record_id: str, locale, populate, as_json: bool) -> None:
     """Show one record."""
-    from app.audience import EDITORS
-    from app.query import get_record, parse_list_query, to_json
+    from vellum.query.lists import get_record, parse_list_query, to_json
+    from vellum.site.audience import EDITORS
 
     catalog = services.catalog()
     args = {k: [v] for k, v in (("locale", locale), ("populate", populate)) if v}

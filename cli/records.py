@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from app import history, writes
-from cli.common import _echo_json, json_option, with_site
+from vellum.cli.common import _echo_json, json_option, with_site
+from vellum.store import history, writes
 
 
 def _author(services) -> tuple[str, str]:

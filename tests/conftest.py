@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app import create_app, keys, users
-from app.git import IDENTITY
+from vellum import create_app
+from vellum.auth import keys, users
+from vellum.store.git import IDENTITY
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -44,7 +44,7 @@ def running_server(site: Path, state: Path, log: Path, workers: int = 1) -> Iter
     """Start `vellum serve`; yield (base URL, process); kill its process group at the end."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VELLUM_STATE_DIR": str(state)}
-    command = [sys.executable, "-m", "cli.main", "serve", str(site), "--port", str(port)]
+    command = [sys.executable, "-m", "vellum.cli.main", "serve", str(site), "--port", str(port)]
     command += ["--workers", str(workers)]
     with open(log, "ab") as out:
         proc = subprocess.Popen(

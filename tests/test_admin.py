@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from app import keys, oauth, users
-from app.state import StateStore
 from tests.servers import call, running_server
+from vellum.auth import keys, oauth, users
+from vellum.store.state import StateStore
 
 PASSWORD = "correct horse"
 CHROMIUM = "/usr/bin/chromium"

@@ -17,11 +17,11 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
 
-from app import keys, users
-from app.settings_check import settings_problems
-from app.site import load_site
 from tests.conftest import QUERY_SITE, build_app, commit, make_repo, write_files
 from tests.servers import free_port
+from vellum.auth import keys, users
+from vellum.settings_check import settings_problems
+from vellum.site.site import load_site
 
 
 def state_of(application):

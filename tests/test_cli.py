@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from app import create_app
-from cli.main import cli
 from tests.conftest import git, make_repo, write_files
+from vellum import create_app
+from vellum.cli.main import cli
 
 
 def run(runner, site, *args):

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app import keys
-from app.config import load_config
-from app.services import Vellum
 from tests.conftest import build_app, commit, git, write_files
 from tests.servers import call, running_server, stop
+from vellum.auth import keys
+from vellum.services import Vellum
+from vellum.site.config import load_config
 
 COUNT = 50
 

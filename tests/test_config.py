@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import SETTINGS, load_config
 from tests.conftest import ROOT
+from vellum.site.config import SETTINGS, load_config
 
 
 def test_environment_then_overrides():

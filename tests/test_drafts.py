@@ -14,11 +14,12 @@ import threading
 import orjson
 import pytest
 
-from app import keys, oauth, outbox, users
-from app.dispatcher import Dispatcher
-from app.events import Event
 from tests.conftest import build_app, commit, git, make_repo, write_files
 from tests.receiver import Receiver, wait_threads_gone
+from vellum.auth import keys, oauth, users
+from vellum.live.dispatcher import Dispatcher
+from vellum.store import outbox
+from vellum.store.events import Event
 
 DRAFT = "unveiling"  # the draft page's id; its title and body say "Unveiling" too
 SITE = {

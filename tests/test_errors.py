@@ -9,10 +9,10 @@ import socket
 
 import pytest
 
-from app import keys, oauth
 from tests.conftest import QUERY_SITE, authorised_client, build_app, commit, git, make_repo
 from tests.conftest import write_files as put_files
 from tests.servers import running_server
+from vellum.auth import keys, oauth
 
 
 def head(repo) -> str:
@@ -340,10 +340,10 @@ def test_a_locale_names_a_file_so_it_must_be_a_locale_code(tmp_path):
         before = head(repo)
         for locale in ("../../escape", "x\x00"):
             sent = {"data": {"id": "b", "title": "B"}, "meta": {"locale": locale}}
-            assert fields_of(error_of(writer.post("/api/notes", json=sent), 422)) == ["locale"]
+            assert fields_of(error_of(writer.post("/api/note", json=sent), 422)) == ["locale"]
         assert head(repo) == before and not (tmp_path / "escape.json").exists()
         fine = {"data": {"id": "b", "title": "B"}, "meta": {"locale": "pt-BR"}}
-        assert writer.post("/api/notes", json=fine).status_code == 201
+        assert writer.post("/api/note", json=fine).status_code == 201
     finally:
         application.extensions["vellum"].close()
 

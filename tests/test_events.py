@@ -10,12 +10,13 @@ import urllib.request
 import orjson
 import pytest
 
-from app import keys, outbox, users
-from app.events import Event, matches
-from app.state import StateStore
 from tests.conftest import authorised_client, build_app, commit, write_files
 from tests.receiver import wait_threads_gone
 from tests.servers import call, running_server
+from vellum.auth import keys, users
+from vellum.store import outbox
+from vellum.store.events import Event, matches
+from vellum.store.state import StateStore
 
 ADMIN = ["read", "read:drafts", "write", "admin"]
 
@@ -95,7 +96,7 @@ def test_account_events_never_carry_secrets(app):
 
 
 def test_custom_events_from_the_api_and_the_cli(app, query_repo, runner, tmp_path):
-    from cli.main import cli
+    from vellum.cli.main import cli
 
     admin = authorised_client(app, ADMIN)
     sent = admin.post("/api/events", json={"event": "custom.deploy", "data": {"env": "prod"}})

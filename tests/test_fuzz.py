@@ -5,7 +5,6 @@ carry INTERNAL_ERROR, whatever the arguments."""
 from __future__ import annotations
 
 import re
-import shutil
 import zlib
 
 import pytest
@@ -13,9 +12,9 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
-from app import keys
-from tests.conftest import SAMPLE, build_app, commit, make_repo
+from tests.conftest import build_app, commit, committed_sample, make_repo
 from tests.servers import running_server
+from vellum.auth import keys
 
 # Examples per operation: about 300 requests in all.
 EXAMPLES = {"Query": 4, "Mutation": 12}
@@ -27,7 +26,7 @@ LOCALE_ARGUMENT = re.compile(r'\blocale: ("(?:[^"\\]|\\.)*"|null)')
 def sample_server(tmp_path):
     """A real server on a copy of the sample site, and a key with read, drafts and write."""
     repo = make_repo(tmp_path / "repo")
-    shutil.copytree(SAMPLE, repo / "content")
+    committed_sample(repo)
     commit(repo, "Add the sample site")
     state = tmp_path / "state"
     application = build_app(repo / "content", state)

@@ -8,10 +8,10 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import sync_playwright
 
-from app import keys
-from app.state import StateStore
 from tests.servers import running_server
 from tests.test_admin import CHROMIUM, CHROMIUM_ARGS
+from vellum.auth import keys
+from vellum.store.state import StateStore
 
 ASSETS = (
     "react.production.min.js",

@@ -7,14 +7,14 @@ from urllib.parse import quote
 import pytest
 from graphql import build_client_schema, get_introspection_query, print_schema, print_type
 
-from app.api.graphql import schemas
-from app.audience import EDITORS
-from app.graphql_context import Context
-from app.graphql_limits import Limits
-from app.graphql_run import run
-from app.site import load_site
-from cli.main import cli
 from tests.conftest import authorised_client, build_app, commit, write_files
+from vellum.api.graphql import schemas
+from vellum.cli.main import cli
+from vellum.graphql.context import Context
+from vellum.graphql.limits import Limits
+from vellum.graphql.run import run
+from vellum.site.audience import EDITORS
+from vellum.site.site import load_site
 
 
 def gql(client, query: str, variables: dict | None = None, status: int = 200) -> dict:

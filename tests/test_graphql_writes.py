@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from app.site import load_site
 from tests.conftest import (
     authorised_client,
     build_app,
@@ -13,6 +12,7 @@ from tests.conftest import (
     write_files,
 )
 from tests.test_graphql import data, gql, rest_ids
+from vellum.site.site import load_site
 
 
 def last_commit(repo) -> str:

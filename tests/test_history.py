@@ -47,7 +47,7 @@ def test_bad_versions(client):
 
 
 def writer_key(app):
-    from app import keys
+    from vellum.auth import keys
 
     _, secret = keys.create_key(
         app.extensions["vellum"].state, "editor", ["read", "read:drafts", "write"]

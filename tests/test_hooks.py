@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from app import outbox
-from app.config import load_config
-from app.services import Vellum
-from cli.main import cli
 from tests.conftest import ROOT, git, write_files
+from vellum.cli.main import cli
+from vellum.services import Vellum
+from vellum.site.config import load_config
+from vellum.store import outbox
 
 
 @pytest.fixture

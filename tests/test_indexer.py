@@ -9,12 +9,12 @@ import textwrap
 import time
 from pathlib import Path
 
-from app.audience import EDITORS
-from app.config import load_config
-from app.index import _catch_up
-from app.indexer import text_doc, text_is_current
-from app.services import Vellum
 from tests.conftest import ROOT, commit, git, write_files
+from vellum.services import Vellum
+from vellum.site.audience import EDITORS
+from vellum.site.config import load_config
+from vellum.store.index import _catch_up
+from vellum.store.indexer import text_doc, text_is_current
 
 
 def open_vellum(site: Path, state: Path) -> Vellum:
@@ -196,9 +196,9 @@ def test_invalid_files_in_status_endpoint(query_repo, tmp_path):
 READER = textwrap.dedent(
     """
     import sys, time
-    from app.audience import EDITORS
-    from app.config import load_config
-    from app.services import Vellum
+    from vellum.site.audience import EDITORS
+    from vellum.site.config import load_config
+    from vellum.services import Vellum
     v = Vellum(load_config({"SITE": sys.argv[1], "STATE_DIR": sys.argv[2], "SYNC_ON_START": False}))
     deadline = time.monotonic() + float(sys.argv[3])
     reads = 0
@@ -267,9 +267,9 @@ def test_other_processes_catch_up_by_reading_only_what_changed(query_repo, tmp_p
 TEXT_FILLER = textwrap.dedent(
     """
     import sys, time
-    from app.audience import EDITORS
-    from app.config import load_config
-    from app.services import Vellum
+    from vellum.site.audience import EDITORS
+    from vellum.site.config import load_config
+    from vellum.services import Vellum
 
     v = Vellum(load_config({"SITE": sys.argv[1], "STATE_DIR": sys.argv[2]}))
     v.sync(text=False)

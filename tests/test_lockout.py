@@ -11,8 +11,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from app import oauth, users
-from cli.main import cli
 from tests.conftest import (
     QUERY_SITE,
     authorised_client,
@@ -21,6 +19,8 @@ from tests.conftest import (
     make_repo,
     write_files,
 )
+from vellum.auth import oauth, users
+from vellum.cli.main import cli
 
 PASSWORD = "correct horse"
 

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from app import keys
 from tests.conftest import git
+from vellum.auth import keys
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 JPEG = b"\xff\xd8\xff\xe0" + bytes(64)

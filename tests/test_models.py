@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from app.models import Field, FieldError, coerce, coerce_record, infer_type
+from vellum.site.models import Field, FieldError, coerce, coerce_record, infer_type
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from app import oauth, users
-from cli.main import cli, open_site
 from tests.conftest import authorised_client
+from vellum.auth import oauth, users
+from vellum.cli.main import cli, open_site
 
 REDIRECT = "https://app.example.com/callback"
 PASSWORD = "correct horse battery"

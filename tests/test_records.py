@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.records import Problem, Record, blob_sha, parse
-from app.site import load_site
 from tests.conftest import QUERY_SITE, git, make_repo, write_files
+from vellum.site.site import load_site
+from vellum.store.records import Problem, Record, blob_sha, parse
 
 
 def query_site(tmp_path):

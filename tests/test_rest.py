@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from app.audience import EDITORS
-from app.query import parse_list_query
 from tests.conftest import authorised_client, build_app, commit, git, write_files
+from vellum.query.lists import parse_list_query
+from vellum.site.audience import EDITORS
 
 
 def ids(response) -> list[str]:

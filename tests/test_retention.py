@@ -7,18 +7,20 @@ import time
 
 import pytest
 
-from app import deliveries, keys, outbox
-from app.config import load_config
-from app.delivery import Outcome
-from app.errors import SiteError
-from app.events import Event
-from app.retention import Pruner, prune, retention_of
-from app.services import Vellum
-from app.site import load_site
-from app.state import StateStore
-from app.webhooks import Endpoint
-from cli.main import cli
 from tests.conftest import write_files
+from vellum.auth import keys
+from vellum.cli.main import cli
+from vellum.errors import SiteError
+from vellum.live import deliveries
+from vellum.live.delivery import Outcome
+from vellum.live.retention import Pruner, prune, retention_of
+from vellum.live.webhooks import Endpoint
+from vellum.services import Vellum
+from vellum.site.config import load_config
+from vellum.site.site import load_site
+from vellum.store import outbox
+from vellum.store.events import Event
+from vellum.store.state import StateStore
 
 DAY = 86400.0
 OLD = "2026-01-01T00:00:00Z"  # far older than any default retention on the dates below

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from app import flock, keys, users
-from app.state import StateStore
 from tests.conftest import ROOT, build_app, commit, write_files
 from tests.servers import call, running_server
+from vellum.auth import keys, users
+from vellum.store import flock
+from vellum.store.state import StateStore
 
 
 def fetch(url: str) -> tuple[int, dict, dict]:
@@ -181,7 +182,7 @@ def session_members(session: int) -> list[int]:
 def vellum(*args: str, state: Path, **popen) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VELLUM_STATE_DIR": str(state)}
     return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", *args], env=env, start_new_session=True, **popen
+        [sys.executable, "-m", "vellum.cli.main", *args], env=env, start_new_session=True, **popen
     )
 
 

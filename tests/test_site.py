@@ -7,8 +7,6 @@ import sys
 
 import pytest
 
-from app.errors import SiteError
-from app.site import load_site
 from tests.conftest import (
     QUERY_SITE,
     ROOT,
@@ -19,6 +17,8 @@ from tests.conftest import (
     make_repo,
     write_files,
 )
+from vellum.errors import SiteError
+from vellum.site.site import load_site
 
 
 def test_sample_site_models(sample_site):
@@ -73,7 +73,7 @@ def test_an_inferred_model_is_the_singular_of_its_folder(tmp_path, folder, model
 def test_naming_a_model_does_not_slow_every_command_down():
     """inflect's typeguard checks cost seconds at import; Vellum imports it without them."""
     code = (
-        "import sys; from app.nouns import singular; assert singular('posts') == 'post';"
+        "import sys; from vellum.site.nouns import singular; assert singular('posts') == 'post';"
         " print('typeguard' in sys.modules)"
     )
     out = subprocess.run(

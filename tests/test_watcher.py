@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from app import outbox
-from app.audience import EDITORS
-from app.live import run_live
-from app.watcher import Watcher, ignored
 from tests.conftest import authorised_client, build_app, commit, git, write_files
 from tests.receiver import wait_threads_gone
+from vellum.live.leader import run_live
+from vellum.live.watcher import Watcher, ignored
+from vellum.site.audience import EDITORS
+from vellum.store import outbox
 
 
 @pytest.fixture(autouse=True)

@@ -12,16 +12,17 @@ from dataclasses import replace
 import pytest
 from standardwebhooks import Webhook
 
-from app import deliveries, outbox
-from app.config import load_config
-from app.delivery import sign, signing_key
-from app.dispatcher import Dispatcher
-from app.errors import Conflict
-from app.events import Event
-from app.services import Vellum
-from app.webhooks import get_endpoint
 from tests.conftest import authorised_client, build_app, commit, write_files
 from tests.receiver import Receiver, wait_threads_gone
+from vellum.errors import Conflict
+from vellum.live import deliveries
+from vellum.live.delivery import sign, signing_key
+from vellum.live.dispatcher import Dispatcher
+from vellum.live.webhooks import get_endpoint
+from vellum.services import Vellum
+from vellum.site.config import load_config
+from vellum.store import outbox
+from vellum.store.events import Event
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 FAST = "retry: {max_attempts: 3, backoff: 0.05, max_delay: 0.2}"
@@ -220,7 +221,7 @@ def test_filters_by_event_and_model(services, receiver, query_repo):
 
 
 def _endpoint_id(services) -> str:
-    from app.webhooks import site_endpoints
+    from vellum.live.webhooks import site_endpoints
 
     return site_endpoints(services.site)[0].id
 
@@ -241,7 +242,7 @@ def _wait(predicate, dispatcher, timeout: float = 15.0) -> None:
 
 
 def test_cli_webhooks_commands(services, receiver, query_repo, tmp_path, runner, monkeypatch):
-    from cli.main import cli
+    from vellum.cli.main import cli
 
     monkeypatch.setenv("VELLUM_ALLOW_PRIVATE_WEBHOOKS", "1")
     env = {"VELLUM_STATE_DIR": str(tmp_path / "state")}

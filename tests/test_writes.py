@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from app import keys, outbox
 from tests.conftest import commit, git, write_files
+from vellum.auth import keys
+from vellum.store import outbox
 
 
 def last_commit(repo) -> str:

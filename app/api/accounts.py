@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
-from app import access, keys, tokens, users
-from app.api import json_object, json_response, vellum
-from app.errors import BadRequest, Detail, Unauthorized, ValidationError
+from vellum.api.envelope import json_object, json_response
+from vellum.auth import access, keys, tokens, users
+from vellum.auth.limits import check_rate
+from vellum.context import vellum
+from vellum.errors import BadRequest, Detail, Unauthorized, ValidationError
+from vellum.query.lists import parse_int
 
 accounts = Blueprint("accounts", __name__)
 
@@ -206,12 +209,8 @@ def _list(data: dict, name: str) -> list[str]:
 
 
 def _rate(value) -> str | None:
-    from app.limits import check_rate
-
     return check_rate(value, "rateLimit") if value else None
 
 
 def _int_arg(name: str, default: int, high: int) -> int:
-    from app.query import parse_int
-
     return parse_int(request.args.to_dict(flat=False), name, default, 1, high)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from app import access, content, writes
-from app.api import json_object, json_response, vellum
+from vellum.api.envelope import json_object, json_response
+from vellum.auth import access
+from vellum.context import vellum
+from vellum.query import content
+from vellum.store import writes
 
 # A static /content route: werkzeug matches it before the /<model:model> routes.
 api_content = Blueprint("content", __name__)

@@ -9,14 +9,16 @@ from collections.abc import Callable, Iterator
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
 
-from app import access, outbox
-from app.access import Principal
-from app.api import json_object, json_response, vellum
-from app.audience import Audience
-from app.errors import RateLimited, ServiceUnavailable
-from app.events import check_custom
-from app.query import visible_fields
-from app.state import StateStore
+from vellum.api.envelope import json_object, json_response
+from vellum.auth import access
+from vellum.auth.access import Principal
+from vellum.context import vellum
+from vellum.errors import RateLimited, ServiceUnavailable
+from vellum.query.lists import visible_fields
+from vellum.site.audience import Audience
+from vellum.store import outbox
+from vellum.store.events import check_custom
+from vellum.store.state import StateStore
 
 api_events = Blueprint("events", __name__)
 POLL = 0.1

@@ -7,9 +7,10 @@ import hmac
 
 from flask import Blueprint, Flask, Response, request
 
-from app.api import json_response, vellum
-from app.errors import Forbidden, NotFound, Unauthorized
-from app.remote import pull
+from vellum.api.envelope import json_response
+from vellum.context import vellum
+from vellum.errors import Forbidden, NotFound, Unauthorized
+from vellum.live.remote import pull
 
 git_hooks = Blueprint("git_hooks", __name__)
 

@@ -7,14 +7,15 @@ from dataclasses import replace
 import orjson
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 
-from app import access
-from app.api import json_body, json_response, vellum
-from app.errors import InvalidParameter, VellumError
-from app.graphql_context import Context
-from app.graphql_limits import Limits, limits_of
-from app.graphql_run import run
-from app.graphql_schema import Schemas
-from app.query import limits_in_force
+from vellum.api.envelope import json_body, json_response
+from vellum.auth import access
+from vellum.context import vellum
+from vellum.errors import InvalidParameter, VellumError
+from vellum.graphql.context import Context
+from vellum.graphql.limits import Limits, limits_of
+from vellum.graphql.run import run
+from vellum.graphql.schema import Schemas
+from vellum.query.lists import limits_in_force
 
 MAX_BATCH = 50
 graphql_api = Blueprint("graphql", __name__)

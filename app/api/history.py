@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
-from app import access, history, sync
-from app.api import json_object, json_response, vellum
-from app.errors import InvalidParameter
-from app.query import ListQuery, parse_int, to_json
+from vellum.api.envelope import json_object, json_response
+from vellum.auth import access
+from vellum.context import vellum
+from vellum.errors import InvalidParameter
+from vellum.query.lists import ListQuery, parse_int, to_json
+from vellum.store import history, sync
 
 api_history = Blueprint("history", __name__)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
-from app import access, media
-from app.api import json_object, json_response, vellum
-from app.errors import BadRequest, Detail, ValidationError
-from app.query import parse_int
-from app.records import blob_sha
+from vellum.api.envelope import json_object, json_response
+from vellum.auth import access
+from vellum.context import vellum
+from vellum.errors import BadRequest, Detail, ValidationError
+from vellum.query.lists import parse_int
+from vellum.store import media
+from vellum.store.records import blob_sha
 
 api_media = Blueprint("media", __name__)
 files_bp = Blueprint("media_files", __name__)

@@ -12,12 +12,13 @@ from urllib.parse import unquote_plus
 
 from flask import Blueprint, Flask, Response, request
 
-from app import access, consent, grants, oauth
-from app.api import json_response, vellum
-from app.api.accounts import body
-from app.errors import Detail, ValidationError
-from app.keys import SCOPES
-from app.oauth import OAuthError
+from vellum.api.accounts import body
+from vellum.api.envelope import json_response
+from vellum.auth import access, grants, oauth
+from vellum.auth.keys import SCOPES
+from vellum.auth.oauth import OAuthError
+from vellum.context import vellum
+from vellum.errors import Detail, ValidationError
 
 apps = Blueprint("apps_api", __name__)
 token = Blueprint("oauth_token", __name__)
@@ -26,12 +27,11 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def init_app(app: Flask) -> None:
-    """Mount /api/apps (and /api/v1/apps), /oauth/token and the /oauth/authorize pages."""
+    """Mount /api/apps (and /api/v1/apps), /oauth/token, /oauth/revoke and the metadata."""
     app.register_blueprint(apps, url_prefix="/api")
     app.register_blueprint(apps, url_prefix="/api/v1", name="apps_api_v1")
     app.register_blueprint(token, url_prefix="/oauth")
     app.register_blueprint(metadata)
-    consent.init_app(app)
 
 
 # -- registered applications -----------------------------------------------------------

@@ -6,11 +6,12 @@ import hashlib
 
 from flask import Blueprint, Flask, Response, request
 
-from app import access
-from app.api import json_response, vellum
-from app.errors import InvalidParameter
-from app.query import get_record, parse_list_query, parse_search_query, to_json
-from app.remote import remote_status
+from vellum.api.envelope import json_response
+from vellum.auth import access
+from vellum.context import vellum
+from vellum.errors import InvalidParameter
+from vellum.live.remote import remote_status
+from vellum.query.lists import get_record, parse_list_query, parse_search_query, to_json
 
 api = Blueprint("api", __name__)
 

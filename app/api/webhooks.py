@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
-from app import access, deliveries, webhooks
-from app.api import json_object, json_response, vellum
-from app.query import parse_int
+from vellum.api.envelope import json_object, json_response
+from vellum.auth import access
+from vellum.context import vellum
+from vellum.live import deliveries, webhooks
+from vellum.query.lists import parse_int
 
 api_webhooks = Blueprint("webhooks", __name__)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
-from app import access, writes
-from app.api import json_body, json_object, json_response, vellum
-from app.query import ListQuery, to_json
+from vellum.api.envelope import json_body, json_object, json_response
+from vellum.auth import access
+from vellum.context import vellum
+from vellum.query.lists import ListQuery, to_json
+from vellum.store import writes
 
 api_writes = Blueprint("writes", __name__)
 

@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from app import keys, webhooks
-from app.config import load_config
-from app.services import Vellum
 from tests.receiver import Receiver
 from tests.servers import call, running_server
+from vellum.auth import keys
+from vellum.live import webhooks
+from vellum.services import Vellum
+from vellum.site.config import load_config
 
 SAMPLES = 10
 CHECKOUT_FILES = 1000

@@ -10,11 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from app import create_app, keys
-from app.audience import EDITORS
-from app.config import load_config
-from app.services import Vellum
 from tests.bench.procs import BenchError, run_json
+from vellum import create_app
+from vellum.auth import keys
+from vellum.services import Vellum
+from vellum.site.audience import EDITORS
+from vellum.site.config import load_config
 
 RESTARTS = 3
 CHANGES = 3

@@ -6,8 +6,8 @@ import json
 import sys
 import time
 
-import app.api.rest  # noqa: F401 - imported before the clock starts, like everything else
-from app import create_app
+import vellum.api.rest  # noqa: F401 - imported before the clock starts, like everything else
+from vellum import create_app
 
 
 def restart_seconds(site: str, state: str) -> float:

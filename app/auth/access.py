@@ -1,0 +1,196 @@
+"""Who is asking, and what they may do: the principal behind each request, and scopes.
+
+Credentials arrive as `Authorization: Bearer <token>` (a JWT or an API key, told apart
+by the key's `vk_` prefix) or `X-API-Key: <key>`. No credentials is the anonymous
+principal, who may read published records only when the site's `auth.public_read` is on.
+Wrong credentials are always a 401, never a silent fall back to anonymous.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, g, request
+
+from vellum.auth import keys, oauth, tokens, users
+from vellum.context import vellum
+from vellum.errors import Forbidden, Unauthorized
+from vellum.site.audience import EDITORS, PUBLIC, Audience
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # anonymous | user | key | client
+    id: str | None
+    name: str
+    scopes: frozenset[str]  # as granted (shown by /api/auth/me)
+    rate_limit: str | None = None
+    # What the scopes allow: whatever granted them (a key, a role, an OAuth token), they
+    # carry what they imply (`write` brings `read:drafts`), so every check agrees.
+    allowed: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed", keys.with_implied(self.scopes))
+
+    @property
+    def anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+    def can(self, scope: str) -> bool:
+        return scope in self.allowed
+
+    @property
+    def audience(self) -> Audience:
+        """Whom records are shown as to this caller: with drafts only given read:drafts."""
+        return EDITORS if self.can("read:drafts") else PUBLIC
+
+    @property
+    def limit_key(self) -> str:
+        """Whose budget a request spends: the key, the user, or the client's IP."""
+        return f"ip:{client_ip()}" if self.anonymous else f"{self.kind}:{self.id}"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "id": self.id, "name": self.name, "scopes": sorted(self.scopes)}
+
+
+def anonymous(public_read: bool) -> Principal:
+    return Principal("anonymous", None, "anonymous", frozenset({"read"} if public_read else ()))
+
+
+def client_ip() -> str | None:
+    """The peer address (a proxy in front of Vellum should set it with ProxyFix)."""
+    return request.remote_addr
+
+
+def sign_in(name: str, password: str) -> users.User | None:
+    """Check a password (a sign-in form or grant) under the site's lockout; a locked name
+    raises users.AccountLocked, and the response tells the client when to come back."""
+    services = vellum()
+    try:
+        return users.authenticate(services.state, name, password, services.lockout, client_ip())
+    except users.AccountLocked as exc:
+        retry_after(exc.retry_after)
+        raise
+
+
+def retry_after(seconds: int) -> None:
+    """Ask the client of this response to come back in `seconds` (a lockout, a full server)."""
+    g.retry_after = seconds
+
+
+def asked_retry_after() -> int | None:
+    """What a view asked for with retry_after, if anything."""
+    return g.get("retry_after")
+
+
+def current() -> Principal:
+    principal = getattr(g, "principal", None)
+    if principal is None:
+        principal = g.principal = _resolve()
+    return principal
+
+
+def require(scope: str | None):
+    """A view decorator: the request needs this scope (None: any signed-in principal)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            check(scope)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def check(scope: str | None) -> Principal:
+    principal = current()
+    if principal.anonymous and (scope is None or not principal.can(scope)):
+        raise Unauthorized("Sign in or send an API key: this needs authentication")
+    if scope is not None and not principal.can(scope):
+        raise Forbidden(f"This needs the '{scope}' scope")
+    return principal
+
+
+def presented_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header:
+        kind, _, value = header.partition(" ")
+        if kind.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Expected 'Authorization: Bearer <token or API key>'")
+        return value.strip()
+    return request.headers.get("X-API-Key") or None
+
+
+def _resolve() -> Principal:
+    services = vellum()
+    token = presented_token()
+    if token is None:
+        return anonymous(services.public_read)
+    if token.startswith(keys.PREFIX):
+        key = keys.verify_key(services.state, token, client_ip())
+        g.api_key = key
+        return Principal("key", key.id, key.name, key.scopes, key.rate_limit)
+    if token.count(".") != 2:  # neither an API key (vk_…) nor a JWT: say which were expected
+        raise Unauthorized("Not an API key (vk_…) nor a token from /api/auth/login or OAuth")
+    claims = tokens.decode(services.state, token)
+    if claims.get("client_id"):
+        # An OAuth token: it dies with its client; a client's own token acts as the client.
+        client = oauth.find_client(services.state, claims["client_id"])
+        if client is None:
+            raise Unauthorized("The token's application no longer exists")
+        if claims["sub"] == client.id:
+            scopes = client.scopes & frozenset(claims["scopes"])
+            return Principal("client", client.id, client.name, scopes)
+    try:
+        user = users.get_user(services.state, int(claims["sub"]))
+    except (users.UserNotFound, ValueError) as exc:
+        raise Unauthorized("The token's user no longer exists") from exc
+    # A token never grants more than the user's current role allows.
+    scopes = user.scopes & frozenset(claims.get("scopes", ()))
+    return Principal("user", str(user.id), user.name, scopes)
+
+
+def init_app(app: Flask) -> None:
+    """Log each API-key request with its final status; keep personal answers out of caches."""
+    app.after_request(_private_when_personal)
+
+    @app.after_request
+    def record_key_use(response):
+        key = getattr(g, "api_key", None)
+        if key is not None:
+            keys.record_use(
+                vellum().state,
+                key.id,
+                client_ip(),
+                request.method,
+                request.path,
+                response.status_code,
+            )
+        return response
+
+
+def _private_when_personal(response: Response) -> Response:
+    """An answer to a caller who sent credentials may hold what only they may see (drafts,
+    a key's own data): `Cache-Control: private`, so that no shared cache keeps it."""
+    if _sent_credentials() and not response.cache_control.no_store:
+        response.cache_control.public = False
+        response.cache_control.private = True
+    return response
+
+
+def _sent_credentials() -> bool:
+    """Whether the request carries a token or key at all, valid or not."""
+    return bool(request.headers.get("Authorization") or request.headers.get("X-API-Key"))
+
+
+def commit_author(principal: Principal) -> tuple[str, str]:
+    """The Git author of a write: the user, or the key or application that made it."""
+    if principal.kind == "user":
+        user = users.get_user(vellum().state, int(principal.id))
+        return user.name, user.email or f"{user.name}@users.vellum.invalid"
+    if principal.kind == "key":
+        return principal.name, f"key-{principal.id}@keys.vellum.invalid"
+    return principal.name, f"app-{principal.id}@apps.vellum.invalid"

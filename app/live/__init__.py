@@ -1,0 +1,5 @@
+"""What runs beside the server: the file watcher, the live leader, webhook endpoints, the
+dispatcher and its deliveries, the Git remote, and state-store pruning.
+
+Imports: errors, site, store, query.
+"""

@@ -1,0 +1,58 @@
+"""The webhook dispatcher: fans events out and delivers what is due, retrying with backoff."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from vellum.live import deliveries
+from vellum.live.delivery import Outcome, post
+from vellum.live.loop import Loop
+from vellum.live.webhooks import Endpoint, MissingSecret, list_endpoints
+
+PARALLEL_ENDPOINTS = 4
+
+
+class Dispatcher(Loop):
+    """One per site (see vellum.live.leader): delivers each event to each endpoint, in order
+    per key."""
+
+    name = "vellum-dispatcher"
+
+    def __init__(self, services, interval: float = 0.2) -> None:
+        super().__init__(interval)
+        self.services = services
+        self.allow_private = bool(services.config.get("ALLOW_PRIVATE_WEBHOOKS"))
+
+    def cycle(self) -> None:
+        """Fan out new events, then attempt every due delivery, endpoints side by side."""
+        endpoints = {e.id: e for e in list_endpoints(self.services)}
+        deliveries.fan_out(self.services.state, endpoints.values())
+        now = time.time()
+        groups = {e: deliveries.due(self.services.state, e, now) for e in endpoints}
+        groups = {e: rows for e, rows in groups.items() if rows}
+        if not groups:
+            return
+        with ThreadPoolExecutor(PARALLEL_ENDPOINTS, thread_name_prefix=self.name) as pool:
+            futures = [
+                pool.submit(self._deliver_all, endpoints[endpoint_id], rows)
+                for endpoint_id, rows in groups.items()
+            ]
+        for future in futures:
+            future.result()  # a failure is raised here, so the loop logs it
+
+    def _deliver_all(self, endpoint: Endpoint, rows: list) -> None:
+        for row in rows:
+            if self.stopping.is_set():
+                return
+            outcome = self._post(endpoint, row)
+            deliveries.record_attempt(self.services.state, endpoint, row, outcome)
+            if outcome.status is None:
+                return  # unreachable: leave the rest of this endpoint for a later cycle
+
+    def _post(self, endpoint: Endpoint, row) -> Outcome:
+        try:
+            secret = endpoint.signing_secret()
+        except MissingSecret as exc:
+            return Outcome(False, None, 0, str(exc))
+        return post(endpoint.url, row["id"], row["payload"].encode(), secret, self.allow_private)

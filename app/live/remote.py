@@ -1,0 +1,73 @@
+"""Content hosted elsewhere: fetch, fast-forward, push API writes; never force either side."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from vellum.errors import Conflict, ServiceUnavailable, VellumError
+from vellum.live.loop import Loop
+from vellum.store import outbox
+from vellum.store.events import Event
+from vellum.store.git import Diverged, RemoteError
+from vellum.store.state import StateStore, iso, utcnow
+from vellum.store.writes import write_lock
+
+log = logging.getLogger("vellum.remote")
+STATUS_CURSOR = "remote"
+
+
+def pull(services, remote: str) -> str:
+    """Bring the branch in line with the remote: 'up-to-date', 'pulled' or 'pushed'."""
+    try:
+        with write_lock(services):
+            outcome = services.repo.sync_remote(remote)
+    except RemoteError as exc:
+        _failed(services.state, remote, exc)
+        if isinstance(exc, Diverged):
+            raise Conflict(str(exc)) from exc
+        raise ServiceUnavailable(str(exc)) from exc
+    _record(services.state, {"remote": remote, "state": "ok", "last": outcome})
+    if outcome == "pulled":
+        services.sync()
+        outbox.process_head(services)
+    return outcome
+
+
+def remote_status(state: StateStore) -> dict | None:
+    """The last outcome of talking to the remote (shown by /api/_status), if any."""
+    value = outbox.get_cursor(state, STATUS_CURSOR)
+    return orjson.loads(value) if value else None
+
+
+def _failed(state: StateStore, remote: str, exc: RemoteError) -> None:
+    """Record why; emit sync.failed once per new reason, not on every poll."""
+    kind = "diverged" if isinstance(exc, Diverged) else "failed"
+    before = remote_status(state) or {}
+    _record(state, {"remote": remote, "state": kind, "reason": str(exc)})
+    if before.get("reason") != str(exc):
+        data = {"remote": remote, "state": kind, "reason": str(exc)}
+        outbox.emit(state, [Event("sync.failed", data, key="sync")])
+
+
+def _record(state: StateStore, status: dict) -> None:
+    with state.transaction() as db:
+        outbox.set_cursor(db, STATUS_CURSOR, orjson.dumps({**status, "at": iso(utcnow())}).decode())
+
+
+class Puller(Loop):
+    """Polls the remote every `interval` seconds (run beside the watcher by vellum.live.leader)."""
+
+    name = "vellum-puller"
+
+    def __init__(self, services, remote: str, interval: float) -> None:
+        super().__init__(interval)
+        self.services, self.remote = services, remote
+
+    def cycle(self) -> None:
+        """One fetch; a refusal is logged and the loop goes on."""
+        try:
+            pull(self.services, self.remote)
+        except VellumError as exc:
+            log.warning("remote %s: %s", self.remote, exc.message)

@@ -1,0 +1,269 @@
+"""The catalog: an immutable in-memory view of the index that reads are answered from.
+
+It is rebuilt from the records index whenever the index's generation moves, so every
+server process sees the same records. Checks that need the whole set of records happen
+here: duplicate ids, relations to nothing, unique values.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from html import unescape
+
+import mistune
+
+from vellum.site.audience import Audience
+from vellum.site.models import Field, Model, coerce_record, infer_type
+from vellum.site.site import Site
+from vellum.store.index import Entry
+from vellum.store.records import Problem, Record, _field_line
+
+# Derived lists (sorted views, filter results) kept per catalog.
+MEMO_SIZE = 256
+_PLUGINS = ["strikethrough", "footnotes", "table", "url", "task_lists", "def_list", "mark"]
+_MARKDOWN = mistune.create_markdown(escape=True, plugins=_PLUGINS)
+_SYNTAX_TREE = mistune.create_markdown(renderer=None, plugins=_PLUGINS)
+# Tokens that flow within a line; every other token is a block, ended by a space.
+_INLINE = {"text", "emphasis", "strong", "link", "image", "codespan", "strikethrough", "mark"}
+# Markup, not text: raw HTML (a <br> reads as a space), footnote numbers.
+_UNREAD = {"inline_html", "block_html", "footnote_ref", "blank_line"}
+_BREAK = re.compile(r"<br\b", re.IGNORECASE)
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to HTML; raw HTML in the source is escaped, never passed through."""
+    return _MARKDOWN(text)
+
+
+@functools.lru_cache(maxsize=512)
+def plain_text(text: str) -> str:
+    """What a reader sees of Markdown, on one line: no `##`, `**` or link targets (snippets)."""
+    out: list[str] = []
+    _read(_SYNTAX_TREE(text), out)
+    return " ".join(unescape("".join(out)).split())
+
+
+def _read(tokens: list[dict], out: list[str]) -> None:
+    for token in tokens:
+        kind = token["type"]
+        if kind in _UNREAD:
+            out.append(" " if _BREAK.match(token.get("raw", "")) else "")
+            continue
+        if "children" in token:
+            _read(token["children"], out)
+        else:
+            out.append(token.get("raw", " "))  # softbreak and linebreak have none
+        if kind not in _INLINE:
+            out.append(" ")
+
+
+class Catalog:
+    """Records by model, id and locale, plus every problem found in the files."""
+
+    def __init__(
+        self,
+        site: Site,
+        entries: Iterable[Entry],
+        generation=None,
+        head=None,
+        previous: Catalog | None = None,
+    ) -> None:
+        self.site = site
+        self.generation = generation
+        self.head = head
+        self.problems: list[Problem] = []
+        self.by_key: dict[str, Record] = {}
+        self.records: dict[str, dict[str, dict[str | None, Record]]] = {
+            name: {} for name in site.models
+        }
+        self.fields: dict[str, dict[str, Field]] = {}
+        self._views: dict[tuple, list[Record]] = {}
+        self._memo: dict[tuple, list[Record]] = {}
+        self._html: dict[str, str] = {}
+        self._lock = threading.Lock()
+        # The record made from each entry, so the next catalog reuses what did not change.
+        self._made: dict[str, tuple[Entry, Record]] = {}
+        reuse = previous._made if previous is not None and previous.site is site else {}
+        self._load(sorted(entries, key=lambda e: e.key), reuse)
+
+    # -- building -----------------------------------------------------------------
+    def _load(self, entries: list[Entry], reuse: dict[str, tuple[Entry, Record]]) -> None:
+        inferred = {name for name, model in self.site.models.items() if model.inferred}
+        for entry in entries:
+            if "problem" in entry.doc:
+                p = entry.doc["problem"]
+                self.problems.append(Problem(p["path"], p["reason"], p["line"], p["field"]))
+                continue
+            known = reuse.get(entry.key)
+            if known is not None and known[0] is entry and known[1].model not in inferred:
+                rec = known[1]  # records are not changed once built (inferred ones are)
+            else:
+                rec = self._record(entry)
+            self._made[entry.key] = (entry, rec)
+            self._add(rec)
+        for name, model in self.site.models.items():
+            self.fields[name] = self._infer(name) if model.inferred else model.fields
+        self._check_relations()
+        self._check_unique()
+        for rec in self._all():
+            self.by_key[rec.path] = rec
+        self.problems.sort(key=lambda p: p.path)
+
+    @staticmethod
+    def _record(entry: Entry) -> Record:
+        rec = Record.from_doc(entry.doc["record"])
+        git_created, git_updated = entry.doc.get("git") or (None, None)
+        rec.created = rec.created or git_created
+        rec.updated = rec.updated or git_updated
+        return rec
+
+    def _add(self, rec: Record) -> None:
+        variants = self.records.setdefault(rec.model, {}).setdefault(rec.id, {})
+        other = variants.get(rec.locale)
+        if other is not None:
+            self.problems.append(
+                Problem(rec.path, f"duplicate id '{rec.id}' in {rec.model} (also {other.path})")
+            )
+            return
+        variants[rec.locale] = rec
+
+    def _infer(self, model: str) -> dict[str, Field]:
+        seen: dict[str, list] = defaultdict(list)
+        for rec in self._all(model):
+            for key, value in rec.data.items():
+                seen[key].append(value)
+        fields = {key: Field(name=key, type=infer_type(values)) for key, values in seen.items()}
+        for rec in self._all(model):  # normalise dates so they compare like declared ones
+            typed, errors = coerce_record(fields, rec.data)
+            if not errors:
+                rec.data = typed
+        return fields
+
+    def _check_relations(self) -> None:
+        for name, model in self.site.models.items():
+            relations = model.relations()
+            if not relations:
+                continue
+            for rec in list(self._all(name)):
+                for f in relations:
+                    missing = [
+                        t for t in relation_ids(rec.data.get(f.name)) if t not in self.records[f.to]
+                    ]
+                    if missing:
+                        self._reject(rec, f.name, f"relation to nothing: no {f.to} '{missing[0]}'")
+                        break
+
+    def _check_unique(self) -> None:
+        for name, model in self.site.models.items():
+            for f in model.fields.values():
+                if not f.unique:
+                    continue
+                seen: dict[tuple, Record] = {}
+                for rec in sorted(self._all(name), key=lambda r: r.path):
+                    value = rec.data.get(f.name)
+                    if value is None:
+                        continue
+                    first = seen.setdefault((rec.locale, value), rec)
+                    if first is not rec:
+                        self._reject(rec, f.name, f"'{value}' is already used by {first.path}")
+
+    def _reject(self, rec: Record, field: str, reason: str) -> None:
+        variants = self.records[rec.model][rec.id]
+        del variants[rec.locale]
+        if not variants:
+            del self.records[rec.model][rec.id]
+        line = _line_in_file(self.site, rec.path, field, self.site.models[rec.model])
+        self.problems.append(Problem(rec.path, reason, line, field))
+
+    def _all(self, model: str | None = None) -> Iterable[Record]:
+        models = [model] if model else list(self.records)
+        for name in models:
+            for variants in self.records[name].values():
+                yield from variants.values()
+
+    # -- reading ------------------------------------------------------------------
+    def count(self, model: str, audience: Audience) -> int:
+        """How many records of a model this audience can see (a draft counts for editors)."""
+        ids = self.records.get(model, ())
+        if audience.drafts:
+            return len(ids)
+        return sum(1 for i in ids if self.get(model, i, None, audience) is not None)
+
+    def get(
+        self, model: str, record_id: str, locale: str | None, audience: Audience
+    ) -> Record | None:
+        """The record in this locale, else in the default locale, else any variant; for an
+        audience without drafts, the first of those that is published (a draft translation
+        does not hide the published original)."""
+        variants = self.records.get(model, {}).get(record_id)
+        if not variants:
+            return None
+        order = (variants.get(locale), variants.get(self.site.default_locale), *variants.values())
+        drafts = audience.drafts
+        return next((r for r in order if r is not None and (drafts or self.published(r))), None)
+
+    def published(self, rec: Record) -> bool:
+        """Records of a model with a `status` field are drafts unless `published`."""
+        return "status" not in self.fields[rec.model] or rec.data.get("status") == "published"
+
+    def view(self, model: str, locale: str | None, audience: Audience) -> list[Record]:
+        """One record per id in the given locale (falling back to the default), by id."""
+        key = (model, locale, audience)
+        found = self._views.get(key)
+        if found is None:
+            ids = sorted(self.records.get(model, {}))
+            found = [r for r in (self.get(model, i, locale, audience) for i in ids) if r]
+            if locale is None or locale == self.site.default_locale:
+                found = [r for r in found if r.locale in (None, self.site.default_locale)]
+            self._views[key] = found
+        return found
+
+    def memo(self, key: tuple, compute):
+        """Remember a derived list for this catalog's lifetime (it never changes).
+
+        Least recently used first out, so a hot sorted view outlives a stream of
+        one-off filters.
+        """
+        try:
+            hash(key)
+        except TypeError:  # a filter value that cannot be a key: compute every time
+            return compute()
+        with self._lock:
+            found = self._memo.pop(key, None)
+            if found is not None:
+                self._memo[key] = found  # now the most recently used
+                return found
+        found = compute()
+        with self._lock:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[key] = found
+        return found
+
+    def html(self, rec: Record) -> str | None:
+        """Rendered body, cached by blob sha so each version renders once."""
+        if rec.body is None:
+            return None
+        html = self._html.get(rec.sha)
+        if html is None:
+            html = self._html[rec.sha] = render_markdown(rec.body)
+        return html
+
+
+def relation_ids(value) -> list[str]:
+    """A relation's value as a list of ids (a one-relation holds one, or none)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _line_in_file(site: Site, path: str, field: str, model: Model) -> int | None:
+    try:
+        text = (site.root / path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return _field_line(text, field, model.format)

@@ -1,0 +1,452 @@
+"""The one seam to Whoosh: a records index (stored, parsed files) and a full-text index.
+
+The records index holds every parsed file keyed by its path, with the file's blob sha,
+so a sync re-reads only files whose content changed. The text index holds what full-text
+search needs; it is filled after the records index, so lists and gets are ready first.
+Whoosh readers see a fixed snapshot, so any number of processes keep answering while one
+process writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from whoosh import analysis, fields, index, query, scoring
+from whoosh.filedb.filestore import FileStorage, ReadOnlyError
+from whoosh.filedb.structfile import StructFile
+from whoosh.highlight import ContextFragmenter, HtmlFormatter, get_text, highlight
+from whoosh.index import LockError
+from whoosh.qparser import AndGroup, FieldsPlugin, OperatorsPlugin, PhrasePlugin, QueryParser
+from whoosh.query import QueryError
+from whoosh.support.charset import accent_map
+
+from vellum.errors import IndexBusy, InvalidParameter
+from vellum.store import flock
+from vellum.store.state import PRIVATE_FILE, private_folder
+
+META_KEY = "\x00meta"
+# The keys each recent commit changed, so other processes can catch up by reading
+# only those documents instead of the whole index.
+LOG_KEY = "\x00log"
+LOG_GENERATIONS = 64
+LOG_MAX_KEYS = 2000
+LOCK_TIMEOUT = 60.0
+# Memory per writer before it flushes a segment: below ~256 MB a 10k-record build
+# spends half its time merging small pools.
+WRITER_MB = 256
+
+
+class FoldAccents(analysis.Filter):
+    """'Résumé' matches 'resume'; ASCII tokens (most of them) skip the table lookup."""
+
+    def __call__(self, tokens):
+        for token in tokens:
+            if not token.text.isascii():
+                token.text = token.text.translate(accent_map)
+            yield token
+
+
+class _Marks(HtmlFormatter):
+    """`<mark class="match termN">`, N the word's place in the query: a word is marked
+    alike whatever its case or accents, in every passage of every hit."""
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        super().__init__(tagname="mark", between=" … ")
+        self.numbers = {w: n % self.maxclasses for n, w in enumerate(words)}
+
+    def format_token(self, text, token, replace=False):
+        shown = self._text(get_text(text, token, replace))
+        number = self.numbers.get(token.text, 0)
+        return f'<mark class="{self.htmlclass}{number}">{shown}</mark>'
+
+
+# Words are runs of letters and digits: punctuation such as Markdown's '*' and '_' never
+# sticks to a word (the stock StandardAnalyzer keeps '*' for wildcards).
+_ANALYZER = (
+    analysis.RegexTokenizer(r"\w+(?:[.']\w+)*")
+    | analysis.LowercaseFilter()
+    | analysis.StopFilter()
+    | FoldAccents()
+)
+
+RECORDS_SCHEMA = fields.Schema(
+    key=fields.ID(unique=True, stored=True),
+    sha=fields.STORED,
+    stat=fields.STORED,
+    doc=fields.STORED,
+)
+TEXT_SCHEMA = fields.Schema(
+    key=fields.ID(unique=True, stored=True),
+    sha=fields.STORED,
+    model=fields.ID(stored=True),
+    # One text field (title included): a second field costs ~15% of the build.
+    content=fields.TEXT(analyzer=_ANALYZER, phrase=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stored file: its key (site-relative path), blob sha, stat and parsed doc."""
+
+    key: str
+    sha: str
+    stat: tuple
+    doc: dict
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The whole records index at one generation: its meta doc and every entry."""
+
+    generation: int
+    meta: dict
+    entries: dict[str, Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class TextDoc:
+    key: str
+    sha: str
+    model: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    key: str
+    score: float
+
+
+class PrivateStorage(FileStorage):
+    """Whoosh's file storage, with folders and files only their owner may read (0700,
+    0600): the index holds every record, drafts included."""
+
+    def create(self) -> PrivateStorage:
+        private_folder(Path(self.folder))
+        return self
+
+    def create_file(self, name, excl=False, mode="wb", **kwargs) -> StructFile:
+        if self.readonly:
+            raise ReadOnlyError
+        flags = os.O_CREAT | os.O_RDWR | (os.O_EXCL if excl else os.O_TRUNC)
+        fd = os.open(self._fpath(name), flags, PRIVATE_FILE)
+        return StructFile(os.fdopen(fd, mode), name=name, **kwargs)
+
+    def lock(self, name):
+        os.close(os.open(self._fpath(name), os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+        return super().lock(name)
+
+    def temp_storage(self, name=None) -> PrivateStorage:
+        name = name or f"{os.urandom(8).hex()}.tmp"
+        return PrivateStorage(os.path.join(self.folder, name)).create()
+
+
+class Store:
+    """Both Whoosh indexes of one site, in the state folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = private_folder(folder)
+        self.records = _open(folder / "records", RECORDS_SCHEMA)
+        self.text = _open(folder / "text", TEXT_SCHEMA)
+        self._searcher = None
+        self._searcher_lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._searcher_lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+
+    def generation(self) -> int:
+        """The records index's generation: moves whenever any process commits to it."""
+        return _latest(self.records)
+
+    def text_generation(self) -> int:
+        return _latest(self.text)
+
+    # -- records ------------------------------------------------------------------
+    def snapshot(self, known: Snapshot | None = None) -> Snapshot:
+        """Every stored entry, read from one consistent generation.
+
+        With a `known` older snapshot whose generation the change log still covers, only
+        the documents changed since are read.
+        """
+        for attempt in range(5):
+            try:
+                with self.records.searcher() as searcher:
+                    if known is not None:
+                        caught_up = _catch_up(searcher, known)
+                        if caught_up is not None:
+                            return caught_up
+                    return _snapshot(searcher)
+            except OSError:
+                # A writer in another process may delete old segments mid-open: retry.
+                if attempt == 4:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def records_writer(self, known: Snapshot | None = None) -> Iterator[RecordsWriter]:
+        """Hold the write lock; commit on success, cancel on error.
+
+        `known` is a snapshot the caller already holds: when it is still the newest
+        generation, the index is not read again.
+        """
+        writer = _writer(self.records)
+        try:
+            if known is None or known.generation != writer.generation - 1:
+                with writer.searcher() as searcher:
+                    known = _snapshot(searcher)
+            batch = RecordsWriter(writer, known)
+            yield batch
+            if batch.changed:
+                with writer.searcher() as searcher:
+                    batch.write_log(_log(searcher))
+        except BaseException:
+            writer.cancel()
+            raise
+        if batch.changed:
+            writer.commit()
+        else:
+            writer.cancel()
+
+    def clear_text(self) -> None:
+        """Start the full-text index afresh with today's schema (after a rebuild).
+
+        Readers in other processes keep the files they have open and move to the new
+        index at their next search.
+        """
+        with self.text_lock():
+            self._clear_text()
+
+    def _clear_text(self) -> None:
+        lock = self.text.storage.lock(f"{self.text.indexname}_WRITELOCK")
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while not lock.acquire(blocking=False):
+            if time.monotonic() > deadline:
+                raise IndexBusy("The index is being written by another process; try again")
+            time.sleep(0.05)
+        try:
+            with self._searcher_lock:
+                if self._searcher is not None:
+                    self._searcher.close()
+                    self._searcher = None
+                folder = self.folder / "text"
+                for path in folder.iterdir():
+                    if "WRITELOCK" in path.name:
+                        continue
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                self.text = PrivateStorage(str(folder)).create().create_index(TEXT_SCHEMA)
+        finally:
+            lock.release()
+
+    # -- full text ----------------------------------------------------------------
+    def text_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Held from reading the text index's state to committing the difference: two
+        processes filling it at once would otherwise both add the documents it lacks."""
+        busy = "The full-text index is being written by another process; try again"
+        return flock.locked(self.folder / "text.lock", LOCK_TIMEOUT, busy)
+
+    def text_shas(self) -> dict[str, str | None]:
+        """Key → blob sha of each document; None for a key held by several documents
+        (left by an older version's race), so that it is written again."""
+        shas: dict[str, str | None] = {}
+        with self.text.searcher() as searcher:
+            for f in searcher.all_stored_fields():
+                shas[f["key"]] = None if f["key"] in shas else f["sha"]
+        return shas
+
+    def update_text(
+        self,
+        add: Iterable[TextDoc],
+        remove: Iterable[str],
+        procs: int = 1,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Remove keys (replaced ones too), then add docs in one commit; procs>1 for big batches."""
+        if procs > 1:
+            writer = self.text.writer(
+                procs=procs, multisegment=True, limitmb=WRITER_MB, timeout=LOCK_TIMEOUT
+            )
+        else:
+            writer = _writer(self.text, limitmb=WRITER_MB)
+        try:
+            for key in remove:
+                writer.delete_by_term("key", key)
+            for n, doc in enumerate(add, start=1):
+                writer.add_document(key=doc.key, sha=doc.sha, model=doc.model, content=doc.content)
+                if progress and n % 500 == 0:
+                    progress(500)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+
+    def search(
+        self, text: str, models: Iterable[str] | None = None, limit: int | None = None
+    ) -> tuple[list[Hit], tuple[str, ...]]:
+        """Full-text hits, best first, and the query's words in order (for snippets)."""
+        parser = QueryParser("content", TEXT_SCHEMA, group=AndGroup)
+        # The text index keeps no word positions (a build ~15% faster), so a quoted
+        # phrase means its words, all of them, rather than an error.
+        parser.remove_plugin_class(PhrasePlugin)
+        # Words, all of them: no AND/OR/NOT and no field: prefixes, as the docs promise.
+        parser.remove_plugin_class(OperatorsPlugin)
+        parser.remove_plugin_class(FieldsPlugin)
+        try:
+            parsed = parser.parse(text)
+        except Exception as exc:  # whoosh raises plain exceptions on odd syntax
+            raise InvalidParameter("q", f"cannot parse the search query: {exc}") from exc
+        allow = None
+        if models is not None:
+            allow = query.Or([query.Term("model", m) for m in models])
+        # A Whoosh searcher reads files through shared handles: one thread at a time.
+        with self._searcher_lock:
+            try:
+                results = self._current_searcher().search(parsed, limit=limit, filter=allow)
+            except QueryError as exc:
+                raise InvalidParameter("q", f"cannot run this search query: {exc}") from exc
+            hits = [Hit(hit["key"], round(hit.score, 4)) for hit in results]
+        words = [w for field, w in parsed.iter_all_terms() if field == "content"]
+        return hits, tuple(dict.fromkeys(w.decode() if isinstance(w, bytes) else w for w in words))
+
+    def snippet(self, text: str, terms: tuple[str, ...]) -> str:
+        """The best passages of `text` around the query's words, each word in <mark>; ""
+        when none of them is in it."""
+        return highlight(
+            text,
+            set(terms),
+            _ANALYZER,
+            ContextFragmenter(maxchars=160, surround=60),
+            _Marks(terms),
+            top=2,
+        )
+
+    def _current_searcher(self):
+        """The shared searcher, opened anew after each commit; call with the lock held.
+
+        Not `Searcher.refresh()`: it reuses the reader of a segment whose name has not
+        changed, with the deletions it had, so a replaced document was found twice.
+        """
+        if self._searcher is not None and not self._searcher.up_to_date():
+            self._searcher.close()
+            self._searcher = None
+        if self._searcher is None:
+            self._searcher = self.text.searcher(weighting=scoring.BM25F())
+        return self._searcher
+
+
+class RecordsWriter:
+    """Changes to the records index inside one locked, atomic commit."""
+
+    def __init__(self, writer, known: Snapshot) -> None:
+        self._writer = writer
+        self.before = known
+        self.meta = dict(known.meta)
+        self.entries = dict(known.entries)
+        self.changed = False
+        self.touched: set[str] = set()
+
+    def put(self, key: str, sha: str, stat: tuple, doc: dict) -> None:
+        self._writer.update_document(key=key, sha=sha, stat=stat, doc=orjson.dumps(doc))
+        self.entries[key] = Entry(key, sha, stat, doc)
+        self.changed = True
+        self.touched.add(key)
+
+    def delete(self, key: str) -> None:
+        self._writer.delete_by_term("key", key)
+        del self.entries[key]
+        self.changed = True
+        self.touched.add(key)
+
+    def write_log(self, log: list) -> None:
+        """Record which keys this commit changes (None: too many, read everything)."""
+        keys = sorted(self.touched | {META_KEY}) if len(self.touched) <= LOG_MAX_KEYS else None
+        log = [*log, [self._writer.generation, keys]][-LOG_GENERATIONS:]
+        self._writer.update_document(key=LOG_KEY, doc=orjson.dumps(log))
+
+    def set_meta(self, meta: dict) -> None:
+        if meta != self.meta:
+            self._writer.update_document(key=META_KEY, doc=orjson.dumps(meta))
+            self.meta = meta
+            self.changed = True
+
+    def after(self) -> Snapshot:
+        """The index as this batch leaves it (valid once committed)."""
+        if not self.changed:
+            return self.before
+        return Snapshot(self._writer.generation, self.meta, self.entries)
+
+
+def _open(path: Path, schema) -> index.Index:
+    storage = PrivateStorage(str(path)).create()
+    if storage.index_exists():
+        return storage.open_index()
+    return storage.create_index(schema)
+
+
+def _writer(ix: index.Index, **options):
+    try:
+        return ix.writer(timeout=LOCK_TIMEOUT, **options)
+    except LockError as exc:
+        raise IndexBusy("The index is being written by another process; try again") from exc
+
+
+def _latest(ix: index.Index) -> int:
+    return index.TOC._latest_generation(ix.storage, ix.indexname)
+
+
+def _log(searcher) -> list:
+    stored = searcher.document(key=LOG_KEY)
+    return orjson.loads(stored["doc"]) if stored else []
+
+
+def _catch_up(searcher, known: Snapshot) -> Snapshot | None:
+    """`known` moved forward by reading only what the log says changed, if it can."""
+    generation = searcher.reader().generation()
+    if generation == known.generation:
+        return known
+    by_generation = {g: keys for g, keys in _log(searcher)}
+    wanted = range(known.generation + 1, generation + 1)
+    if any(by_generation.get(g) is None for g in wanted):
+        return None
+    meta = dict(known.meta)
+    entries = dict(known.entries)
+    for key in {k for g in wanted for k in by_generation[g]}:
+        stored = searcher.document(key=key)
+        if key == META_KEY:
+            meta = orjson.loads(stored["doc"]) if stored else {}
+        elif stored is None:
+            entries.pop(key, None)
+        else:
+            entries[key] = _entry(stored)
+    return Snapshot(generation, meta, entries)
+
+
+def _entry(stored: dict) -> Entry:
+    doc = orjson.loads(stored["doc"])
+    return Entry(stored["key"], stored["sha"], tuple(stored["stat"]), doc)
+
+
+def _snapshot(searcher) -> Snapshot:
+    meta: dict = {}
+    entries = {}
+    for stored in searcher.all_stored_fields():
+        key = stored["key"]
+        if key == LOG_KEY:
+            continue
+        if key == META_KEY:
+            meta = orjson.loads(stored["doc"])
+        else:
+            doc = orjson.loads(stored["doc"])
+            entries[key] = Entry(key, stored["sha"], tuple(stored["stat"]), doc)
+    return Snapshot(searcher.reader().generation(), meta, entries)
