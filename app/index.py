@@ -161,9 +161,13 @@ class Store:
         """
         writer = _writer(self.records)
         try:
-            if known is None or known.generation != writer.generation - 1:
+            base = writer.generation - 1  # the newest generation, which this one follows
+            if known is None or known.generation != base:
                 with writer.searcher() as searcher:
-                    known = _snapshot(searcher)
+                    # A writer's searcher reports the generation it is about to write:
+                    # were nothing written, that number would go to another process's
+                    # commit, and this snapshot would pass for it.
+                    known = _snapshot(searcher, base)
             batch = RecordsWriter(writer, known)
             yield batch
             if batch.changed:
@@ -395,7 +399,8 @@ def _entry(stored: dict) -> Entry:
     return Entry(stored["key"], stored["sha"], tuple(stored["stat"]), doc)
 
 
-def _snapshot(searcher) -> Snapshot:
+def _snapshot(searcher, generation: int | None = None) -> Snapshot:
+    """Every entry a searcher sees, as of its generation (or the one given)."""
     meta: dict = {}
     entries = {}
     for stored in searcher.all_stored_fields():
@@ -407,4 +412,6 @@ def _snapshot(searcher) -> Snapshot:
         else:
             doc = orjson.loads(stored["doc"])
             entries[key] = Entry(key, stored["sha"], tuple(stored["stat"]), doc)
-    return Snapshot(searcher.reader().generation(), meta, entries)
+    if generation is None:
+        generation = searcher.reader().generation()
+    return Snapshot(generation, meta, entries)
