@@ -20,7 +20,7 @@ from app.errors import Conflict
 from app.events import Event
 from app.services import Vellum
 from app.webhooks import get_endpoint
-from tests.conftest import authorised_client, build_app, commit, write_files
+from tests.conftest import authorised_client, build_app, commit, git, write_files
 from tests.receiver import Receiver, wait_threads_gone
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
@@ -279,3 +279,62 @@ def test_an_unset_secret_variable_never_sends_unsigned(services, receiver, query
     assert receiver.attempts == 0
     log = deliveries.attempts_log(services.state, _endpoint_id(services))
     assert log[0]["error"] == "the secret's variable HOOK_SECRET is not set"
+
+
+# -- odd commits never hold back the ones after them -------------------------------------
+# Characters Python's str.splitlines() takes for line ends, though Git does not.
+LINE_ENDS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def add_person(repo, name: str, message: str | None = None) -> str:
+    write_files(repo, {f"people/{name}.json": f'{{"name": "{name.title()}"}}\n'})
+    return commit(repo, message or f"Add {name}")
+
+
+def test_messages_holding_line_ends_arrive_as_written(services, receiver, query_repo):
+    messages = [f"Odd{char}one {n}" for n, char in enumerate(LINE_ENDS)]
+    shas = [add_person(query_repo, f"odd{n}", m) for n, m in enumerate(messages)]
+    shas.append(add_person(query_repo, "plain"))
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 2 * len(shas))
+    commits = [e for e in found if e["event"] == "commit"]
+    assert [e["data"]["sha"] for e in commits] == shas
+    assert [e["data"]["message"] for e in commits] == [*messages, "Add plain"]
+    created = [e for e in found if e["event"] == "content.created"]
+    assert [e["commit"]["message"] for e in created] == [*messages, "Add plain"]
+    assert outbox.get_cursor(services.state) == shas[-1]
+
+
+def test_a_commit_that_cannot_be_read_is_passed_over_not_retried_for_ever(
+    services, receiver, query_repo, tmp_path
+):
+    ann = add_person(query_repo, "ann")
+    bad = add_person(query_repo, "bob")
+    cid = add_person(query_repo, "cid")
+    # Bob's file is gone from the object store (a damaged or partial clone): that commit's
+    # changes cannot be read, though Git still lists it.
+    blob = git(query_repo, "rev-parse", f"{bad}:people/bob.json")
+    (query_repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    # Ann's events at once; bob's commit is tried again at the next passes, then passed.
+    assert outbox.process_head(services) == 2
+    assert outbox.get_cursor(services.state) == ann
+    for _ in range(outbox.ATTEMPTS - 1):
+        outbox.process_head(services)
+    assert outbox.get_cursor(services.state) == cid
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 5)
+    commits = [e for e in found if e["event"] == "commit"]
+    assert [e["data"]["sha"] for e in commits] == [ann, bad, cid]
+    assert [s["path"] for s in commits[1]["data"]["skipped"]] == ["people/bob.json"]
+    assert "skipped" not in commits[0]["data"] and "skipped" not in commits[2]["data"]
+    created = [e["data"]["id"] for e in found if e["event"] == "content.created"]
+    assert created == ["ann", "cid"]
+    # /api/_status says which commit and file were passed over, and why.
+    application = build_app(query_repo, tmp_path / "state")
+    status = authorised_client(application).get("/api/_status").get_json()["data"]["events"]
+    application.extensions["vellum"].close()
+    assert status["processed"] == cid
+    [skipped] = status["skipped"]
+    assert (skipped["sha"], skipped["path"]) == (bad, "people/bob.json")
+    assert skipped["reason"]

@@ -6,7 +6,7 @@ import hashlib
 
 from flask import Blueprint, Flask, Response, request
 
-from app import access
+from app import access, outbox
 from app.api import json_response, vellum
 from app.errors import InvalidParameter
 from app.query import get_record, parse_list_query, parse_search_query, to_json
@@ -48,6 +48,10 @@ def status() -> Response:
                     "text": "ready" if v.text_ready() else "building",
                 },
                 "remote": remote_status(v.state) if v.config.get("REMOTE") else None,
+                "events": {
+                    "processed": outbox.get_cursor(v.state) or None,
+                    "skipped": outbox.skipped(v.state),
+                },
             }
         }
     )
