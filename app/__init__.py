@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import access, admin, api, limits, tokens, web
+from app import access, admin, api, limits, tokens, web, writes
 from app.config import load_config
 from app.services import Vellum
 
@@ -17,6 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_config(config)
     services = Vellum(settings)
     if settings["SYNC_ON_START"]:
+        writes.recover_at_start(services)  # a killed write's files are never indexed
         services.sync(text=settings["TEXT_INDEX"] == "inline")
     app = Flask(__name__)
     secret = services.state.secret("signing", settings["SECRET_KEY"])

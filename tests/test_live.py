@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -9,7 +10,8 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import commit, write_files
+from app.records import blob_sha
+from tests.conftest import commit, git, write_files
 from tests.receiver import Receiver
 from tests.servers import call, running_server
 from tests.test_webhooks import SECRET, add_webhook
@@ -83,3 +85,29 @@ def test_two_servers_run_one_dispatcher_and_take_over_after_kill_9(hooked_repo, 
     counts = names(receiver)
     assert counts["commit"] == 2
     assert counts["content.updated"] == 1 and counts["content.created"] == 1
+
+
+def test_a_write_killed_before_its_commit_is_undone_before_the_first_answer(query_repo, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    # What a write killed after writing its files and before committing them leaves: the
+    # files, and the journal of what they were and were to be.
+    jane = query_repo / "people/jane.json"
+    before, half = jane.read_bytes(), b'{"name": "Jane Half"}\n'
+    ghost = b'{"name": "Ghost"}\n'
+    jane.write_bytes(half)
+    (query_repo / "people/ghost.json").write_bytes(ghost)
+    journal = {
+        "people/jane.json": [blob_sha(before), blob_sha(half)],
+        "people/ghost.json": [None, blob_sha(ghost)],
+    }
+    (state / "write.journal").write_text(json.dumps({"files": journal}))
+    with running_server(query_repo, state, tmp_path / "server.log") as (base, _):
+        assert call("GET", f"{base}/api/person/ghost")[0] == 404
+        assert call("GET", f"{base}/api/person/jane")[2]["data"]["name"] == "Jane Doe"
+        names_listed = [p["id"] for p in call("GET", f"{base}/api/person")[2]["data"]]
+        assert names_listed == ["jane", "john"]
+        assert git(query_repo, "status", "--porcelain") == ""
+    assert jane.read_bytes() == before
+    assert not (query_repo / "people/ghost.json").exists()
+    assert not (state / "write.journal").exists()
