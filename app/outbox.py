@@ -74,6 +74,18 @@ def set_cursor(db: sqlite3.Connection, name: str, value: str) -> None:
     )
 
 
+def take_cursor(services) -> None:
+    """Where history stands, if no commit was processed yet: every later commit is news.
+
+    Taken before the server answers, so that a commit made through it is never mistaken
+    for history (an empty value: the repository had no commit yet).
+    """
+    with services.state.transaction() as db:
+        row = db.execute("SELECT value FROM cursors WHERE name = ?", (HEAD_CURSOR,)).fetchone()
+        if row is None:
+            set_cursor(db, HEAD_CURSOR, services.repo.head() or "")
+
+
 @dataclass
 class _Batch:
     """What one pass over new commits stores: events, the cursor, the retry state."""

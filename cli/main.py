@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import orjson
 
-from app import keys, oauth, writes
+from app import keys, oauth, outbox, writes
 from app import users as accounts
 from app.config import load_config
 from app.errors import VellumError
@@ -77,9 +77,10 @@ def serve(ctx: click.Context, site: str | None, host, port, workers, remote, pol
             lines = "\n".join(f"  {p}" for p in wrong)
             raise click.ClickException(f"vellum.yml has settings to fix first:\n{lines}")
         # Before the first answer: a write killed half way is finished or undone (never
-        # indexed or served).
+        # indexed or served), and the commits made once the server answers are news.
         writes.recover_at_start(services)
         report = services.sync(text=False)
+        outbox.take_cursor(services)
         services.repo.accept_pushes()  # writers may `git push` to this checked-out branch
         services.close()
     except (VellumError, ValueError) as exc:

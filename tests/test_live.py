@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from app import flock
 from app.records import blob_sha
 from tests.conftest import commit, git, write_files
 from tests.receiver import Receiver
@@ -85,6 +86,25 @@ def test_two_servers_run_one_dispatcher_and_take_over_after_kill_9(hooked_repo, 
     counts = names(receiver)
     assert counts["commit"] == 2
     assert counts["content.updated"] == 1 and counts["content.created"] == 1
+
+
+def test_a_commit_made_once_a_new_site_answers_is_delivered(hooked_repo, receiver, tmp_path):
+    state = tmp_path / "state"  # a first start: no commit was ever processed
+    state.mkdir()
+    # The live process is held back (another holds its lock) until the commit is made,
+    # as when it is slower to start than the server is to answer.
+    held = flock.try_lock(state / "live.lock")
+    try:
+        with running_server(hooked_repo, state, tmp_path / "server.log"):
+            sha = add_person(hooked_repo, "ann")
+            os.close(held)
+            held = None
+            receiver.wait_for(lambda evs: names(receiver)["content.created"] == 1, timeout=20)
+    finally:
+        if held is not None:
+            os.close(held)
+    commits = [e["data"]["sha"] for e in receiver.events() if e["event"] == "commit"]
+    assert commits == [sha]
 
 
 def test_a_write_killed_before_its_commit_is_undone_before_the_first_answer(query_repo, tmp_path):
