@@ -80,6 +80,9 @@ class Vellum:
         self._text_current: tuple | None = None
         self._text_checked = False
         self.site_error: str | None = None  # why a changed vellum.yml could not be loaded
+        # False from a reload of vellum.yml until catalog() checked the index's models
+        # against it, whoever reloaded it (a webhook listing does too).
+        self._models_checked = True
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -108,6 +111,7 @@ class Vellum:
             self.site_error = exc.message
             return False
         self.site, self.site_error = site, None
+        self._models_checked = False
         return True
 
     # -- keeping the index current ----------------------------------------------------
@@ -156,9 +160,12 @@ class Vellum:
         When vellum.yml changed, the site is reloaded and the index brought in line with
         its models (a rebuild), so every process serves the new models.
         """
-        if self.refresh_site() and self.site.models_hash != (self._snapshot_meta("models")):
-            with self._lock:
-                self.sync()
+        self.refresh_site()
+        if not self._models_checked:
+            self._models_checked = True
+            if self.site.models_hash != self._snapshot_meta("models"):
+                with self._lock:
+                    self.sync()
         generation = self.store.generation()
         current = self._catalog
         if current is not None and current.generation == generation and current.site is self.site:

@@ -10,8 +10,10 @@ from collections import Counter
 
 import pytest
 
-from app import flock
+from app import flock, keys
+from app.config import load_config
 from app.records import blob_sha
+from app.services import Vellum
 from tests.conftest import commit, git, write_files
 from tests.receiver import Receiver
 from tests.servers import call, running_server
@@ -131,3 +133,26 @@ def test_a_write_killed_before_its_commit_is_undone_before_the_first_answer(quer
     assert jane.read_bytes() == before
     assert not (query_repo / "people/ghost.json").exists()
     assert not (state / "write.journal").exists()
+
+
+def test_a_webhook_committed_by_hand_reaches_every_server_process(
+    query_repo, receiver, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("VELLUM_ALLOW_PRIVATE_WEBHOOKS", "1")
+    state = tmp_path / "state"
+    services = Vellum(load_config({"SITE": str(query_repo), "STATE_DIR": str(state)}))
+    _, secret = keys.create_key(services.state, "admin", ["read", "read:drafts", "admin"])
+    services.close()
+    auth = {"Authorization": f"Bearer {secret}"}
+    with running_server(query_repo, state, tmp_path / "server.log", workers=2) as (base, _):
+        assert call("GET", f"{base}/api/webhooks", None, auth)[2]["data"] == []
+        yml = query_repo / "vellum.yml"
+        yml.write_text(yml.read_text() + f"webhooks:\n  - url: {receiver.url}\n")
+        commit(query_repo, "Add a webhook by hand")
+        # Every answer from here on lists it, whichever worker gives it.
+        for _ in range(6):
+            listed = call("GET", f"{base}/api/webhooks", None, auth)[2]["data"]
+            assert [h["url"] for h in listed] == [receiver.url]
+        sha = add_person(query_repo, "ann")
+        found = receiver.wait_for(lambda evs: names(receiver)["content.created"] == 1)
+    assert sha in [e["data"]["sha"] for e in found if e["event"] == "commit"]

@@ -338,3 +338,63 @@ def test_a_commit_that_cannot_be_read_is_passed_over_not_retried_for_ever(
     [skipped] = status["skipped"]
     assert (skipped["sha"], skipped["path"]) == (bad, "people/bob.json")
     assert skipped["reason"]
+
+
+# -- vellum.yml's webhooks as they are now ---------------------------------------------
+def test_a_webhook_committed_by_hand_is_listed_and_delivered_at_once(
+    query_repo, tmp_path, receiver, monkeypatch
+):
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    config = {"SITE": str(query_repo), "STATE_DIR": str(tmp_path / "state")}
+    live = Vellum(load_config({**config, "ALLOW_PRIVATE_WEBHOOKS": True}))
+    live.sync()
+    outbox.process_head(live)
+    application = build_app(query_repo, tmp_path / "state")
+    admin = authorised_client(application, ["read", "read:drafts", "write", "admin"])
+    assert admin.get("/api/webhooks").get_json()["data"] == []
+    with Dispatcher(live, interval=0.05):
+        add_webhook(query_repo, receiver.url)
+        # The post-commit hook (`vellum events process`) emits the commit's events from
+        # another process, before this one has looked at the files again.
+        hook = Vellum(load_config(config))
+        outbox.process_head(hook)
+        hook.close()
+        found = receiver.wait_for(lambda evs: len(evs) == 1)
+    assert found[0]["event"] == "commit" and found[0]["data"]["message"] == "Add a webhook"
+    assert [h["url"] for h in admin.get("/api/webhooks").get_json()["data"]] == [receiver.url]
+    application.extensions["vellum"].close()
+    live.close()
+
+
+def test_a_wrong_webhook_entry_is_left_out_and_the_others_still_delivered(
+    services, receiver, query_repo, tmp_path
+):
+    yml = query_repo / "vellum.yml"
+    yml.write_text(yml.read_text() + "  - url: ftp://example.com/\n    events: [nonsense]\n")
+    sha = commit(query_repo, "A webhook with a typo")
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 1)
+    assert found[0]["data"]["sha"] == sha
+    application = build_app(query_repo, tmp_path / "state")
+    admin = authorised_client(application, ["read", "read:drafts", "write", "admin"])
+    assert [h["url"] for h in admin.get("/api/webhooks").get_json()["data"]] == [receiver.url]
+    invalid = admin.get("/api/_status").get_json()["data"]["invalid"]
+    assert any("webhooks[1]" in p["reason"] for p in invalid)
+    application.extensions["vellum"].close()
+
+
+def test_a_listing_that_reads_vellum_yml_again_leaves_the_models_to_the_catalog(
+    query_repo, tmp_path
+):
+    application = build_app(query_repo, tmp_path / "state")
+    admin = authorised_client(application, ["read", "read:drafts", "write", "admin"])
+    write_files(query_repo, {"notes/one.json": '{"text": "One"}\n'})
+    yml = query_repo / "vellum.yml"
+    model = "  note:\n    folder: notes\n    format: json\n    fields: {text: {type: string}}\n"
+    yml.write_text(yml.read_text() + model)
+    commit(query_repo, "A note model")
+    assert admin.get("/api/webhooks").status_code == 200  # vellum.yml is read again here
+    notes = admin.get("/api/note").get_json()["data"]  # and the index follows its models
+    assert [n["id"] for n in notes] == ["one"]
+    application.extensions["vellum"].close()
