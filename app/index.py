@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 from whoosh import analysis, fields, index, query, scoring
+from whoosh.filedb.filestore import FileStorage
 from whoosh.highlight import ContextFragmenter, HtmlFormatter, highlight
 from whoosh.index import LockError
 from whoosh.qparser import AndGroup, FieldsPlugin, OperatorsPlugin, PhrasePlugin, QueryParser
@@ -207,7 +208,7 @@ class Store:
                     if "WRITELOCK" in path.name:
                         continue
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
-                self.text = index.create_in(str(folder), TEXT_SCHEMA)
+                self.text = _storage(folder).create_index(TEXT_SCHEMA)
         finally:
             lock.release()
 
@@ -352,8 +353,19 @@ class RecordsWriter:
 def _open(path: Path, schema) -> index.Index:
     path.mkdir(parents=True, exist_ok=True)
     if index.exists_in(str(path)):
-        return index.open_dir(str(path))
-    return index.create_in(str(path), schema)
+        return _storage(path).open_index()
+    return _storage(path).create_index(schema)
+
+
+def _storage(path: Path) -> FileStorage:
+    """Segment files read through plain file handles, never memory maps.
+
+    Whoosh cannot unmap a segment while its readers' buffers still point into it, so a
+    closed reader kept its segment (often one a merge had deleted) open until the cyclic
+    GC ran, and Whoosh's writers leave such cycles at every commit. A plain handle is
+    released by `close()` itself, and reads skip copying each mapped file into memory.
+    """
+    return FileStorage(str(path), supports_mmap=False)
 
 
 def _writer(ix: index.Index, **options):

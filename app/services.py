@@ -37,10 +37,12 @@ def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) 
     """Build a catalog without the cyclic GC walking the whole heap half way through.
 
     A catalog is tens of thousands of long-lived objects: a full collection triggered
-    while it is built walked the whole heap (a 200 ms pause at 10,000 records). The
-    young generations are collected (freeing the short-lived cycles made meanwhile),
-    then what is left moves to the permanent generation; a dropped catalog is still
-    freed by reference counting (it holds no reference cycles).
+    while it is built walked the whole heap (a 200 ms pause at 10,000 records). After
+    the build, every generation is collected, then what is left moves to the permanent
+    generation; a dropped catalog is still freed by reference counting (it holds no
+    reference cycles). The collection is full, yet cheap, because what an earlier build
+    froze is not walked again; a young one would let the garbage that reached the
+    oldest generation since (an index writer's reference cycles) be frozen for ever.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -51,7 +53,7 @@ def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) 
     finally:
         if enabled:
             gc.enable()
-    gc.collect(1)
+    gc.collect()
     gc.freeze()
     return catalog
 
