@@ -42,10 +42,12 @@ def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) 
     """Build a catalog without the cyclic GC walking the whole heap half way through.
 
     A catalog is tens of thousands of long-lived objects: a full collection triggered
-    while it is built walked the whole heap (a 200 ms pause at 10,000 records). The
-    young generations are collected (freeing the short-lived cycles made meanwhile),
-    then what is left moves to the permanent generation; a dropped catalog is still
-    freed by reference counting (it holds no reference cycles).
+    while it is built walked the whole heap (a 200 ms pause at 10,000 records). After
+    the build, every generation is collected, then what is left moves to the permanent
+    generation; a dropped catalog is still freed by reference counting (it holds no
+    reference cycles). The collection is full, yet cheap, because what an earlier build
+    froze is not walked again; a young one would let the garbage that reached the
+    oldest generation since (an index writer's reference cycles) be frozen for ever.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -56,7 +58,7 @@ def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) 
     finally:
         if enabled:
             gc.enable()
-    gc.collect(1)
+    gc.collect()
     gc.freeze()
     return catalog
 
@@ -117,6 +119,9 @@ class Vellum:
         self._text_current: tuple | None = None
         self._text_checked = False
         self.site_error: str | None = None  # why a changed vellum.yml could not be loaded
+        # False from a reload of vellum.yml until catalog() checked the index's models
+        # against it, whoever reloaded it (a webhook listing does too).
+        self._models_checked = True
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -153,6 +158,7 @@ class Vellum:
             self.site_error = exc.message
             return False
         self.site, self.site_error = site, None
+        self._models_checked = False
         return True
 
     # -- keeping the index current ----------------------------------------------------
@@ -201,9 +207,12 @@ class Vellum:
         When vellum.yml changed, the site is reloaded and the index brought in line with
         its models (a rebuild), so every process serves the new models.
         """
-        if self.refresh_site() and self.site.models_hash != (self._snapshot_meta("models")):
-            with self._lock:
-                self.sync()
+        self.refresh_site()
+        if not self._models_checked:
+            self._models_checked = True
+            if self.site.models_hash != self._snapshot_meta("models"):
+                with self._lock:
+                    self.sync()
         generation = self.store.generation()
         current = self._catalog
         if current is not None and current.generation == generation and current.site is self.site:

@@ -19,6 +19,7 @@ from vellum.cli.common import _echo_json, json_option, open_site, site_services,
 from vellum.errors import VellumError
 from vellum.services import Vellum
 from vellum.site.config import load_config
+from vellum.store import outbox, writes
 
 
 @click.group()
@@ -83,7 +84,11 @@ def serve(ctx: click.Context, site: str | None, host, port, workers, remote, pol
         except ValueError:
             services.close()
             raise
+        # Before the first answer: a write killed half way is finished or undone (never
+        # indexed or served), and the commits made once the server answers are news.
+        writes.recover_at_start(services)
         report = services.sync(text=False)
+        outbox.take_cursor(services)
         services.repo.accept_pushes()  # writers may `git push` to this checked-out branch
         services.close()
     except (VellumError, ValueError) as exc:

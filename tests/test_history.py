@@ -38,6 +38,26 @@ def test_versions_newest_first_paginated(client, query_repo):
     assert diff["body"] == ""
 
 
+def test_history_keeps_messages_that_hold_any_character(app, client, query_repo):
+    """Git output is read by NUL-separated fields: \x01, a form feed or U+2028 in a
+    message is text, not a separator or a line end."""
+    path = query_repo / "posts/2023/epsilon.md"
+    messages = ["Views\x01up", "Form\x0cfeed, line\u2028separator"]
+    for n, message in zip((51, 52), messages, strict=True):
+        path.write_text(path.read_text().replace(f"views: {n - 1}", f"views: {n}"))
+        commit(query_repo, message)
+    path.unlink()
+    commit(query_repo, "Gone\x1eat last")
+    app.extensions["vellum"].sync()  # deleted: found through the history of its folder
+    body = versions(client, "/api/post/epsilon")
+    assert [v["message"] for v in body["data"]] == [
+        "Gone\x1eat last",
+        *reversed(messages),
+        "Add the query fixture",
+    ]
+    assert [v["deleted"] for v in body["data"]] == [True, False, False, False]
+
+
 def test_bad_versions(client):
     assert client.get("/api/post/alpha/versions/zzz").status_code == 400
     missing = client.get("/api/post/alpha/versions/0123456789abcdef")

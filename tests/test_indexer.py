@@ -264,6 +264,25 @@ def test_other_processes_catch_up_by_reading_only_what_changed(query_repo, tmp_p
     reader.close()
 
 
+def test_a_sync_that_writes_nothing_never_passes_for_the_next_generation(query_repo, tmp_path):
+    state = tmp_path / "state"
+    other = open_vellum(query_repo, state)
+    other.sync()
+    this = open_vellum(query_repo, state)
+    this.catalog()
+    beta, gamma = query_repo / "posts/beta.md", query_repo / "posts/gamma.md"
+    beta.write_text(beta.read_text().replace("views: 100", "views: 101"))
+    other.sync()
+    # Behind by one generation and nothing to write: the index is read, nothing committed.
+    assert this.sync(paths=["posts/beta.md"], text=False).reindexed == 0
+    gamma.write_text(gamma.read_text().replace("views: 1000", "views: 1001"))
+    other.sync()  # the generation after the one `this` read
+    assert this.catalog().get("post", "gamma").data["views"] == 1001
+    assert this.catalog().get("post", "beta").data["views"] == 101
+    other.close()
+    this.close()
+
+
 TEXT_FILLER = textwrap.dedent(
     """
     import sys, time

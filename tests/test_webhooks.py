@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 from standardwebhooks import Webhook
 
-from tests.conftest import authorised_client, build_app, commit, write_files
+from tests.conftest import authorised_client, build_app, commit, git, write_files
 from tests.receiver import Receiver, wait_threads_gone
 from vellum.errors import Conflict
 from vellum.live import deliveries
@@ -280,3 +280,125 @@ def test_an_unset_secret_variable_never_sends_unsigned(services, receiver, query
     assert receiver.attempts == 0
     log = deliveries.attempts_log(services.state, _endpoint_id(services))
     assert log[0]["error"] == "the secret's variable HOOK_SECRET is not set"
+
+
+# -- odd commits never hold back the ones after them -------------------------------------
+# Characters Python's str.splitlines() takes for line ends, though Git does not.
+LINE_ENDS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def add_person(repo, name: str, message: str | None = None) -> str:
+    write_files(repo, {f"people/{name}.json": f'{{"name": "{name.title()}"}}\n'})
+    return commit(repo, message or f"Add {name}")
+
+
+def test_messages_holding_line_ends_arrive_as_written(services, receiver, query_repo):
+    messages = [f"Odd{char}one {n}" for n, char in enumerate(LINE_ENDS)]
+    shas = [add_person(query_repo, f"odd{n}", m) for n, m in enumerate(messages)]
+    shas.append(add_person(query_repo, "plain"))
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 2 * len(shas))
+    commits = [e for e in found if e["event"] == "commit"]
+    assert [e["data"]["sha"] for e in commits] == shas
+    assert [e["data"]["message"] for e in commits] == [*messages, "Add plain"]
+    created = [e for e in found if e["event"] == "content.created"]
+    assert [e["commit"]["message"] for e in created] == [*messages, "Add plain"]
+    assert outbox.get_cursor(services.state) == shas[-1]
+
+
+def test_a_commit_that_cannot_be_read_is_passed_over_not_retried_for_ever(
+    services, receiver, query_repo, tmp_path
+):
+    ann = add_person(query_repo, "ann")
+    bad = add_person(query_repo, "bob")
+    cid = add_person(query_repo, "cid")
+    # Bob's file is gone from the object store (a damaged or partial clone): that commit's
+    # changes cannot be read, though Git still lists it.
+    blob = git(query_repo, "rev-parse", f"{bad}:people/bob.json")
+    (query_repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    # Ann's events at once; bob's commit is tried again at the next passes, then passed.
+    assert outbox.process_head(services) == 2
+    assert outbox.get_cursor(services.state) == ann
+    for _ in range(outbox.ATTEMPTS - 1):
+        outbox.process_head(services)
+    assert outbox.get_cursor(services.state) == cid
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 5)
+    commits = [e for e in found if e["event"] == "commit"]
+    assert [e["data"]["sha"] for e in commits] == [ann, bad, cid]
+    assert [s["path"] for s in commits[1]["data"]["skipped"]] == ["people/bob.json"]
+    assert "skipped" not in commits[0]["data"] and "skipped" not in commits[2]["data"]
+    created = [e["data"]["id"] for e in found if e["event"] == "content.created"]
+    assert created == ["ann", "cid"]
+    # /api/_status says which commit and file were passed over, and why.
+    application = build_app(query_repo, tmp_path / "state")
+    status = authorised_client(application).get("/api/_status").get_json()["data"]["events"]
+    assert status["processed"] == cid
+    [skipped] = status["skipped"]
+    assert (skipped["sha"], skipped["path"]) == (bad, "people/bob.json")
+    assert skipped["reason"]
+    # Without read:drafts, the commit alone: the file it could not read may be a draft's.
+    anonymous = application.test_client().get("/api/_status").get_json()["data"]["events"]
+    assert [set(s) for s in anonymous["skipped"]] == [{"sha", "at"}]
+    application.extensions["vellum"].close()
+
+
+# -- vellum.yml's webhooks as they are now ---------------------------------------------
+def test_a_webhook_committed_by_hand_is_listed_and_delivered_at_once(
+    query_repo, tmp_path, receiver, monkeypatch
+):
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    config = {"SITE": str(query_repo), "STATE_DIR": str(tmp_path / "state")}
+    live = Vellum(load_config({**config, "ALLOW_PRIVATE_WEBHOOKS": True}))
+    live.sync()
+    outbox.process_head(live)
+    application = build_app(query_repo, tmp_path / "state")
+    admin = authorised_client(application, ["read", "read:drafts", "write", "admin"])
+    assert admin.get("/api/webhooks").get_json()["data"] == []
+    with Dispatcher(live, interval=0.05):
+        add_webhook(query_repo, receiver.url)
+        # The post-commit hook (`vellum events process`) emits the commit's events from
+        # another process, before this one has looked at the files again.
+        hook = Vellum(load_config(config))
+        outbox.process_head(hook)
+        hook.close()
+        found = receiver.wait_for(lambda evs: len(evs) == 1)
+    assert found[0]["event"] == "commit" and found[0]["data"]["message"] == "Add a webhook"
+    assert [h["url"] for h in admin.get("/api/webhooks").get_json()["data"]] == [receiver.url]
+    application.extensions["vellum"].close()
+    live.close()
+
+
+def test_a_wrong_webhook_entry_is_left_out_and_the_others_still_delivered(
+    services, receiver, query_repo, tmp_path
+):
+    yml = query_repo / "vellum.yml"
+    yml.write_text(yml.read_text() + "  - url: ftp://example.com/\n    events: [nonsense]\n")
+    sha = commit(query_repo, "A webhook with a typo")
+    outbox.process_head(services)
+    with Dispatcher(services, interval=0.05):
+        found = receiver.wait_for(lambda evs: len(evs) == 1)
+    assert found[0]["data"]["sha"] == sha
+    application = build_app(query_repo, tmp_path / "state")
+    admin = authorised_client(application, ["read", "read:drafts", "write", "admin"])
+    assert [h["url"] for h in admin.get("/api/webhooks").get_json()["data"]] == [receiver.url]
+    invalid = admin.get("/api/_status").get_json()["data"]["invalid"]
+    assert any("webhooks[1]" in p["reason"] for p in invalid)
+    application.extensions["vellum"].close()
+
+
+def test_a_listing_that_reads_vellum_yml_again_leaves_the_models_to_the_catalog(
+    query_repo, tmp_path
+):
+    application = build_app(query_repo, tmp_path / "state")
+    admin = authorised_client(application, ["read", "read:drafts", "write", "admin"])
+    write_files(query_repo, {"notes/one.json": '{"text": "One"}\n'})
+    yml = query_repo / "vellum.yml"
+    model = "  note:\n    folder: notes\n    format: json\n    fields: {text: {type: string}}\n"
+    yml.write_text(yml.read_text() + model)
+    commit(query_repo, "A note model")
+    assert admin.get("/api/webhooks").status_code == 200  # vellum.yml is read again here
+    notes = admin.get("/api/note").get_json()["data"]  # and the index follows its models
+    assert [n["id"] for n in notes] == ["one"]
+    application.extensions["vellum"].close()

@@ -12,6 +12,7 @@ from vellum.context import vellum
 from vellum.errors import InvalidParameter
 from vellum.live.remote import remote_status
 from vellum.query.lists import get_record, parse_list_query, parse_search_query, to_json
+from vellum.store import outbox
 
 api = Blueprint("api", __name__)
 
@@ -50,9 +51,22 @@ def status() -> Response:
                     "text": "ready" if v.text_ready() else "building",
                 },
                 "remote": remote_status(v.state) if v.config.get("REMOTE") else None,
+                "events": {
+                    "processed": outbox.get_cursor(v.state) or None,
+                    "skipped": _skipped(v.state),
+                },
             }
         }
     )
+
+
+def _skipped(state) -> list[dict]:
+    """Commits passed over: which file and why for readers of drafts (the file may be
+    one), the commit alone for others."""
+    found = outbox.skipped(state)
+    if access.current().can("read:drafts"):
+        return found
+    return [{"sha": s["sha"], "at": s["at"]} for s in found]
 
 
 @api.get("/models")

@@ -23,6 +23,14 @@ class Dispatcher(Loop):
         super().__init__(interval)
         self.services = services
         self.allow_private = bool(services.config.get("ALLOW_PRIVATE_WEBHOOKS"))
+        # One pool for the dispatcher's life: each new thread would open (and keep) its
+        # own connection to the state store.
+        self._pool = ThreadPoolExecutor(PARALLEL_ENDPOINTS, thread_name_prefix=self.name)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the loop, then the delivery threads."""
+        super().stop(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def cycle(self) -> None:
         """Fan out new events, then attempt every due delivery, endpoints side by side."""
@@ -33,11 +41,10 @@ class Dispatcher(Loop):
         groups = {e: rows for e, rows in groups.items() if rows}
         if not groups:
             return
-        with ThreadPoolExecutor(PARALLEL_ENDPOINTS, thread_name_prefix=self.name) as pool:
-            futures = [
-                pool.submit(self._deliver_all, endpoints[endpoint_id], rows)
-                for endpoint_id, rows in groups.items()
-            ]
+        futures = [
+            self._pool.submit(self._deliver_all, endpoints[endpoint_id], rows)
+            for endpoint_id, rows in groups.items()
+        ]
         for future in futures:
             future.result()  # a failure is raised here, so the loop logs it
 

@@ -118,7 +118,7 @@ class Watcher(Loop):
         paths = self._settled_batch()
         head_hint, self._head_hint = self._head_hint, False
         head = self.services.repo.head()
-        moved = head != outbox.get_cursor(self.services.state)
+        moved = head != (outbox.get_cursor(self.services.state) or None)  # "": no commit yet
         full, self._full = self._full, False
         needed = paths or moved or head_hint or full
         count = self._sync(None if full else paths) if needed else 0

@@ -78,20 +78,35 @@ class Endpoint:
         }
 
 
-def site_endpoints(site) -> list[Endpoint]:
-    """The endpoints vellum.yml declares; their ids follow from their URLs."""
+def site_endpoints(site, *, skip_invalid: bool = False) -> list[Endpoint]:
+    """The endpoints vellum.yml declares; their ids follow from their URLs.
+
+    A wrong entry raises, unless `skip_invalid`: then it is left out (`vellum validate`
+    and /api/_status name it) and the others are served.
+    """
     found = []
     for n, raw in enumerate(site.settings.get("webhooks") or []):
-        spec = check_spec(raw, site, where=f"webhooks[{n}]")
+        try:
+            spec = check_spec(raw, site, where=f"webhooks[{n}]")
+        except ValidationError:
+            if not skip_invalid:
+                raise
+            continue
         digest = hashlib.sha256(f"{spec['url']}#{n}".encode()).hexdigest()[:12]
         found.append(Endpoint(id=f"site_{digest}", source="site", **spec))
     return found
 
 
 def list_endpoints(services) -> list[Endpoint]:
-    """Every endpoint: the site's first, then the API's in creation order."""
+    """Every endpoint: the site's first, then the API's in creation order.
+
+    vellum.yml is read again when it changed, so a webhook committed by hand while the
+    server runs is listed and delivered at once, by every process.
+    """
+    services.refresh_site()
     rows = services.state.query("SELECT * FROM webhooks ORDER BY created_at, id")
-    return site_endpoints(services.site) + [_endpoint(r) for r in rows]
+    site = site_endpoints(services.site, skip_invalid=True)
+    return site + [_endpoint(r) for r in rows]
 
 
 def get_endpoint(services, webhook_id: str) -> Endpoint:

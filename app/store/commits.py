@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from vellum.store.events import Event
@@ -11,37 +12,65 @@ from vellum.store.sync import record_identity
 VERBS = {"A": "created", "M": "updated", "D": "deleted"}
 
 
-def events_between(services, old: str | None, new: str) -> list[Event]:
-    """Events for the commits after `old` up to `new`: per commit, `commit` then its changes."""
+@dataclass(frozen=True)
+class Skipped:
+    """A commit (path None) or one file of it that could not become events, and why."""
+
+    sha: str
+    path: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sha": self.sha, "path": self.path, "reason": self.reason}
+
+
+def commits_after(services, old: str | None, new: str) -> list[dict]:
+    """The commits after `old` up to `new`, oldest first, each with the parent to diff."""
     repo = services.repo
     if old and not repo.is_ancestor(old, new):
         # History was rewritten: one diff from what was processed to what is there now.
         commits = repo.commits_between(None, new)[-1:]
-        commits = [{**c, "parent": old} for c in commits]
-    else:
-        commits = repo.commits_between(old, new)
-    events: list[Event] = []
-    for commit in commits:
-        events.extend(commit_events(services, commit))
-    return events
+        return [{**c, "parent": old} for c in commits]
+    return repo.commits_between(old, new)
 
 
-def commit_events(services, commit: dict) -> list[Event]:
-    """The `commit` event and one event per record or media file the commit changed."""
+def commit_events(services, commit: dict) -> tuple[list[Event], list[Skipped]]:
+    """The `commit` event and one event per record or media file the commit changed.
+
+    A file that cannot be read or parsed (a missing object, a surprise) is left out and
+    named in the second list, and in the commit event's `skipped`; so is the whole
+    commit's file list when even that cannot be read.
+    """
     prefix = services.repo.relative(services.site.root)
     info = {"sha": commit["sha"], "author": commit["author"], "message": commit["message"]}
-    changes = services.repo.changes_between(commit["parent"], commit["sha"], prefix)
-    data = {**info, "date": commit["date"], "files": [{"status": s, "path": p} for s, p in changes]}
+    skipped: list[Skipped] = []
+    try:
+        changes = services.repo.changes_between(commit["parent"], commit["sha"], prefix)
+    except Exception as exc:
+        skipped.append(Skipped(commit["sha"], None, f"its files cannot be listed: {_why(exc)}"))
+        changes = []
+    files = [{"status": s, "path": p} for s, p in changes]
+    data = {**info, "date": commit["date"], "files": files}
     events = [Event("commit", data, commit=info, key="commit")]
     for status, path in changes:
-        event = _file_event(services, commit, prefix, status, path)
+        try:
+            event = _file_event(services, commit, prefix, status, path)
+        except Exception as exc:
+            skipped.append(Skipped(commit["sha"], path, _why(exc)))
+            continue
         if event is not None:
             event.commit = info
             events.append(event)
+    if skipped:
+        data["skipped"] = [{"path": s.path, "reason": s.reason} for s in skipped]
     # Its message and paths tell of every file it changed: a commit that touched a
-    # draft is for readers of drafts only.
-    events[0].draft = any(e.draft for e in events[1:])
-    return events
+    # draft (or a file it could not read, which may be one) is for readers of drafts only.
+    events[0].draft = bool(skipped) or any(e.draft for e in events[1:])
+    return events, skipped
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}".strip()[:500]
 
 
 def _file_event(services, commit: dict, prefix: str, status: str, path: str) -> Event | None:

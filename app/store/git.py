@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import tempfile
 import threading
 import time
@@ -29,6 +30,8 @@ class FileDates:
 IDENTITY = ("Vellum", "vellum@localhost")
 # The tree of a commit with no parent is diffed against the empty tree.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+# A `--name-status` status (never a 40-digit sha, the first field of each commit).
+STATUS = re.compile(r"[ACDMRTUXB][0-9]*")
 
 
 class RemoteError(Exception):
@@ -132,16 +135,12 @@ class GitRepo:
             return {}
         rev = f"{since}..{head}" if since else head
         out = self._repo.git.log(
-            rev, "--format=%x01%aI", "--name-only", "--no-renames", "-z", "--", prefix or "."
+            rev, "-z", "--format=%H%x00%aI", "--name-status", "--no-renames", "--", prefix or "."
         )
         dates: dict[str, FileDates] = {}
-        for chunk in out.split("\x01")[1:]:
-            stamp, _, names = chunk.partition("\n")
-            when = _utc(stamp.strip())
-            for name in names.split("\0"):
-                name = name.strip("\n")
-                if not name:
-                    continue
+        for (_, stamp), changes in _log_entries(out, 2):
+            when = _utc(stamp)
+            for _, name in changes:
                 path = _strip(name, prefix)
                 seen = dates.get(path)
                 # git log lists newest first: the first sighting is the last commit.
@@ -263,7 +262,8 @@ class GitRepo:
         out = self._repo.git.log(
             f"--max-count={limit}",
             f"--skip={offset}",
-            "--format=%x01%H%x00%an%x00%ae%x00%aI%x00%s",
+            "-z",
+            "--format=%H%x00%an%x00%ae%x00%aI%x00%s",
             "--name-status",
             "--no-renames",
             "HEAD",
@@ -271,16 +271,14 @@ class GitRepo:
             path,
         )
         commits = []
-        for chunk in out.split("\x01")[1:]:
-            header, _, names = chunk.partition("\n")
-            sha, name, email, date, subject = header.split("\x00")
-            status = names.strip().split("\t", 1)[0] if names.strip() else "M"
+        for (sha, name, email, date, subject), changes in _log_entries(out, 5):
+            status = changes[0][0] if changes else "M"
             commits.append(
                 {
                     "version": sha,
-                    "author": {"name": name, "email": email},
+                    "author": {"name": _text(name), "email": _text(email)},
                     "date": _utc(date),
-                    "message": subject,
+                    "message": _text(subject),
                     "deleted": status == "D",
                 }
             )
@@ -306,11 +304,13 @@ class GitRepo:
         """Every path matching a glob pathspec in the history, most recent first."""
         if self.head() is None:
             return []
-        out = self._repo.git.log("--format=", "--name-only", "--no-renames", "HEAD", "--", pathspec)
+        out = self._repo.git.log(
+            "-z", "--format=%H", "--name-status", "--no-renames", "HEAD", "--", pathspec
+        )
         seen: dict[str, None] = {}
-        for line in out.splitlines():
-            if line.strip():
-                seen.setdefault(line.strip(), None)
+        for _, changes in _log_entries(out, 1):
+            for _, path in changes:
+                seen.setdefault(path, None)
         return list(seen)
 
     @_locked
@@ -327,20 +327,23 @@ class GitRepo:
         """Commits after old up to new along first parents, oldest first, with their parent."""
         spec = f"{old}..{new}" if old else new
         out = self._repo.git.log(
-            "--first-parent", "--reverse", "--format=%H%x00%P%x00%an%x00%ae%x00%aI%x00%s", spec
+            "-z",
+            "--first-parent",
+            "--reverse",
+            "--format=%H%x00%P%x00%an%x00%ae%x00%aI%x00%s",
+            spec,
         )
         commits = []
-        for line in out.splitlines():
-            sha, parents, name, email, date, subject = line.split("\x00")
+        for (sha, parents, name, email, date, subject), _ in _log_entries(out, 6):
             parent = parents.split()[0] if parents else EMPTY_TREE
-            author = {"name": name, "email": email}
+            author = {"name": _text(name), "email": _text(email)}
             commits.append(
                 {
                     "sha": sha,
                     "parent": parent,
                     "author": author,
                     "date": _utc(date),
-                    "message": subject,
+                    "message": _text(subject),
                 }
             )
         return commits
@@ -406,6 +409,34 @@ def _identity(author: tuple[str, str]) -> dict[str, str]:
         "GIT_COMMITTER_NAME": IDENTITY[0],
         "GIT_COMMITTER_EMAIL": IDENTITY[1],
     }
+
+
+def _log_entries(out: str, width: int) -> list[tuple[list[str], list[tuple[str, str]]]]:
+    """Each commit of `git log -z --format=<width fields joined by %x00, %H first>
+    [--name-status]`: its fields and its (status, path) pairs.
+
+    Split on NUL alone, the one character no message, name or path can hold: a message
+    may hold a form feed, U+2028 or any other line end, and a path a newline.
+    """
+    tokens = out.split("\0")
+    entries = []
+    at = 0
+    while at + width <= len(tokens) and tokens[at].strip():
+        fields = tokens[at : at + width]
+        fields[0] = fields[0].strip()
+        at += width
+        changes = []
+        # Git puts a newline between a commit's fields and its first status.
+        while at + 1 < len(tokens) and STATUS.fullmatch(tokens[at].lstrip("\n")):
+            changes.append((tokens[at].lstrip("\n")[0], tokens[at + 1]))
+            at += 2
+        entries.append((fields, changes))
+    return entries
+
+
+def _text(value: str) -> str:
+    """Text Git gave as bytes that are not UTF-8 (kept as surrogates), made valid."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _strip(path: str, prefix: str) -> str:

@@ -146,7 +146,7 @@ class PrivateStorage(FileStorage):
 
     def temp_storage(self, name=None) -> PrivateStorage:
         name = name or f"{os.urandom(8).hex()}.tmp"
-        return PrivateStorage(os.path.join(self.folder, name)).create()
+        return PrivateStorage(os.path.join(self.folder, name), supports_mmap=False).create()
 
 
 class Store:
@@ -203,9 +203,13 @@ class Store:
         """
         writer = _writer(self.records)
         try:
-            if known is None or known.generation != writer.generation - 1:
+            base = writer.generation - 1  # the newest generation, which this one follows
+            if known is None or known.generation != base:
                 with writer.searcher() as searcher:
-                    known = _snapshot(searcher)
+                    # A writer's searcher reports the generation it is about to write:
+                    # were nothing written, that number would go to another process's
+                    # commit, and this snapshot would pass for it.
+                    known = _snapshot(searcher, base)
             batch = RecordsWriter(writer, known)
             yield batch
             if batch.changed:
@@ -245,7 +249,7 @@ class Store:
                     if "WRITELOCK" in path.name:
                         continue
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
-                self.text = PrivateStorage(str(folder)).create().create_index(TEXT_SCHEMA)
+                self.text = _storage(folder).create_index(TEXT_SCHEMA)
         finally:
             lock.release()
 
@@ -388,10 +392,22 @@ class RecordsWriter:
 
 
 def _open(path: Path, schema) -> index.Index:
-    storage = PrivateStorage(str(path)).create()
+    storage = _storage(path)
     if storage.index_exists():
         return storage.open_index()
     return storage.create_index(schema)
+
+
+def _storage(path: Path) -> PrivateStorage:
+    """Segment files private to their owner, read through plain file handles, never
+    memory maps.
+
+    Whoosh cannot unmap a segment while its readers' buffers still point into it, so a
+    closed reader kept its segment (often one a merge had deleted) open until the cyclic
+    GC ran, and Whoosh's writers leave such cycles at every commit. A plain handle is
+    released by `close()` itself, and reads skip copying each mapped file into memory.
+    """
+    return PrivateStorage(str(path), supports_mmap=False).create()
 
 
 def _writer(ix: index.Index, **options):
@@ -437,7 +453,8 @@ def _entry(stored: dict) -> Entry:
     return Entry(stored["key"], stored["sha"], tuple(stored["stat"]), doc)
 
 
-def _snapshot(searcher) -> Snapshot:
+def _snapshot(searcher, generation: int | None = None) -> Snapshot:
+    """Every entry a searcher sees, as of its generation (or the one given)."""
     meta: dict = {}
     entries = {}
     for stored in searcher.all_stored_fields():
@@ -449,4 +466,6 @@ def _snapshot(searcher) -> Snapshot:
         else:
             doc = orjson.loads(stored["doc"])
             entries[key] = Entry(key, stored["sha"], tuple(stored["stat"]), doc)
-    return Snapshot(searcher.reader().generation(), meta, entries)
+    if generation is None:
+        generation = searcher.reader().generation()
+    return Snapshot(generation, meta, entries)

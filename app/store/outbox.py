@@ -3,23 +3,32 @@
 Emitting only inserts rows, so any process (a worker, the CLI) may emit; the single
 dispatcher fans new events out to the endpoints. Processing commits advances the cursor
 in the same transaction that stores their events, so each commit is emitted once even
-when several processes notice the same head move.
+when several processes notice the same head move. A commit that cannot be processed is
+tried again a few times, then passed with what could be emitted, so that it never holds
+back the commits after it; `skipped()` (shown by /api/_status) says which and why.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
-from vellum.store.commits import events_between
+from vellum.store.commits import Skipped, commit_events, commits_after
 from vellum.store.events import Event
-from vellum.store.state import StateStore
+from vellum.store.state import StateStore, iso, utcnow
 
 log = logging.getLogger("vellum.events")
 HEAD_CURSOR = "head"
+RETRY_CURSOR = "head.retry"  # the commit that failed, and how often
+SKIPPED_CURSOR = "head.skipped"  # the latest commits (or files) passed over
+ATTEMPTS = 3
+KEEP_SKIPPED = 20
 UNPUBLISHED = 2  # the `draft` column: 0 published, 1 draft, 2 draft that was published
 
 
@@ -38,7 +47,7 @@ def add(db: sqlite3.Connection, events: Iterable[Event]) -> int:
             e.model,
             e.key,
             UNPUBLISHED if e.unpublished else int(e.draft),
-            orjson.dumps(e.payload()).decode(),
+            _json(e.payload()),
             e.timestamp,
         )
         for e in events
@@ -65,6 +74,28 @@ def set_cursor(db: sqlite3.Connection, name: str, value: str) -> None:
     )
 
 
+def take_cursor(services) -> None:
+    """Where history stands, if no commit was processed yet: every later commit is news.
+
+    Taken before the server answers, so that a commit made through it is never mistaken
+    for history (an empty value: the repository had no commit yet).
+    """
+    with services.state.transaction() as db:
+        row = db.execute("SELECT value FROM cursors WHERE name = ?", (HEAD_CURSOR,)).fetchone()
+        if row is None:
+            set_cursor(db, HEAD_CURSOR, services.repo.head() or "")
+
+
+@dataclass
+class _Batch:
+    """What one pass over new commits stores: events, the cursor, the retry state."""
+
+    upto: str | None
+    events: list[Event] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    retry: dict[str, Any] = field(default_factory=dict)
+
+
 def process_head(services) -> int:
     """Emit the events of every commit since the last processed one; returns how many.
 
@@ -74,16 +105,90 @@ def process_head(services) -> int:
     old = get_cursor(services.state)
     if head is None or head == old:
         return 0
-    events = events_between(services, old, head) if old else []
+    batch = _Batch(head) if old is None else _events_since(services, old, head)
     with services.state.transaction() as db:
         row = db.execute("SELECT value FROM cursors WHERE name = ?", (HEAD_CURSOR,)).fetchone()
         if (row["value"] if row else None) != old:
             return 0  # another process emitted these commits first
-        count = add(db, events)
-        set_cursor(db, HEAD_CURSOR, head)
+        count = add(db, batch.events)
+        set_cursor(db, HEAD_CURSOR, batch.upto or "")
+        set_cursor(db, RETRY_CURSOR, orjson.dumps(batch.retry).decode())
+        if batch.skipped:
+            _note_skipped(db, batch.skipped)
     if count:
-        log.info("emitted %d events for %s..%s", count, (old or "")[:7], head[:7])
+        log.info("emitted %d events for %s..%s", count, (old or "")[:7], (batch.upto or "")[:7])
     return count
+
+
+def _events_since(services, old: str, head: str) -> _Batch:
+    """The events of the commits after `old`, stopping before one that failed fewer than
+    ATTEMPTS times (it is tried again next time) and passing one that failed more."""
+    retry = _read_json(services.state, RETRY_CURSOR) or {}
+    try:
+        commits = commits_after(services, old or None, head)
+    except Exception as exc:
+        gone = Skipped(head, None, f"the commits up to it cannot be listed: {exc}"[:500])
+        batch = _failed(_Batch(old), retry, head, [gone])
+        if not batch.retry:
+            batch.upto = head
+        return batch
+    batch = _Batch(old)
+    for commit in commits:
+        events, skipped = commit_events(services, commit)
+        if skipped:
+            batch = _failed(batch, retry, commit["sha"], skipped)
+            if batch.retry:
+                return batch  # not past it yet: the next pass tries it again
+        batch.events.extend(events)
+        batch.upto = commit["sha"]
+    batch.upto = head
+    return batch
+
+
+def _failed(batch: _Batch, retry: dict, sha: str, skipped: list[Skipped]) -> _Batch:
+    """Count one more failed attempt at `sha`; after ATTEMPTS, pass it (noting why)."""
+    attempts = retry.get("attempts", 0) + 1 if retry.get("sha") == sha else 1
+    reasons = "; ".join(f"{s.path or 'the commit'}: {s.reason}" for s in skipped)
+    if attempts < ATTEMPTS:
+        log.warning("commit %s: attempt %d failed (%s); trying again", sha[:7], attempts, reasons)
+        batch.retry = {"sha": sha, "attempts": attempts}
+        return batch
+    log.error(
+        "commit %s: passed over after %d attempts, with what could be emitted: %s",
+        sha[:7],
+        attempts,
+        reasons,
+    )
+    batch.retry = {}
+    batch.skipped.extend(skipped)
+    return batch
+
+
+def _note_skipped(db: sqlite3.Connection, skipped: list[Skipped]) -> None:
+    row = db.execute("SELECT value FROM cursors WHERE name = ?", (SKIPPED_CURSOR,)).fetchone()
+    kept = orjson.loads(row["value"]) if row else []
+    kept += [{**s.as_dict(), "at": iso(utcnow())} for s in skipped]
+    set_cursor(db, SKIPPED_CURSOR, _json(kept[-KEEP_SKIPPED:]))
+
+
+def skipped(state: StateStore) -> list[dict]:
+    """The latest commits, or files of commits, that could not become events, newest last."""
+    return _read_json(state, SKIPPED_CURSOR) or []
+
+
+def _read_json(state: StateStore, name: str) -> Any:
+    value = get_cursor(state, name)
+    return orjson.loads(value) if value else None
+
+
+def _json(payload: Any) -> str:
+    """JSON of an event; text that is not valid UTF-8 (a file name in another encoding)
+    is written with replacement characters rather than lost with its event."""
+    try:
+        return orjson.dumps(payload).decode()
+    except orjson.JSONEncodeError:
+        text = json.dumps(payload, ensure_ascii=False, default=str)
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def since(state: StateStore, after_seq: int, limit: int = 100) -> list[sqlite3.Row]:

@@ -2,8 +2,9 @@
 
 Every write holds the site's write lock (an flock in the state folder, so threads and
 processes queue, and a killed process lets go at once). Before touching a file it notes
-its intent in a journal; the next write (or start) finishes or undoes a write that was
-killed half way, so the work tree never keeps an uncommitted half of an API write.
+its intent in a journal; the next start (before the server answers) or write finishes or
+undoes a write that was killed half way, so the work tree never keeps an uncommitted half
+of an API write.
 A file with uncommitted edits made by hand is never overwritten: the write is refused
 with 409 until the writer commits or discards them.
 """
@@ -137,6 +138,14 @@ def write_lock(services) -> Iterator[None]:
     with flock.locked(services.state_dir / "write.lock", LOCK_TIMEOUT, busy):
         recover(services)
         yield
+
+
+def recover_at_start(services) -> bool:
+    """Finish or undo a killed write before anything reads the files (the index, a
+    request): an untracked half of a write must never be served. True if there was one."""
+    busy = "Another write is taking too long; try again"
+    with flock.locked(services.state_dir / "write.lock", LOCK_TIMEOUT, busy):
+        return recover(services)
 
 
 def _journal(services) -> Path:
