@@ -277,8 +277,8 @@ def test_a_sync_that_writes_nothing_never_passes_for_the_next_generation(query_r
     assert this.sync(paths=["posts/beta.md"], text=False).reindexed == 0
     gamma.write_text(gamma.read_text().replace("views: 1000", "views: 1001"))
     other.sync()  # the generation after the one `this` read
-    assert this.catalog().get("post", "gamma").data["views"] == 1001
-    assert this.catalog().get("post", "beta").data["views"] == 101
+    assert this.catalog().get("post", "gamma", None, EDITORS).data["views"] == 1001
+    assert this.catalog().get("post", "beta", None, EDITORS).data["views"] == 101
     other.close()
     this.close()
 
