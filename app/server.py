@@ -1,9 +1,19 @@
-"""The production server: gunicorn with threaded workers, each building its own app."""
+"""The production server: gunicorn with threaded workers, each building its own app, and the
+processes `vellum serve` runs beside it (the full-text indexer and the live process).
+
+`prepare` does what must happen before the first answer; `serve` starts the helpers, runs
+gunicorn, and stops every process it started however the server ends.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn import util
@@ -12,6 +22,11 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from vellum import create_app
 from vellum.api.envelope import HTTP_CODES
+from vellum.errors import SiteError
+from vellum.services import Vellum
+from vellum.settings_check import settings_problems
+from vellum.store import outbox, writes
+from vellum.store.indexer import SyncReport
 
 
 class JsonErrorWorker(ThreadWorker):
@@ -83,6 +98,70 @@ def check_address(host: str, port: int) -> None:
         ) from exc
 
 
-def run(config: dict[str, Any]) -> None:
-    """Serve until interrupted."""
-    VellumServer(config).run()
+@dataclass(frozen=True)
+class Prepared:
+    """A site ready to serve: the settings to serve it with and what its sync did."""
+
+    config: dict[str, Any]
+    title: str
+    report: SyncReport
+
+
+def prepare(config: dict[str, Any]) -> Prepared:
+    """Everything before the first answer, in order: the settings are right, the address is
+    free, a write killed half way is finished or undone (never indexed or served), the index
+    is current, and the commits made once the server answers are news. Raises SiteError or
+    ValueError with the reason; nothing is left running either way."""
+    services = Vellum(config)
+    try:
+        wrong = settings_problems(services.site)
+        if wrong:  # a server that starts on a wrong setting fails later, less clearly
+            lines = "\n".join(f"  {p}" for p in wrong)
+            raise SiteError(f"vellum.yml has settings to fix first:\n{lines}")
+        check_address(config["HOST"], config["PORT"])
+        writes.recover_at_start(services)
+        report = services.sync(text=False)
+        outbox.take_cursor(services)
+        services.repo.accept_pushes()  # writers may `git push` to this checked-out branch
+        served = {**config, "SITE": str(services.site.root)}
+        return Prepared(served, services.site.title, report)
+    finally:
+        services.close()
+
+
+def serve(config: dict[str, Any], announce: Callable[[str], None] = print) -> None:
+    """Serve until interrupted, with the helper processes beside the workers; a server that
+    stops, or fails to start, stops everything it started."""
+    helpers = start_helpers(config)
+    try:
+        announce(f"Serving on http://{config['HOST']}:{config['PORT']}/api")
+        VellumServer(config).run()
+    finally:
+        stop(helpers)
+
+
+def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:
+    """The processes beside the server: the full-text indexer and the live process."""
+    command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
+    # Full-text search fills in beside the server so lists and gets answer at once.
+    indexer = subprocess.Popen([*command, "index", "--text-only"])
+    # One watcher and one webhook dispatcher per site (vellum.live.leader); it stops by
+    # itself when this process is gone, however that happens.
+    remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
+    live_process = subprocess.Popen(
+        [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
+    )
+    return [indexer, live_process]
+
+
+def stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """Ask each process to stop, then kill those still running after `grace` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

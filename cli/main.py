@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 import orjson
 
+from vellum import server
 from vellum.auth import keys, oauth
 from vellum.auth import users as accounts
 from vellum.auth.limits import check_rate
@@ -19,7 +18,6 @@ from vellum.cli.common import _echo_json, json_option, open_site, site_services,
 from vellum.errors import VellumError
 from vellum.services import Vellum
 from vellum.site.config import load_config
-from vellum.store import outbox, writes
 
 
 @click.group()
@@ -63,73 +61,19 @@ def init(directory: Path) -> None:
 @click.pass_context
 def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll) -> None:
     """Serve SITE (default: --site) with a production WSGI server."""
-    from vellum.server import check_address, run
-    from vellum.settings_check import settings_problems
-
     overrides = {"SITE": site or ctx.obj["site"]}
     options = (("HOST", host), ("PORT", port), ("WORKERS", workers), ("REMOTE", remote))
-    for key, value in (*options, ("POLL", poll)):
-        if value is not None:
-            overrides[key] = value
+    overrides.update({key: value for key, value in (*options, ("POLL", poll)) if value is not None})
     try:
-        config = load_config(overrides)
-        services = Vellum(config)
-        wrong = settings_problems(services.site)
-        if wrong:  # a server that starts on a wrong setting fails later, less clearly
-            services.close()
-            lines = "\n".join(f"  {p}" for p in wrong)
-            raise click.ClickException(f"vellum.yml has settings to fix first:\n{lines}")
-        try:  # before anything starts: a server that cannot listen leaves nothing behind
-            check_address(config["HOST"], config["PORT"])
-        except ValueError:
-            services.close()
-            raise
-        # Before the first answer: a write killed half way is finished or undone (never
-        # indexed or served), and the commits made once the server answers are news.
-        writes.recover_at_start(services)
-        report = services.sync(text=False)
-        outbox.take_cursor(services)
-        services.repo.accept_pushes()  # writers may `git push` to this checked-out branch
-        services.close()
+        prepared = server.prepare(load_config(overrides))
     except (VellumError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    report = prepared.report
     click.echo(
-        f"Indexed {services.site.title}: {report.reindexed} parsed, {report.unchanged} unchanged "
+        f"Indexed {prepared.title}: {report.reindexed} parsed, {report.unchanged} unchanged "
         f"in {report.seconds:.2f}s"
     )
-    config = {**config, "SITE": str(services.site.root)}
-    helpers = _start_helpers(config)
-    click.echo(f"Serving on http://{config['HOST']}:{config['PORT']}/api")
-    try:
-        run(config)
-    finally:  # a server that stops, or fails to start, stops everything it started
-        _stop(helpers)
-
-
-def _start_helpers(config: dict) -> list[subprocess.Popen]:
-    """The processes beside the server: the full-text indexer and the live process."""
-    command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
-    # Full-text search fills in beside the server so lists and gets answer at once.
-    indexer = subprocess.Popen([*command, "index", "--text-only"])
-    # One watcher and one webhook dispatcher per site run beside the workers (vellum.live.leader).
-    remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
-    live_process = subprocess.Popen(
-        [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
-    )
-    return [indexer, live_process]
-
-
-def _stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
-    """Ask each process to stop, then kill those still running after `grace` seconds."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    server.serve(prepared.config, announce=click.echo)
 
 
 @cli.command()
