@@ -520,6 +520,8 @@ def test_answers_to_credentials_are_private_to_caches(app, anonymous, admin):
             assert answer.cache_control.private and not answer.cache_control.public
     public = anonymous.get("/api/post")
     assert public.status_code == 200 and not public.cache_control.private
+    # ... and says it varies with the credentials, so a cache never gives it to a key holder.
+    assert {"Authorization", "X-API-Key"} <= set(public.vary)
     # A file that is public to everyone stays private when a key fetched it.
     uploaded = anonymous.post(
         "/api/upload",

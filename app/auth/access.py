@@ -174,7 +174,10 @@ def init_app(app: Flask) -> None:
 
 def _private_when_personal(response: Response) -> Response:
     """An answer to a caller who sent credentials may hold what only they may see (drafts,
-    a key's own data): `Cache-Control: private`, so that no shared cache keeps it."""
+    a key's own data): `Cache-Control: private`, so that no shared cache keeps it. Every
+    answer varies with the credentials, so a cache never hands the anonymous answer (published
+    records only) to a caller who sent a key either."""
+    response.vary.update(("Authorization", "X-API-Key"))
     if _sent_credentials() and not response.cache_control.no_store:
         response.cache_control.public = False
         response.cache_control.private = True
