@@ -227,3 +227,16 @@ def test_wrong_lockout_settings_are_reported(tmp_path, runner, lockout, problem)
     result = runner.invoke(cli, ["--site", str(repo), "validate"])
     assert result.exit_code == 1
     assert f"vellum.yml: {problem}" in result.output.splitlines()
+
+
+def test_a_name_signs_in_and_locks_whatever_its_case(app, anonymous):
+    """Names are unique whatever their case: the sign-in finds the user, and the failures of
+    `ADA` and `Ada` count against one account, so case cannot multiply the guesses."""
+    users.create_user(state_of(app), "Ada", PASSWORD, "admin")
+    assert login(anonymous, "ada", PASSWORD).status_code == 200
+    for n, name in enumerate(["ada", "ADA", "Ada", "aDa", "adA"] * 2):
+        assert login(anonymous, name, f"guess {n}").status_code == 401, n
+    assert login(anonymous, "ADA", PASSWORD).status_code == 429
+    listed = anonymous.application.extensions["vellum"]
+    shown = users.with_failures(listed.state, users.list_users(listed.state), listed.lockout)
+    assert shown[0].failures.count == 10

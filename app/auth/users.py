@@ -256,7 +256,8 @@ def authenticate(
     """
     name = (name or "").strip()
     attempt = _start_attempt(state, name, lockout, ip)
-    rows = state.query("SELECT * FROM users WHERE name = ?", (name,))
+    # Names are unique whatever their case, so a sign-in finds its user whatever the case.
+    rows = state.query("SELECT * FROM users WHERE name = ? COLLATE NOCASE", (name,))
     stored = rows[0]["password_hash"] if rows else _DUMMY_HASH
     try:
         _HASHER.verify(stored, password or "")
@@ -299,8 +300,8 @@ def with_failures(state: StateStore, found: list[User], lockout: Lockout) -> lis
     counts = {row["name"]: row for row in rows}
     shown = []
     for user in found:
-        row = counts.get(user.name)
-        until = _locked_until(state.connection(), user.name, lockout) if row else None
+        row = counts.get(_failure_key(user.name))
+        until = _locked_until(state.connection(), _failure_key(user.name), lockout) if row else None
         failures = SignInFailures(
             row["n"] if row else 0,
             _moment(row["last"]) if row else None,
@@ -311,10 +312,15 @@ def with_failures(state: StateStore, found: list[User], lockout: Lockout) -> lis
     return shown
 
 
+def _failure_key(name: str) -> str:
+    """Failures count per name whatever its case, as sign-ins find the user whatever it is."""
+    return name[:FAILURE_NAME_LENGTH].lower()
+
+
 def _start_attempt(state: StateStore, name: str, lockout: Lockout, ip: str | None) -> int:
     """Refuse a locked name; else count this attempt as a failure until it succeeds, so
     that parallel guesses cannot slip in more than `attempts` checks between them."""
-    key, now = name[:FAILURE_NAME_LENGTH], time.time()
+    key, now = _failure_key(name), time.time()
     with state.transaction() as db:
         db.execute("DELETE FROM sign_in_failures WHERE at < ?", (now - lockout.seconds,))
         until = _locked_until(db, key, lockout, now)
@@ -330,7 +336,7 @@ def _start_attempt(state: StateStore, name: str, lockout: Lockout, ip: str | Non
 
 def _failed(state: StateStore, name: str, lockout: Lockout, ip: str | None) -> None:
     """Log a failed sign-in (its count was kept when it started), and the lock it causes."""
-    key = name[:FAILURE_NAME_LENGTH]
+    key = _failure_key(name)
     since = time.time() - lockout.seconds
     count = state.query(
         "SELECT COUNT(*) AS n FROM sign_in_failures WHERE name = ? AND at >= ?", (key, since)
