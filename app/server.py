@@ -8,6 +8,7 @@ gunicorn, and stops every process it started however the server ends.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -77,7 +78,21 @@ class VellumServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        _log_like_gunicorn()
         return create_app({**self.vellum_config, "SYNC_ON_START": False})
+
+
+def _log_like_gunicorn() -> None:
+    """Vellum's own log lines (failed sign-ins, repaired permissions, errors) reach the
+    server's log with a time, the worker's pid and their level, as gunicorn's lines do."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    )
+    logger = logging.getLogger("vellum")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def check_address(host: str, port: int) -> None:

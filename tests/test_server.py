@@ -323,3 +323,19 @@ def test_open_files_stay_flat_through_hundreds_of_writes(query_repo, tmp_path, m
         (opened_before, _), (opened_after, deleted_after) = before[pid], after[pid]
         assert opened_after - opened_before <= 8, (pid, before[pid], after[pid])
         assert deleted_after <= 6, (pid, before[pid], after[pid])
+
+
+def test_vellums_own_log_lines_reach_the_server_log_with_time_and_level(query_repo, tmp_path):
+    store = StateStore(tmp_path / "state")
+    users.create_user(store, "ada", "correct horse", "editor")
+    store.close()
+    log = tmp_path / "server.log"
+    with running_server(query_repo, tmp_path / "state", log) as (base, _):
+        body = {"username": "ada", "password": "a wrong guess"}
+        assert call("POST", f"{base}/api/auth/login", body)[0] == 401
+        deadline = time.monotonic() + 10
+        while "Failed sign-in for 'ada'" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+    line = next(x for x in log.read_text().splitlines() if "Failed sign-in for 'ada'" in x)
+    assert "[WARNING] vellum: Failed sign-in" in line and line.startswith("[20")
