@@ -156,12 +156,24 @@ def test_counts_leave_drafts_out_for_readers(readers, editor):
     for reader in readers:
         models = {m["name"]: m["count"] for m in reader.get("/api/models").get_json()["data"]}
         assert models == {"note": 1, "page": 3}
-        status = reader.get("/api/_status").get_json()["data"]["records"]
-        assert status == {"note": 1, "page": 3}
+        status = reader.get("/api/_status").get_json()["data"]
+        assert status["records"] == {"note": 1, "page": 3}
+        assert "records" not in status["index"]  # every file's count would count drafts
+    assert editor.get("/api/_status").get_json()["data"]["index"]["records"] == 5
     assert {m["name"]: m["count"] for m in editor.get("/api/models").get_json()["data"]} == {
         "note": 1,
         "page": 4,
     }
+
+
+def test_an_invalid_files_path_is_for_readers_of_drafts(app, repo, readers, editor):
+    """A file left out as invalid may be a draft: its path would name it."""
+    write_files(repo, {"pages/secret-launch.md": "---\ntitle: [unclosed\n---\n"})
+    app.extensions["vellum"].sync()
+    for reader in readers:
+        assert reader.get("/api/_status").get_json()["data"]["invalid"] == []
+    invalid = editor.get("/api/_status").get_json()["data"]["invalid"]
+    assert [p["path"] for p in invalid] == ["pages/secret-launch.md"]
 
 
 def test_filters_and_sorts_see_relations_as_readers_see_them(readers, editor):

@@ -38,18 +38,18 @@ def status() -> Response:
     v = vellum()
     catalog = v.catalog()
     audience = access.current().audience
+    # Invalid files and the count of every file may name or reveal drafts: editors only.
+    index = {"generation": catalog.generation, "text": "ready" if v.text_ready() else "building"}
+    if audience.drafts:
+        index["records"] = len(catalog.by_key)
     return json_response(
         {
             "data": {
                 "site": v.site.title,
                 "head": catalog.head,
                 "records": {name: catalog.count(name, audience) for name in sorted(v.site.models)},
-                "invalid": [p.as_dict() for p in v.problems()],
-                "index": {
-                    "generation": catalog.generation,
-                    "records": len(catalog.by_key),
-                    "text": "ready" if v.text_ready() else "building",
-                },
+                "invalid": [p.as_dict() for p in v.problems()] if audience.drafts else [],
+                "index": index,
                 "remote": remote_status(v.state) if v.config.get("REMOTE") else None,
                 "events": {
                     "processed": outbox.get_cursor(v.state) or None,
