@@ -147,3 +147,19 @@ def test_anonymous_sync_leaves_out_drafts(anonymous):
     created = anonymous.get("/api/sync").get_json()["data"]["created"]
     assert "gamma" not in [r["id"] for r in created]
     assert anonymous.get("/api/post/alpha/versions").status_code == 401
+
+
+def test_a_body_diff_breaks_lines_where_an_editor_does(app):
+    """A line or paragraph separator inside a line is text, not a line break."""
+    client = writer_key(app)
+    first = versions(client, "/api/post/beta")["data"][0]["version"]
+    body = "Page one\u2029still one\u2028same line\nTwo\n"
+    assert client.patch("/api/post/beta", json={"body": body}).status_code == 200
+    latest = versions(client, "/api/post/beta")["data"][0]["version"]
+    diff = client.get(f"/api/post/beta/diff?from={first}&to={latest}").get_json()["data"]
+    assert diff["body"].split("\n")[2:] == [
+        "@@ -1 +1,2 @@",
+        "-Beta is about typography and grids.",
+        "+Page one\u2029still one\u2028same line",
+        "+Two",
+    ]

@@ -13,6 +13,8 @@ from vellum.store import writes
 from vellum.store.catalog import render_markdown
 from vellum.store.records import Problem, Record, parse
 
+LINE_END = re.compile(r"\r\n|\r|\n")
+
 SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
 
 
@@ -71,14 +73,23 @@ def diff(services, model_name: str, record_id: str, old: str, new: str, locale=N
     }
     body = "\n".join(
         difflib.unified_diff(
-            (before.body or "").splitlines(),
-            (after.body or "").splitlines(),
+            _lines(before.body),
+            _lines(after.body),
             fromfile=f"{path}@{old_commit[:7]}",
             tofile=f"{path}@{new_commit[:7]}",
             lineterm="",
         )
     )
     return {"from": old_commit, "to": new_commit, "changes": changes, "body": body}
+
+
+def _lines(text: str | None) -> list[str]:
+    """A body's lines as a text editor sees them: only \n, \r\n and \r end one (not the form
+    feeds and separators `str.splitlines` also breaks on)."""
+    lines = LINE_END.split(text) if text else []
+    if lines and lines[-1] == "":  # a final line end ends the last line; it starts none
+        lines.pop()
+    return lines
 
 
 def restore(services, model_name: str, record_id: str, version: str, author, locale=None):
