@@ -683,3 +683,20 @@ def test_an_unsupported_response_type_goes_back_to_the_client(app, web_app):
     returned = parse_qs(urlsplit(answer.location).query)
     assert returned["error"] == ["unsupported_response_type"]
     assert returned["state"] == ["s-123"]
+
+
+def sign_in_form(name: str, csrf: str) -> dict:
+    return {"action": "sign_in", "username": name, "password": "x" * 12, "csrf_token": csrf}
+
+
+def test_the_authorize_form_takes_ten_posts_a_minute_from_one_address(app, web_app):
+    """Each sign-in on the page spins Argon2: one address gets ten form posts a minute."""
+    browser = app.test_client()
+    url = authorize_url(web_app, pkce()[1])
+    page = browser.get(url)
+    answers = [  # a name each, so that no account's own lockout is what answers 429
+        browser.post(url, data=sign_in_form(f"guesser{n}", csrf_of(page))).status_code
+        for n in range(11)
+    ]
+    assert 429 not in answers[:10] and answers[10] == 429
+    assert browser.get(url).status_code == 200  # reading the page costs nothing of it

@@ -268,7 +268,9 @@ def exempt(app: Flask, blueprint: Blueprint) -> None:
         limiter.exempt(blueprint, flags=flags | ExemptionScope.DESCENDENTS)
 
 
-def limit_view(app: Flask, endpoint: str, limit: str) -> None:
-    """Give one registered view its own limit (a route limit counts only in its wrapper)."""
+def limit_view(app: Flask, endpoint: str, limit: str, methods: list[str] | None = None) -> None:
+    """Give one registered view its own limit, for `methods` (all when None). The wrapped
+    function must replace the registered one: a limit counts only inside its wrapper."""
     for limiter in app.extensions.get("limiter", ()):
-        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
+        wrapped = limiter.limit(limit, methods=methods)(app.view_functions[endpoint])
+        app.view_functions[endpoint] = wrapped

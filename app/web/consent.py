@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
 
-from vellum.auth import access, grants, oauth, users
+from vellum.auth import access, grants, limits, oauth, users
 from vellum.auth.grants import AuthorizationRequest, Target
 from vellum.auth.oauth import OAuthError
 from vellum.context import vellum
@@ -32,8 +32,7 @@ SCOPE_LABELS = {
 def init_app(app: Flask) -> None:
     """Mount /oauth/authorize, with a tighter budget for its form posts."""
     app.register_blueprint(pages, url_prefix="/oauth")
-    for limiter in app.extensions.get("limiter", ()):
-        limiter.limit(FORM_LIMIT, methods=["POST"])(authorize)
+    limits.limit_view(app, "oauth_pages.authorize", FORM_LIMIT, methods=["POST"])
 
 
 @pages.route("/authorize", methods=["GET", "POST"])
