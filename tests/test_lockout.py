@@ -88,7 +88,8 @@ def test_an_unknown_name_gets_the_same_answers(strict):
     answers = {}
     for name in ("ada", "nobody"):
         seen = [login(client, name, "a wrong guess") for _ in range(4)]
-        answers[name] = [(r.status_code, r.get_json()) for r in seen]
+        # The same answers, but for the countdown, which may tick between the two names.
+        answers[name] = [(r.status_code, re.sub(r"\d+", "N", r.get_data(True))) for r in seen]
         assert int(seen[-1].headers["Retry-After"]) <= 60
     assert answers["ada"] == answers["nobody"]
     assert [status for status, _ in answers["ada"]] == [401, 401, 401, 429]
