@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vellum import api
 from vellum.auth import access, limits, tokens
@@ -24,6 +25,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         writes.recover_at_start(services)  # a killed write's files are never indexed
         services.sync(text=settings["TEXT_INDEX"] == "inline")
     app = Flask(__name__)
+    if settings["PROXIES"]:  # the client's address and scheme, as the proxies saw them
+        hops = settings["PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     secret = services.state.secret("signing", settings["SECRET_KEY"])
     app.config.update(SECRET_KEY=secret, JSON_SORT_KEYS=False)
     app.extensions["vellum"] = services

@@ -214,6 +214,23 @@ def test_key_ip_allow_list(app, anonymous):
     assert inside.status_code == 200
 
 
+def test_behind_trusted_proxies_the_client_address_is_the_forwarded_one(query_repo, tmp_path):
+    """With VELLUM_PROXIES=1 a key's IP list sees the client the proxy saw; without it, a
+    client cannot forge X-Forwarded-For into the list."""
+    forwarded = {"X-Forwarded-For": "10.1.2.3"}
+    for proxies, status in ((0, 403), (1, 200)):
+        application = build_app(query_repo, tmp_path / f"state{proxies}", PROXIES=proxies)
+        try:
+            store = application.extensions["vellum"].state
+            _, secret = keys.create_key(store, "office", ["read"], allowed_ips=["10.0.0.0/8"])
+            answer = application.test_client().get(
+                "/api/post", headers={**bearer(secret), **forwarded}
+            )
+            assert answer.status_code == status, proxies
+        finally:
+            application.extensions["vellum"].close()
+
+
 def test_key_usage_limit(app, anonymous):
     _, secret = keys.create_key(state_of(app), "trial", ["read"], usage_limit=2)
     assert [anonymous.get("/api/post", headers=bearer(secret)).status_code for _ in range(3)] == [

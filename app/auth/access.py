@@ -59,7 +59,7 @@ def anonymous(public_read: bool) -> Principal:
 
 
 def client_ip() -> str | None:
-    """The peer address (a proxy in front of Vellum should set it with ProxyFix)."""
+    """The client address: the peer, or with VELLUM_PROXIES what the trusted proxies saw."""
     return request.remote_addr
 
 

@@ -114,6 +114,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Let webhooks reach private, link-local and loopback addresses (off: refused).",
         parse_bool,
     ),
+    Setting(
+        "PROXIES",
+        0,
+        "Proxies in front of Vellum whose X-Forwarded-For/-Proto/-Host to trust (0: none).",
+        parse_count,
+    ),
     Setting("REMOTE", None, "A Git remote to pull from and push API writes to.", parse_optional),
     Setting("POLL", 0.0, "Seconds between fetches of REMOTE (0: only on a push webhook).", float),
     Setting(
