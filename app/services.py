@@ -13,7 +13,8 @@ from typing import Any
 from vellum.auth import users
 from vellum.errors import SiteError
 from vellum.graphql import names as graphql_names
-from vellum.query.lists import ListQuery, Page, run_list
+from vellum.query.lists import ListQuery
+from vellum.query.run import Page, run_list
 from vellum.settings_check import settings_problems
 from vellum.site.audience import Audience
 from vellum.site.config import load_config

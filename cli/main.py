@@ -13,7 +13,7 @@ from vellum.auth import keys, oauth
 from vellum.auth import users as accounts
 from vellum.auth.limits import check_rate
 from vellum.auth.users import ROLES
-from vellum.cli import live, records
+from vellum.cli import live, reads, records
 from vellum.cli.common import _echo_json, json_option, open_site, site_services, with_site
 from vellum.errors import VellumError
 from vellum.services import Vellum
@@ -133,107 +133,6 @@ def validate(services: Vellum, as_json: bool) -> None:
             click.echo("All records are valid.")
     if problems:
         sys.exit(1)
-
-
-@cli.command()
-@click.argument("query")
-@click.option("--model", "models", multiple=True, help="Only this model (repeatable).")
-@click.option("--limit", type=int, default=10, show_default=True)
-@click.option("--locale", default=None)
-@json_option
-@with_site
-def search(services: Vellum, query: str, models, limit: int, locale, as_json: bool) -> None:
-    """Full-text search across models."""
-    from vellum.query.lists import parse_search_query
-    from vellum.site.audience import EDITORS
-
-    args = {"q": [query], "limit": [str(limit)]}
-    if locale:
-        args["locale"] = [locale]
-    parsed = parse_search_query(services.catalog(), args, EDITORS)  # the repository's owner
-    page, total = services.search(
-        parsed.q,
-        limit=parsed.limit,
-        offset=0,
-        locale=parsed.locale,
-        audience=parsed.audience,
-        models=list(models) or None,
-    )
-    if as_json:
-        rows = [{"id": r.id, "type": r.model, "score": s, "snippet": sn} for r, s, sn in page]
-        _echo_json({"data": rows, "meta": {"total": total}})
-        return
-    for rec, score, _ in page:
-        title = rec.data.get("title") or rec.data.get("name") or rec.id
-        click.echo(f"{rec.model}/{rec.id}\t{score:.2f}\t{title}")
-    click.echo(f"{total} match(es)", err=True)
-
-
-@cli.command(name="list")
-@click.argument("model")
-@click.option("--filter", "filters", multiple=True, help="field=value or field[$op]=value.")
-@click.option("--sort", default=None, help="e.g. -publishedAt,title")
-@click.option("--limit", type=int, default=20, show_default=True)
-@click.option("--offset", type=int, default=0, show_default=True)
-@click.option("--locale", default=None)
-@click.option("--fields", default=None, help="Comma-separated fields to show.")
-@click.option("--populate", default=None, help="Relations to embed, or *.")
-@click.option("-q", "q", default=None, help="Full-text words within the model.")
-@json_option
-@with_site
-def list_command(services: Vellum, model: str, filters, as_json: bool, **options) -> None:
-    """List records of MODEL, filtered, sorted and paginated like GET /api/MODEL."""
-    from vellum.query.lists import parse_list_query, to_json
-    from vellum.site.audience import EDITORS
-
-    args = {k: [str(v)] for k, v in options.items() if v is not None}
-    for item in filters:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"expected field=value, got {item!r}", param_hint="--filter")
-        name, bracket, rest = key.partition("[")  # views[$gt] → filter[views][$gt]
-        args.setdefault(f"filter[{name}]{bracket}{rest}", []).append(value)
-    catalog = services.catalog()
-    query = parse_list_query(catalog, model, args, EDITORS)  # the repository's owner
-    page = services.list(model, query)
-    rows = [to_json(catalog, r, query) for r in page.records]
-    if as_json:
-        _echo_json({"data": rows, "meta": page.meta})
-        return
-    for row in rows:
-        title = row.get("title") or row.get("name") or ""
-        click.echo(f"{row['id']}\t{title}")
-    click.echo(f"{len(rows)} of {page.total}", err=True)
-
-
-@cli.command()
-@click.argument("model")
-@click.argument("record_id")
-@click.option("--locale", default=None)
-@click.option("--populate", default=None)
-@json_option
-@with_site
-def get(services: Vellum, model: str, record_id: str, locale, populate, as_json: bool) -> None:
-    """Show one record."""
-    from vellum.query.lists import get_record, parse_list_query, to_json
-    from vellum.site.audience import EDITORS
-
-    catalog = services.catalog()
-    args = {k: [v] for k, v in (("locale", locale), ("populate", populate)) if v}
-    query = parse_list_query(catalog, model, args, EDITORS)  # the repository's owner
-    rec = get_record(catalog, model, record_id, query.locale, query.audience)
-    row = to_json(catalog, rec, query)
-    if as_json:
-        _echo_json({"data": row})
-        return
-    for key, value in row.items():
-        if key not in {"body", "html"}:
-            click.echo(
-                f"{key}: {orjson.dumps(value).decode() if not isinstance(value, str) else value}"
-            )
-    if row.get("body"):
-        click.echo("")
-        click.echo(row["body"])
 
 
 @cli.group()
@@ -462,7 +361,7 @@ def apps_remove(ctx, client_id: str) -> None:
     click.echo(f"Removed application {client.name} ({client.id}).")
 
 
-for command in records.COMMANDS + live.COMMANDS:
+for command in reads.COMMANDS + records.COMMANDS + live.COMMANDS:
     cli.add_command(command)
 
 

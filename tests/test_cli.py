@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import git, make_repo, write_files
 from vellum import create_app
 from vellum.cli.main import cli
+from vellum.cli.reads import filter_option
+from vellum.query.filters import Filter
+from vellum.services import Vellum
+from vellum.site.config import load_config
 
 
 def run(runner, site, *args):
@@ -106,6 +112,67 @@ def test_list_refuses_what_the_api_refuses(runner, query_repo):
     assert result.exit_code == 1
     assert "filter[nope]: unknown field 'nope' in post" in result.output
     assert run(runner, query_repo, "list", "ghost").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (["author.name=Jane Doe"], ["alpha", "epsilon", "gamma"]),
+        (["author[name][$eq]=John Roe"], ["beta", "delta"]),
+        (["id[$in]=gamma, alpha"], ["alpha", "gamma"]),
+        (["views[$lt]=50", "tags=git"], ["alpha"]),
+        (["title[$contains]=ALP"], ["alpha"]),
+        (["publishedAt[$gte]=2024-06-01"], ["beta", "gamma"]),
+        (["featured=true", "status[$ne]=draft"], ["alpha"]),
+    ],
+)
+def test_list_filters_as_the_api_does(runner, query_repo, filters, expected):
+    options = [arg for item in filters for arg in ("--filter", item)]
+    result = run(runner, query_repo, "list", "post", *options, "--sort", "id", "--json")
+    assert [r["id"] for r in json.loads(result.output)["data"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("option", "code", "message"),
+    [
+        ("views", 2, "expected field=value or field[$op]=value, got 'views'"),
+        ("views[$gt=1", 2, "expected field=value or field[$op]=value"),
+        ("views[$gt]=abc", 1, "filter[views][$gt]: expected a number, got 'abc'"),
+        ("views[$like]=1", 1, "filter[views][$like]: unknown operator '$like'"),
+        ("author.nope=x", 1, "filter[author.nope]: unknown field 'nope' in person"),
+    ],
+)
+def test_a_wrong_filter_option_is_refused_naming_it(runner, query_repo, option, code, message):
+    result = run(runner, query_repo, "list", "post", "--filter", option)
+    assert result.exit_code == code and message in result.output
+
+
+def test_filter_options_are_typed_filters(query_repo, tmp_path):
+    services = Vellum(load_config({"SITE": str(query_repo), "STATE_DIR": str(tmp_path / "s")}))
+    try:
+        catalog = services.catalog()
+        assert filter_option(catalog, "post", "views[$gt]=100") == Filter(
+            ("views",), "$gt", 100, "filter[views][$gt]"
+        )
+        assert filter_option(catalog, "post", "author[name]=Jane Doe") == Filter(
+            ("author", "name"), "$eq", "Jane Doe", "filter[author][name]"
+        )
+    finally:
+        services.close()
+
+
+def test_list_pages_shows_fields_and_embeds_relations(runner, query_repo):
+    result = run(
+        runner, query_repo, "list", "post", "--sort", "title", "--offset", "1", "--limit", "1",
+        "--fields", "title,author", "--populate", "author", "--locale", "fr", "--json",
+    )  # fmt: skip
+    body = json.loads(result.output)
+    assert body["meta"] == {"total": 5, "limit": 1, "offset": 1, "hasMore": True, "locale": "fr"}
+    [row] = body["data"]
+    assert (row["id"], row["title"], row["author"]["name"]) == ("beta", "Beta", "John Roe")
+    assert set(row) == {"id", "type", "title", "author"}
+    over = run(runner, query_repo, "list", "post", "--limit", "101")
+    assert over.exit_code == 1 and "limit: must be between 0 and 100, got 101" in over.output
 
 
 def test_get_and_search(runner, query_repo):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 
 from vellum.api.envelope import json_object, json_response
+from vellum.api.params import parse_int
 from vellum.auth import access, keys, tokens, users
 from vellum.auth.limits import check_rate
 from vellum.context import vellum
 from vellum.errors import BadRequest, Detail, Unauthorized, ValidationError
-from vellum.query.lists import parse_int
 
 accounts = Blueprint("accounts", __name__)
 

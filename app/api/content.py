@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, request
 
 from vellum.api.envelope import json_object, json_response
+from vellum.api.params import parse_content_query
 from vellum.auth import access
 from vellum.context import vellum
 from vellum.query import content
@@ -35,7 +36,7 @@ def list_content() -> Response:
     """Records of every model, filtered, sorted and paged as a model's list is."""
     v = vellum()
     audience = access.current().audience
-    query = content.parse_content_query(v.catalog(), request.args.to_dict(flat=False), audience)
+    query = parse_content_query(v.catalog(), request.args.to_dict(flat=False), audience)
     page = content.list_content(v, query)
     return json_response({"data": [_shape(r) for r in page.records], "meta": page.meta})
 

@@ -14,7 +14,7 @@ from vellum.auth import access
 from vellum.auth.access import Principal
 from vellum.context import vellum
 from vellum.errors import RateLimited, ServiceUnavailable
-from vellum.query.lists import visible_fields
+from vellum.query.render import visible_fields
 from vellum.site.audience import Audience
 from vellum.store import outbox
 from vellum.store.events import check_custom

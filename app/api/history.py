@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 
 from vellum.api.envelope import json_object, json_response
+from vellum.api.params import parse_int
 from vellum.auth import access
 from vellum.context import vellum
 from vellum.errors import InvalidParameter
-from vellum.query.lists import ListQuery, parse_int, to_json
+from vellum.query.lists import ListQuery
+from vellum.query.render import to_json
 from vellum.store import history, sync
 
 api_history = Blueprint("history", __name__)

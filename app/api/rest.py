@@ -7,11 +7,13 @@ import hashlib
 from flask import Blueprint, Flask, Response, request
 
 from vellum.api.envelope import json_response
+from vellum.api.params import parse_list_query, parse_search_query
 from vellum.auth import access
 from vellum.context import vellum
 from vellum.errors import InvalidParameter
 from vellum.live.remote import remote_status
-from vellum.query.lists import get_record, parse_list_query, parse_search_query, to_json
+from vellum.query.render import to_json
+from vellum.query.run import get_record
 from vellum.store import outbox
 
 api = Blueprint("api", __name__)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 
 from vellum.api.envelope import json_object, json_response
+from vellum.api.params import parse_int
 from vellum.auth import access
 from vellum.context import vellum
 from vellum.live import deliveries, webhooks
-from vellum.query.lists import parse_int
 
 api_webhooks = Blueprint("webhooks", __name__)
 

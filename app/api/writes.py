@@ -7,7 +7,8 @@ from flask import Blueprint, Flask, Response, request
 from vellum.api.envelope import json_body, json_object, json_response
 from vellum.auth import access
 from vellum.context import vellum
-from vellum.query.lists import ListQuery, to_json
+from vellum.query.lists import ListQuery
+from vellum.query.render import to_json
 from vellum.store import writes
 
 api_writes = Blueprint("writes", __name__)

@@ -18,7 +18,9 @@ from vellum.graphql.types import (
     plain,
 )
 from vellum.query import content
-from vellum.query.lists import FilterGroup, parse_search_query, visible_data
+from vellum.query.filters import FilterGroup
+from vellum.query.lists import search_query, sort_keys
+from vellum.query.render import visible_data
 from vellum.store import writes
 from vellum.store.records import Record
 
@@ -138,20 +140,28 @@ def _content(root, info, id: str, type: str | None = None) -> Record:
     return ctx.level([rec], rec.locale)[0]
 
 
-def _contents(root, info, filter=None, **args) -> list[Record]:
+def _contents(
+    root, info, filter=None, sort=None, limit=None, offset=None, q=None, locale=None
+) -> list[Record]:
     ctx = info.context
     ctx.check("read")
-    params = {k: [str(v)] for k, v in args.items() if v is not None}
-    query = content.content_query(ctx.catalog, to_content_filters(filter), params, ctx.audience)
+    query = content.content_query(
+        ctx.catalog,
+        filters=to_content_filters(filter),
+        sort=sort_keys(sort),
+        limit=limit,
+        offset=offset,
+        q=q,
+        locale=locale,
+        audience=ctx.audience,
+    )
     return ctx.level(content.list_content(ctx.services, query).records, query.locale)
 
 
 def _search(root, info, q: str, limit: int | None = None, locale: str | None = None) -> list:
     ctx = info.context
     ctx.check("read")
-    params = {"q": [q], "limit": [str(limit) if limit is not None else ""]}
-    params["locale"] = [locale or ""]
-    query = parse_search_query(ctx.catalog, params, ctx.audience)
+    query = search_query(ctx.catalog, q, limit=limit, locale=locale, audience=ctx.audience)
     page, _ = ctx.services.search(
         query.q, limit=query.limit, offset=0, locale=query.locale, audience=ctx.audience
     )

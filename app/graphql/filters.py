@@ -14,7 +14,7 @@ from vellum.graphql.types import (
     operator_input,
     plain,
 )
-from vellum.query.lists import Filter, FilterGroup, make_filter
+from vellum.query.filters import Filter, FilterGroup, make_filter
 from vellum.site.models import Field
 from vellum.store.catalog import Catalog
 

@@ -5,7 +5,7 @@ The names come from vellum.graphql.names, which also decides which models can ha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import graphene
@@ -13,7 +13,9 @@ import graphene
 from vellum.graphql.filters import enum_filter, filter_input, to_filters
 from vellum.graphql.names import enum_key, type_name, usable_fields
 from vellum.graphql.types import SCALARS, DateTime, Media, PageInfo, Version
-from vellum.query.lists import get_record, parse_int, parse_list_query, shown_relation
+from vellum.query.lists import MAX_OFFSET, check_int, check_locale, list_query, sort_keys
+from vellum.query.render import shown_relation
+from vellum.query.run import get_record
 from vellum.site.models import Field, Model
 from vellum.store import history, media
 from vellum.store.records import Record
@@ -167,8 +169,7 @@ def _media(name: str):
 
 def _versions(rec: Record, info, limit: int = 20, offset: int = 0) -> list[dict]:
     info.context.check("read:drafts")  # as REST's /versions, with its bounds
-    args = {"limit": [str(limit)], "offset": [str(offset)]}
-    limit, offset = parse_int(args, "limit", 20, 1, 100), parse_int(args, "offset", 0, 0, None)
+    limit, offset = check_int("limit", limit, 1, 100), check_int("offset", offset, 0, MAX_OFFSET)
     found = history.versions(info.context.services, rec.model, rec.id, rec.locale, limit, offset)
     return found["data"]
 
@@ -210,20 +211,30 @@ def _get(model: str):
     def resolve(root, info, id: str, locale: str | None = None) -> Record:
         ctx = info.context
         ctx.check("read")
-        query = parse_list_query(ctx.catalog, model, {"locale": [locale or ""]}, ctx.audience)
-        rec = get_record(ctx.catalog, model, id, query.locale, ctx.audience)
-        return ctx.level([rec], query.locale)[0]
+        locale = check_locale(ctx.catalog, locale)
+        rec = get_record(ctx.catalog, model, id, locale, ctx.audience)
+        return ctx.level([rec], locale)[0]
 
     return resolve
 
 
 def _list(model: str):
-    def resolve(root, info, filter=None, **args) -> dict:
+    def resolve(
+        root, info, filter=None, sort=None, limit=None, offset=None, q=None, locale=None
+    ) -> dict:
         ctx = info.context
         ctx.check("read")
-        params = {k: [str(v)] for k, v in args.items() if v is not None}
-        query = parse_list_query(ctx.catalog, model, params, ctx.audience)
-        query = replace(query, filters=to_filters(ctx.catalog, model, filter))
+        query = list_query(
+            ctx.catalog,
+            model,
+            filters=to_filters(ctx.catalog, model, filter),
+            sort=sort_keys(sort),
+            limit=limit,
+            offset=offset,
+            q=q,
+            locale=locale,
+            audience=ctx.audience,
+        )
         page = ctx.services.list(model, query)
         return {
             "nodes": ctx.level(page.records, query.locale),

@@ -1,38 +1,20 @@
 """The model-agnostic content API: any record as a `Content`, across models, by bare id.
 
 GraphQL (`content`, `contents`, `createContent` …) and REST (`/api/content`) both call
-these functions; filters run through the one query layer (vellum.query.lists).
+these functions; lists are ListQuery values like a model's (vellum.query.lists).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from vellum.errors import BadRequest, Detail, InvalidParameter, RecordNotFound, ValidationError
-from vellum.query.lists import (
-    DEFAULT_LIMIT,
-    FILTER_KEY,
-    MAX_LIMIT,
-    OPERATORS,
-    Filter,
-    ListQuery,
-    Page,
-    check_conditions,
-    check_values,
-    condition,
-    count_filters,
-    first_value,
-    limits_in_force,
-    parse_int,
-    parse_locale,
-    parse_sort,
-    sorter,
-    typed_operand,
-    value_of,
-    visible_data,
-)
+from vellum.query.filters import Filter, FilterGroup, check_operator, operand
+from vellum.query.lists import ListQuery, check_sort, window
+from vellum.query.render import visible_data
+from vellum.query.run import Page, condition, sorter, value_of
 from vellum.site.audience import EDITORS, Audience
 from vellum.site.models import Field
 from vellum.store import writes
@@ -52,51 +34,33 @@ FILTERABLE = ("type", "id", "status", "createdAt", "updatedAt")
 INPUT_KEYS = {"type", "id", "title", "body", "status", "data", "locale", "message"}
 
 
-def content_filter(name: str, op: str, value: Any, param: str) -> Filter:
-    """One condition of a ContentFilter (type, id, status, createdAt, updatedAt)."""
+def content_filter(name: str, op: str, value: Any, param: str | None = None) -> Filter:
+    """One condition on any record (type, id, status, createdAt, updatedAt), its value typed
+    or text as make_filter takes it."""
+    param = param or name
     if name not in FILTERABLE:
         raise InvalidParameter(param, f"content filters on {', '.join(FILTERABLE)}, not {name!r}")
-    if op not in OPERATORS:
-        raise InvalidParameter(param, f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
-    return Filter((name,), op, typed_operand(CONTENT_FIELDS[name], op, value, param), param)
-
-
-def parse_content_query(
-    catalog: Catalog, args: Mapping[str, list[str]], audience: Audience
-) -> ListQuery:
-    """REST's /api/content parameters (filter[type]=…, sort, limit, offset, q) as a ListQuery."""
-    limits = limits_in_force(catalog.site)
-    check_conditions("filter", count_filters(args), limits)
-    filters = []
-    for key, values in args.items():
-        match = FILTER_KEY.match(key)
-        if not match:
-            if key.startswith("filter"):
-                raise InvalidParameter(key, "expected filter[field]=value or filter[field][$op]=…")
-            continue
-        parts = match.group(1)[1:-1].split("][")
-        op = parts.pop() if len(parts) == 2 and parts[-1].startswith("$") else "$eq"
-        if len(parts) != 1:
-            raise InvalidParameter(key, "expected filter[field] or filter[field][$op]")
-        for raw in values:
-            if op in {"$in", "$nin"}:
-                check_values(key, raw.count(",") + 1, limits)
-            value = raw.split(",") if op in {"$in", "$nin"} else raw
-            filters.append(content_filter(parts[0], op, value, key))
-    return content_query(catalog, filters, args, audience)
+    check_operator(op, param)
+    return Filter((name,), op, operand(CONTENT_FIELDS[name], op, value, param), param)
 
 
 def content_query(
-    catalog: Catalog, filters: list, args: Mapping[str, list[str]], audience: Audience
+    catalog: Catalog,
+    *,
+    filters: Iterable[Filter | FilterGroup] = (),
+    sort: Iterable[tuple[str, bool]] = (),
+    limit: int | None = None,
+    offset: int | None = None,
+    q: str | None = None,
+    locale: str | None = None,
+    audience: Audience,
 ) -> ListQuery:
-    """Paging, sort, q and locale checked exactly as a model's list checks them."""
+    """A checked query across models (filters from content_filter), paged, ordered and
+    localised exactly as a model's list is."""
     return ListQuery(
         filters=tuple(filters),
-        sort=parse_sort(CONTENT_FIELDS, first_value(args, "sort")),
-        limit=parse_int(args, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
-        offset=parse_int(args, "offset", 0, 0, None),
-        q=(first_value(args, "q") or "").strip() or None,
-        locale=parse_locale(catalog, first_value(args, "locale")),
+        sort=check_sort(CONTENT_FIELDS, sort),
+        **window(catalog, limit, offset, q, locale),
         audience=audience,
     )
 
