@@ -18,6 +18,7 @@ from vellum.settings_check import config_problems, settings_problems
 from vellum.site.audience import Audience
 from vellum.site.config import load_config
 from vellum.site.models import Field
+from vellum.site.schema import ConfigError
 from vellum.site.site import CONFIG_FILE, Site, load_site
 from vellum.store.catalog import Catalog, plain_text
 from vellum.store.git import GitRepo
@@ -149,7 +150,8 @@ class Vellum:
     def refresh_site(self) -> bool:
         """Reload vellum.yml if it changed on disk; True when the site was replaced.
 
-        A broken vellum.yml keeps the previous site (and `vellum validate` says why).
+        A broken vellum.yml keeps the previous site (and `vellum validate` says why): one
+        that is not YAML, or breaks its schema anywhere (a typo in a key, a wrong type).
         """
         stamp = _stamp(self.site.root / CONFIG_FILE)
         if stamp == self._site_stamp:
@@ -157,6 +159,9 @@ class Vellum:
         self._site_stamp = stamp
         try:
             site = load_site(self.site.root)
+            wrong = site.setting_problems()
+            if wrong:
+                raise ConfigError(wrong)
         except SiteError as exc:
             log.warning("vellum.yml changed but cannot be loaded, keeping the old one: %s", exc)
             self.site_error = exc

@@ -156,7 +156,9 @@ class Section(BaseModel):
 class FieldSpec(Section):
     """One field of a model: `{type: string, required: true}`, or just its type: `string`."""
 
-    type: Annotated[FieldType, Says("{parent}: type must be one of " + ", ".join(FIELD_TYPES))]
+    type: Annotated[FieldType, Says("{parent}: type must be one of " + ", ".join(FIELD_TYPES))] = (
+        Field(description="What its values are.")
+    )
     required: StrictBool = Field(False, description="A record without it is invalid.")
     default: Any = Field(None, description="The value a record without the field gets.")
     unique: StrictBool = Field(False, description="No two records of the model share a value.")
@@ -353,7 +355,13 @@ class SiteConfig(Section):
     title: Text | None = Field(None, description="The site's name (default: its folder's).")
     description: Text | None = Field(None, description="What the site is about.")
     models: Annotated[dict[ModelName, ModelSpec], BeforeValidator(_or_empty)] = Field(
-        default_factory=dict, description="The models by name."
+        default_factory=dict,
+        description="The models by name.",
+        # For editors: a name the API uses, or one no model may have, is marked at once.
+        json_schema_extra={
+            "additionalProperties": False,
+            "propertyNames": {"not": {"enum": sorted(RESERVED_NAMES)}},
+        },
     )
     locales: Annotated[tuple[Text, ...], BeforeValidator(_or_empty)] = Field(
         (), description="The locales records may have: a file `id.<locale>.md` is one."
