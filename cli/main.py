@@ -192,6 +192,14 @@ def validate(services: Vellum, as_json: bool) -> None:
 
 
 @cli.command()
+def schema() -> None:
+    """Print vellum.yml's JSON Schema, for editors (see the README: editing vellum.yml)."""
+    from vellum.site.schema import json_schema
+
+    _echo_json(json_schema())
+
+
+@cli.command()
 @click.argument("query")
 @click.option("--model", "models", multiple=True, help="Only this model (repeatable).")
 @click.option("--limit", type=int, default=10, show_default=True)
