@@ -15,10 +15,11 @@ from vellum.errors import SiteError
 from vellum.graphql import names as graphql_names
 from vellum.query.lists import ListQuery
 from vellum.query.run import Page, run_list
-from vellum.settings_check import settings_problems
+from vellum.settings_check import config_problems, settings_problems
 from vellum.site.audience import Audience
 from vellum.site.config import load_config
 from vellum.site.models import Field
+from vellum.site.schema import ConfigError
 from vellum.site.site import CONFIG_FILE, Site, load_site
 from vellum.store.catalog import Catalog, plain_text
 from vellum.store.git import GitRepo
@@ -119,7 +120,7 @@ class Vellum:
         self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
         self._text_checked = False
-        self.site_error: str | None = None  # why a changed vellum.yml could not be loaded
+        self.site_error: SiteError | None = None  # why a changed vellum.yml could not be loaded
         # False from a reload of vellum.yml until catalog() checked the index's models
         # against it, whoever reloaded it (a webhook listing does too).
         self._models_checked = True
@@ -132,21 +133,26 @@ class Vellum:
 
     @property
     def public_read(self) -> bool:
-        """Whether anonymous requests may read published records (vellum.yml auth.public_read)."""
-        return bool((self.site.settings.get("auth") or {}).get("public_read", False))
+        """Whether anonymous requests may read published records (vellum.yml auth.public_read);
+        while it is wrong no one may (validate says why)."""
+        try:
+            return self.site.setting("auth", "public_read")
+        except SiteError:
+            return False
 
     @property
     def lockout(self) -> users.Lockout:
         """vellum.yml's auth.lockout; while it is wrong the defaults hold (validate says why)."""
         try:
-            return users.lockout_of(self.site.settings)
+            return users.lockout_of(self.site)
         except SiteError:
             return users.Lockout()
 
     def refresh_site(self) -> bool:
         """Reload vellum.yml if it changed on disk; True when the site was replaced.
 
-        A broken vellum.yml keeps the previous site (and `vellum validate` says why).
+        A broken vellum.yml keeps the previous site (and `vellum validate` says why): one
+        that is not YAML, or breaks its schema anywhere (a typo in a key, a wrong type).
         """
         stamp = _stamp(self.site.root / CONFIG_FILE)
         if stamp == self._site_stamp:
@@ -154,9 +160,12 @@ class Vellum:
         self._site_stamp = stamp
         try:
             site = load_site(self.site.root)
+            wrong = site.setting_problems()
+            if wrong:
+                raise ConfigError(wrong)
         except SiteError as exc:
             log.warning("vellum.yml changed but cannot be loaded, keeping the old one: %s", exc)
-            self.site_error = exc.message
+            self.site_error = exc
             return False
         self.site, self.site_error = site, None
         self._models_checked = False
@@ -231,10 +240,10 @@ class Vellum:
         """Everything `vellum validate` reports: wrong settings in vellum.yml, folders
         that are not served, invalid files, then models GraphQL leaves out."""
         catalog = self.catalog()  # reloads vellum.yml if it changed
-        kept = []
-        if self.site_error:
-            why = self.site_error.removeprefix(f"{CONFIG_FILE}: ")
-            kept = [Problem(CONFIG_FILE, f"{why} (the last valid one is still served)")]
+        kept = [
+            Problem(CONFIG_FILE, f"{message} (the last valid one is still served)", line)
+            for line, message in config_problems(self.site_error)
+        ]
         folders = [Problem(f"{name}/", why) for name, why in self.site.unserved.items()]
         settings = settings_problems(self.site)
         found = settings + folders + catalog.problems + graphql_names.problems(self.site, catalog)

@@ -135,6 +135,14 @@ def validate(services: Vellum, as_json: bool) -> None:
         sys.exit(1)
 
 
+@cli.command()
+def schema() -> None:
+    """Print vellum.yml's JSON Schema, for editors (see the README: editing vellum.yml)."""
+    from vellum.site.schema import json_schema
+
+    _echo_json(json_schema())
+
+
 @cli.group()
 def users() -> None:
     """Accounts: who may sign in, and with which role."""

@@ -393,17 +393,15 @@ retention: {events: -1}
     result = run(runner, query_repo, "validate")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        "vellum.yml: unknown setting 'retenton' (known: title, description, models,"
-        " locales, default_locale, default_model, auth, media, rate_limits, limits, cors,"
-        " graphql, webhooks, retention)",
-        "vellum.yml: auth.public_read must be true or false",
-        "vellum.yml: default_model 'article' is not a model (post, person, category)",
-        "vellum.yml: media.max_size must be a positive number of bytes",
-        "vellum.yml: Invalid rate limit: rate_limits.anonymous: expected e.g."
+        "vellum.yml:34: unknown key 'retenton' (did you mean 'retention'?)",
+        "vellum.yml:35: default_model 'article' is not a model (post, person, category)",
+        "vellum.yml:36: auth.public_read must be true or false",
+        "vellum.yml:37: media.max_size must be a positive number of bytes",
+        "vellum.yml:38: Invalid rate limit: rate_limits.anonymous: expected e.g."
         " '100 per 15 minutes': couldn't parse rate limit string 'lots'",
-        "vellum.yml: graphql.depth must be a positive integer",
-        "vellum.yml: Invalid webhook webhooks[0]: url: expected an http:// or https:// URL",
-        "vellum.yml: retention.events must be a number of days (0: keep)",
+        "vellum.yml:39: graphql.depth must be a positive integer",
+        "vellum.yml:40: Invalid webhook webhooks[0]: url: expected an http:// or https:// URL",
+        "vellum.yml:41: retention.events must be a number of days (0: keep)",
     ]
 
 
@@ -414,12 +412,12 @@ def test_validate_checks_the_size_limits(runner, query_repo):
     result = run(runner, query_repo, "validate")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        "vellum.yml: limits.max_conditions must be a positive integer",
-        "vellum.yml: graphql.length must be a positive integer",
+        "vellum.yml:36: limits.max_conditions must be a positive integer",
+        "vellum.yml:37: graphql.length must be a positive integer",
     ]
     write_files(query_repo, {"vellum.yml": config + "limits: {max_values: -1}\n"})
     assert run(runner, query_repo, "validate").output.splitlines() == [
-        "vellum.yml: limits.max_values must be a positive integer"
+        "vellum.yml:36: limits.max_values must be a positive integer"
     ]
 
 
@@ -429,5 +427,5 @@ def test_serve_refuses_to_start_on_a_wrong_setting(runner, query_repo):
     result = run(runner, query_repo, "serve")
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == (
-        "  vellum.yml: limits.max_body must be a positive number of bytes"
+        "  vellum.yml:36: limits.max_body must be a positive number of bytes"
     )

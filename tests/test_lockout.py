@@ -219,7 +219,7 @@ def test_failures_are_logged_and_shown_with_the_user(strict, caplog, runner):
         ("{attempts: 0}", "auth.lockout.attempts must be a positive integer"),
         ("{attempts: many}", "auth.lockout.attempts must be a positive integer"),
         ("{minutes: -1}", "auth.lockout.minutes must be a positive number"),
-        ("{minute: 5}", "auth.lockout must be a mapping of attempts and minutes"),
+        ("{minute: 5}", "auth.lockout: unknown key 'minute' (did you mean 'minutes'?)"),
         ("10", "auth.lockout must be a mapping of attempts and minutes"),
     ],
 )
@@ -227,7 +227,7 @@ def test_wrong_lockout_settings_are_reported(tmp_path, runner, lockout, problem)
     repo = site_with(tmp_path, f"auth:\n  lockout: {lockout}\n")
     result = runner.invoke(cli, ["--site", str(repo), "validate"])
     assert result.exit_code == 1
-    assert f"vellum.yml: {problem}" in result.output.splitlines()
+    assert f"vellum.yml:3: {problem}" in result.output.splitlines()
 
 
 def test_a_name_signs_in_and_locks_whatever_its_case(app, anonymous):

@@ -33,15 +33,10 @@ from limits.storage import Storage
 
 from vellum.auth import access
 from vellum.errors import Detail, SiteError, ValidationError, VellumError
-from vellum.query.lists import filter_limits
 from vellum.site.site import Site
 from vellum.store.state import StateStore
 
-ANONYMOUS = "100 per 15 minutes"
-AUTHENTICATED = "1000 per 15 minutes"
-STATE_STORAGE = "state://"
 PRUNE_SECONDS = 60  # how often a process drops ended windows from the state store
-MAX_BODY = 10 * 1024 * 1024
 EXPOSED_HEADERS = [
     "ETag",
     "Location",
@@ -75,38 +70,21 @@ class Settings:
 
 
 def settings_of(site: Site) -> Settings:
-    """The sections this module reads, with an error naming the setting when one is wrong."""
-    rates = site.settings.get("rate_limits") or {}
-    sizes = site.settings.get("limits") or {}
-    cors = site.settings.get("cors") or {}
-    for name, section in (("rate_limits", rates), ("limits", sizes), ("cors", cors)):
-        if not isinstance(section, dict):
-            raise SiteError(f"vellum.yml: {name} must be a mapping")
-    max_body = sizes.get("max_body", MAX_BODY)
-    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
-        raise SiteError("vellum.yml: limits.max_body must be a positive number of bytes")
-    storage = str(rates.get("storage", STATE_STORAGE))
-    scheme = urlparse(storage).scheme
-    if scheme not in ("state", "memory") and not scheme.startswith("redis"):
-        raise SiteError(
-            "vellum.yml: rate_limits.storage must be state://, memory:// or a redis:// URL"
-        )
-    filter_limits(site)  # the query layer reads them; checked here with the section
-    origins = cors.get("origins")
-    if origins is not None and not (
-        isinstance(origins, str)
-        or (isinstance(origins, list) and all(isinstance(o, str) for o in origins))
-    ):
-        raise SiteError("vellum.yml: cors.origins must be an origin, '*', or a list of origins")
+    """The sections this module reads, typed; an error naming the setting when one is wrong
+    (the schema checks their keys and types, flask-limiter the rates' notation)."""
+    rates, sizes = site.setting("rate_limits"), site.setting("limits")
     return Settings(
-        anonymous=check_rate(rates.get("anonymous", ANONYMOUS), "rate_limits.anonymous"),
-        authenticated=check_rate(
-            rates.get("authenticated", AUTHENTICATED), "rate_limits.authenticated"
-        ),
-        storage=storage,
-        max_body=max_body,
-        origins=origins,
+        anonymous=check_rate(rates.anonymous, "rate_limits.anonymous"),
+        authenticated=check_rate(rates.authenticated, "rate_limits.authenticated"),
+        storage=rates.storage,
+        max_body=sizes.max_body,
+        origins=_origins(site.setting("cors").origins),
     )
+
+
+def _origins(given: str | tuple[str, ...] | None) -> list[str] | str | None:
+    """flask-cors takes one origin or a list of them."""
+    return list(given) if isinstance(given, tuple) else given
 
 
 def init_app(app: Flask, site: Site, state: StateStore) -> Limiter:

@@ -8,7 +8,6 @@ import math
 import re
 import sqlite3
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from argon2 import PasswordHasher
@@ -16,7 +15,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 
 from vellum.auth.keys import with_implied
-from vellum.errors import Conflict, Detail, NotFound, RateLimited, SiteError, ValidationError
+from vellum.errors import Conflict, Detail, NotFound, RateLimited, ValidationError
+from vellum.site.schema import LOCKOUT_ATTEMPTS, LOCKOUT_MINUTES
+from vellum.site.site import Site
 from vellum.store import outbox
 from vellum.store.events import Event
 from vellum.store.state import StateStore, iso, utcnow
@@ -45,8 +46,8 @@ FAILURE_NAME_LENGTH = 100
 class Lockout:
     """vellum.yml's auth.lockout: so many failed sign-ins within so many minutes lock a name."""
 
-    attempts: int = 10
-    minutes: float = 15
+    attempts: int = LOCKOUT_ATTEMPTS
+    minutes: float = LOCKOUT_MINUTES
 
     @property
     def seconds(self) -> float:
@@ -272,21 +273,10 @@ def authenticate(
     return _user(rows[0])
 
 
-def lockout_of(settings: Mapping) -> Lockout:
-    """vellum.yml's auth.lockout, checked: a SiteError naming what is wrong."""
-    auth = settings.get("auth") or {}
-    given = auth.get("lockout") if isinstance(auth, dict) else None
-    if given is None:
-        return Lockout()
-    if not isinstance(given, dict) or set(given) - {"attempts", "minutes"}:
-        raise SiteError("vellum.yml: auth.lockout must be a mapping of attempts and minutes")
-    attempts = given.get("attempts", Lockout.attempts)
-    minutes = given.get("minutes", Lockout.minutes)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise SiteError("vellum.yml: auth.lockout.attempts must be a positive integer")
-    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0:
-        raise SiteError("vellum.yml: auth.lockout.minutes must be a positive number")
-    return Lockout(attempts, minutes)
+def lockout_of(site: Site) -> Lockout:
+    """vellum.yml's auth.lockout, typed: a ConfigError naming what is wrong."""
+    given = site.setting("auth", "lockout")
+    return Lockout(given.attempts, given.minutes)
 
 
 def with_failures(state: StateStore, found: list[User], lockout: Lockout) -> list[User]:

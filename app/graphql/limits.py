@@ -48,11 +48,9 @@ from graphql.utilities import value_from_ast_untyped
 
 from vellum.errors import BadRequest, Detail
 from vellum.query.lists import FilterLimits, check_conditions, check_values
+from vellum.site.schema import GRAPHQL_COMPLEXITY, GRAPHQL_DEPTH, GRAPHQL_LENGTH
 from vellum.site.site import Site
 
-DEPTH = 10
-COMPLEXITY = 1000
-LENGTH = 20_000
 LIST_SIZE = 10
 # Selections walked per unit of complexity: fragments spread into fragments can make a
 # short query huge to walk, so the walk itself is bounded.
@@ -77,24 +75,16 @@ class QueryTooComplex(BadRequest):
 class Limits:
     """The most a query may be: characters, levels deep, fields resolved; its filters."""
 
-    depth: int = DEPTH
-    complexity: int = COMPLEXITY
-    length: int = LENGTH
+    depth: int = GRAPHQL_DEPTH
+    complexity: int = GRAPHQL_COMPLEXITY
+    length: int = GRAPHQL_LENGTH
     filters: FilterLimits = field(default_factory=FilterLimits)
 
 
 def limits_of(site: Site) -> Limits:
-    """The `graphql:` section of vellum.yml, checked."""
-    settings = site.settings.get("graphql") or {}
-    if not isinstance(settings, dict):
-        raise BadRequest("vellum.yml: graphql must be a mapping")
-    values = {}
-    for name, default in (("depth", DEPTH), ("complexity", COMPLEXITY), ("length", LENGTH)):
-        raw = settings.get(name, default)
-        if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
-            raise BadRequest(f"vellum.yml: graphql.{name} must be a positive integer")
-        values[name] = raw
-    return Limits(**values)
+    """The `graphql:` section of vellum.yml, typed (the schema checks it)."""
+    given = site.setting("graphql")
+    return Limits(depth=given.depth, complexity=given.complexity, length=given.length)
 
 
 def check_length(query: str, limits: Limits) -> None:

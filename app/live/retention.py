@@ -12,29 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from vellum.errors import SiteError
 from vellum.live.deliveries import FANOUT_CURSOR
 from vellum.live.loop import Loop
 from vellum.site.site import Site
 from vellum.store.state import StateStore, iso
 
-DEFAULT_DAYS = {"events": 30, "deliveries": 30, "activity": 90}
 INTERVAL = 3600.0
 
 
 def retention_of(site: Site) -> dict[str, float]:
-    """The `retention:` section of vellum.yml, in days; 0 keeps for ever."""
-    settings = site.settings.get("retention") or {}
-    if not isinstance(settings, dict) or set(settings) - set(DEFAULT_DAYS):
-        names = ", ".join(DEFAULT_DAYS)
-        raise SiteError(f"vellum.yml: retention takes {names} (days to keep)")
-    days = {}
-    for name, default in DEFAULT_DAYS.items():
-        value = settings.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise SiteError(f"vellum.yml: retention.{name} must be a number of days (0: keep)")
-        days[name] = float(value)
-    return days
+    """The `retention:` section of vellum.yml, in days; 0 keeps for ever (the schema checks
+    it: a ConfigError names what is wrong)."""
+    return site.setting("retention").model_dump()
 
 
 def prune(state: StateStore, days: dict[str, float], now: float | None = None) -> dict[str, int]:

@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from vellum.errors import Detail, NotFound, ValidationError
+from vellum.errors import Detail, NotFound, SiteError, ValidationError
 from vellum.live.delivery import PrivateTarget, check_target
+from vellum.site.schema import DEFAULT_RETRY
 from vellum.store.events import matches, valid_pattern
 from vellum.store.state import StateStore, iso, utcnow
 
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-DEFAULT_RETRY = {"max_attempts": 8, "backoff": 2.0, "max_delay": 3600.0}
 
 
 class MissingSecret(Exception):
@@ -79,22 +79,28 @@ class Endpoint:
 
 
 def site_endpoints(site, *, skip_invalid: bool = False) -> list[Endpoint]:
-    """The endpoints vellum.yml declares; their ids follow from their URLs.
+    """The endpoints vellum.yml declares.
 
     A wrong entry raises, unless `skip_invalid`: then it is left out (`vellum validate`
     and /api/_status name it) and the others are served.
     """
+    entries = site.settings.get("webhooks")
     found = []
-    for n, raw in enumerate(site.settings.get("webhooks") or []):
+    for n in range(len(entries) if isinstance(entries, list) else 0):
         try:
-            spec = check_spec(raw, site, where=f"webhooks[{n}]")
-        except ValidationError:
+            found.append(site_endpoint(site, n))
+        except (ValidationError, SiteError):
             if not skip_invalid:
                 raise
-            continue
-        digest = hashlib.sha256(f"{spec['url']}#{n}".encode()).hexdigest()[:12]
-        found.append(Endpoint(id=f"site_{digest}", source="site", **spec))
     return found
+
+
+def site_endpoint(site, n: int) -> Endpoint:
+    """vellum.yml's n-th webhook, typed by the schema and checked; its id follows from its
+    URL and place."""
+    spec = check_spec(site.setting("webhooks", n).model_dump(mode="json"), site, f"webhooks[{n}]")
+    digest = hashlib.sha256(f"{spec['url']}#{n}".encode()).hexdigest()[:12]
+    return Endpoint(id=f"site_{digest}", source="site", **spec)
 
 
 def list_endpoints(services) -> list[Endpoint]:

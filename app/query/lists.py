@@ -15,15 +15,15 @@ from vellum.errors import InvalidParameter, SiteError
 from vellum.query.filters import SET_OPERATORS, SYSTEM, Filter, FilterGroup, model_fields
 from vellum.site.audience import Audience
 from vellum.site.models import Field
+from vellum.site.schema import MAX_CONDITIONS, MAX_VALUES
 from vellum.site.site import Site
 from vellum.store.catalog import Catalog
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 # A filter's cost grows with its conditions times the records: vellum.yml's
-# limits.max_conditions and limits.max_values bound what one request may ask.
-MAX_CONDITIONS = 100
-MAX_VALUES = 1000
+# limits.max_conditions and limits.max_values (MAX_CONDITIONS, MAX_VALUES by default) bound
+# what one request may ask.
 # The largest offset (and any unbounded integer parameter): GraphQL's Int, so that REST and
 # GraphQL page alike and every number the API echoes fits any client's integers.
 MAX_OFFSET = 2**31 - 1
@@ -40,20 +40,9 @@ class FilterLimits:
 
 
 def filter_limits(site: Site) -> FilterLimits:
-    """vellum.yml's limits.max_conditions and limits.max_values, checked."""
-    section = site.settings.get("limits") or {}
-    if not isinstance(section, dict):
-        raise SiteError("vellum.yml: limits must be a mapping")
-    values = {}
-    for attr, name, default in (
-        ("conditions", "max_conditions", MAX_CONDITIONS),
-        ("values", "max_values", MAX_VALUES),
-    ):
-        raw = section.get(name, default)
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-            raise SiteError(f"vellum.yml: limits.{name} must be a positive integer")
-        values[attr] = raw
-    return FilterLimits(**values)
+    """vellum.yml's limits.max_conditions and limits.max_values, typed (the schema checks them)."""
+    section = site.setting("limits")
+    return FilterLimits(section.max_conditions, section.max_values)
 
 
 def limits_in_force(site: Site) -> FilterLimits:

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from vellum.errors import SiteError
-from vellum.site.models import FIELD_TYPES, FORMATS, Field, Model
+from vellum.site import source
+from vellum.site.models import FORMATS, Field, Model
 from vellum.site.nouns import plural, singular
-
-CONFIG_FILE = "vellum.yml"
-# Names the API itself uses: no model may take them.
-RESERVED_NAMES = frozenset(
-    "content media upload users search models sync keys webhooks events auth hooks apps".split()
+from vellum.site.schema import (
+    CONFIG_FILE,
+    MODEL_NAME,
+    ConfigError,
+    ConfigProblem,
+    FieldSpec,
+    ModelSpec,
+    check_site,
+    model_name_problem,
+    read_setting,
+    setting_problems,
 )
-MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+from vellum.site.schema import RESERVED_NAMES as RESERVED_NAMES  # the API routes around them
+
 LOCALE_CODE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$")
 
 
@@ -37,6 +45,8 @@ class Site:
     settings: dict[str, Any] = field(default_factory=dict)
     # Folders holding record files that cannot be inferred as a model: folder → why.
     unserved: dict[str, str] = field(default_factory=dict)
+    # The line of each key of vellum.yml, by its path: ("models", "post", "format") → 12.
+    lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def models_hash(self) -> str:
@@ -59,104 +69,104 @@ class Site:
         known = suffix in self.locales if self.locales else bool(LOCALE_CODE.match(suffix))
         return (base, suffix) if known else (stem, None)
 
+    def setting(self, *at: str | int) -> Any:
+        """A setting of vellum.yml, typed as its schema declares (a section such as
+        `setting("media")`, a webhook, one key), or its default when the file leaves it out;
+        a ConfigError naming each mistake in it and its line."""
+        return read_setting(self.settings, self.lines, at)
+
+    def setting_problems(self) -> list[ConfigProblem]:
+        """Every mistake in vellum.yml's settings, unknown keys included, with its line."""
+        return setting_problems(self.settings, self.lines)
+
+    def line_of(self, at: tuple) -> int | None:
+        """The line of vellum.yml that holds `at` (else the nearest key above it)."""
+        return source.line_of(self.lines, at)
+
 
 def load_site(root: Path | str) -> Site:
     """Read vellum.yml; if it is gone (deleted under a running server), every model is
-    inferred."""
+    inferred. A mistake in its title, locales or models is a ConfigError: the site cannot
+    be served that way."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise SiteError(f"Site folder {root} does not exist")
-    config_path = root / CONFIG_FILE
-    raw: dict[str, Any] = {}
-    if config_path.exists():
-        try:
-            raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SiteError(f"{CONFIG_FILE}: invalid YAML: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise SiteError(f"{CONFIG_FILE}: expected a mapping at the top level")
-    models = {name: _parse_model(name, spec) for name, spec in (raw.get("models") or {}).items()}
-    locales = tuple(str(x) for x in raw.get("locales") or ())
-    default_locale = raw.get("default_locale") or (locales[0] if locales else None)
-    media_folder = str((raw.get("media") or {}).get("folder", "media"))
-    _check_relations(models)
+    raw, lines = _read_config(root / CONFIG_FILE)
+    config = check_site(raw, lines)
+    models = {name: _model(name, spec) for name, spec in config.models.items()}
+    _check_relations(models, lines)
+    locales = config.locales
+    media_folder = _media_folder(raw.get("media"))
     inferred, unserved = _inferred_models(root, models, media_folder)
     models.update(inferred)
     return Site(
         root=root,
-        title=str(raw.get("title") or root.name),
+        title=config.title or root.name,
         models=models,
         locales=locales,
-        default_locale=default_locale,
+        default_locale=config.default_locale or (locales[0] if locales else None),
         media_folder=media_folder,
         settings={k: v for k, v in raw.items() if k not in {"models", "title"}},
         unserved=unserved,
+        lines=lines,
     )
 
 
-def model_name_problem(name: str) -> str | None:
-    """Why a model name cannot be used, or None."""
-    if not MODEL_NAME.match(name):
-        return "model names start with a letter and hold only letters, digits and _"
-    if name in RESERVED_NAMES:
-        return f"'{name}' is reserved by the API ({', '.join(sorted(RESERVED_NAMES))})"
-    return None
+def _read_config(path: Path) -> tuple[dict[str, Any], source.Lines]:
+    """vellum.yml's mapping and the line of each key; none when there is no file."""
+    if not path.exists():
+        return {}, {}
+    try:
+        raw, lines = source.read(path.read_text(encoding="utf-8"))
+    except source.YAMLProblem as exc:
+        raise ConfigError([ConfigProblem(exc.line, f"invalid YAML: {exc}")]) from exc
+    if raw is None:
+        return {}, lines
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem(None, "expected a mapping at the top level")])
+    return raw, lines
 
 
-def _parse_model(name: str, spec: Any) -> Model:
-    where = f"{CONFIG_FILE}: models.{name}"
-    problem = model_name_problem(str(name))
-    if problem:
-        raise SiteError(f"{where}: {problem}")
-    if not isinstance(spec, dict):
-        raise SiteError(f"{where}: expected a mapping with folder, format and fields")
-    fmt = spec.get("format", "markdown")
-    if fmt not in FORMATS:
-        raise SiteError(f"{where}.format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    folder = str(spec.get("folder") or name).strip("/")
-    if ".." in Path(folder).parts or Path(folder).is_absolute():
-        raise SiteError(f"{where}.folder: must stay inside the site folder")
-    fields = {
-        fname: _parse_field(f"{where}.fields.{fname}", fname, fspec)
-        for fname, fspec in (spec.get("fields") or {}).items()
-    }
-    return Model(name=name, folder=folder, format=fmt, fields=fields, plural=spec.get("plural"))
+def _media_folder(section: Any) -> str:
+    """Where uploads live: read as the site loads, so that a mistake elsewhere in `media:`
+    (which `vellum validate` reports) does not serve the media folder as a model."""
+    folder = section.get("folder", "media") if isinstance(section, dict) else "media"
+    return str(folder)
 
 
-def _parse_field(where: str, name: str, spec: Any) -> Field:
-    if isinstance(spec, str):
-        spec = {"type": spec}
-    if not isinstance(spec, dict) or spec.get("type") not in FIELD_TYPES:
-        raise SiteError(f"{where}: type must be one of {', '.join(FIELD_TYPES)}")
-    ftype = spec["type"]
-    values = tuple(str(v) for v in spec.get("values") or ())
-    if ftype == "enum" and not values:
-        raise SiteError(f"{where}: an enum needs values")
-    if ftype == "relation" and not spec.get("to"):
-        raise SiteError(f"{where}: a relation needs 'to' (the related model)")
-    if ftype == "list" and spec.get("of") and spec["of"] not in FIELD_TYPES:
-        raise SiteError(f"{where}.of: unknown type {spec['of']!r}")
+def _model(name: str, spec: ModelSpec) -> Model:
+    fields = {fname: _field(fname, fspec) for fname, fspec in spec.fields.items()}
+    folder = (spec.folder or name).strip("/")
+    return Model(name=name, folder=folder, format=spec.format, fields=fields, plural=spec.plural)
+
+
+def _field(name: str, spec: FieldSpec) -> Field:
     return Field(
         name=name,
-        type=ftype,
-        required=bool(spec.get("required", False)),
-        default=spec.get("default"),
-        unique=bool(spec.get("unique", False)),
-        values=values,
-        of=spec.get("of"),
-        to=spec.get("to"),
-        many=bool(spec.get("many", False)),
+        type=spec.type,
+        required=spec.required,
+        default=spec.default,
+        unique=spec.unique,
+        values=spec.values,
+        of=spec.of,
+        to=spec.to,
+        many=spec.many,
     )
 
 
-def _check_relations(models: dict[str, Model]) -> None:
-    for model in models.values():
-        for f in model.relations():
-            if f.to not in models:
-                raise SiteError(
-                    f"{CONFIG_FILE}: models.{model.name}.fields.{f.name}: "
-                    f"relation to unknown model {f.to!r}"
-                )
+def _check_relations(models: dict[str, Model], lines: source.Lines) -> None:
+    """A relation names a declared model: else a ConfigError naming each that does not."""
+    wrong = [
+        ConfigProblem(
+            source.line_of(lines, ("models", model.name, "fields", f.name, "to")),
+            f"models.{model.name}.fields.{f.name}: relation to unknown model {f.to!r}",
+        )
+        for model in models.values()
+        for f in model.relations()
+        if f.to not in models
+    ]
+    if wrong:
+        raise ConfigError(sorted(wrong, key=lambda p: p.line or 0))
 
 
 def _inferred_models(

@@ -20,7 +20,6 @@ from vellum.errors import (
     Conflict,
     Detail,
     NotFound,
-    SiteError,
     ValidationError,
     VellumError,
 )
@@ -34,17 +33,6 @@ META = "_meta"
 RECORD_KEYS = frozenset(
     "id filename originalName mimeType size url alt folder createdAt updatedAt width height".split()
 )
-DEFAULT_TYPES = (
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "image/svg+xml",
-    "application/pdf",
-    "video/mp4",
-    "audio/mpeg",
-)
-DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 EXTENSIONS = {
     "image/png": (".png",),
     "image/jpeg": (".jpg", ".jpeg"),
@@ -100,17 +88,9 @@ def sniff(data: bytes) -> str | None:
 
 
 def settings(site: Site) -> tuple[tuple[str, ...], int]:
-    """vellum.yml's `media:` (allowed_types, max_size), checked."""
-    conf = site.settings.get("media") or {}
-    if not isinstance(conf, dict):
-        raise SiteError("vellum.yml: media must be a mapping (folder, allowed_types, max_size)")
-    allowed = conf.get("allowed_types") or DEFAULT_TYPES
-    if isinstance(allowed, str) or not all(isinstance(t, str) and "/" in t for t in allowed):
-        raise SiteError("vellum.yml: media.allowed_types must be a list of types like image/png")
-    size = conf.get("max_size", DEFAULT_MAX_SIZE)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise SiteError("vellum.yml: media.max_size must be a positive number of bytes")
-    return tuple(allowed), size
+    """vellum.yml's `media:` (allowed_types, max_size), typed (the schema checks them)."""
+    conf = site.setting("media")
+    return conf.allowed_types, conf.max_size
 
 
 def clean_folder(folder: str | None) -> str:
