@@ -176,11 +176,12 @@ def test_invalid_files_are_left_out_and_reported(query_repo, tmp_path):
 
 
 def test_invalid_files_in_status_endpoint(query_repo, tmp_path):
-    from tests.conftest import build_app
+    from tests.conftest import authorised_client, build_app
 
     write_files(query_repo, {"posts/wrong-type.md": "---\ntitle: Wrong\nviews: lots\n---\n"})
     application = build_app(query_repo, tmp_path / "state")
-    data = application.test_client().get("/api/_status").get_json()["data"]
+    editor = authorised_client(application)  # invalid files are for readers of drafts
+    data = editor.get("/api/_status").get_json()["data"]
     assert data["invalid"] == [
         {
             "path": "posts/wrong-type.md",
