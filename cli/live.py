@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
+import sys
 import threading
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 import click
 import orjson
@@ -19,8 +22,6 @@ from vellum.live.webhooks import MissingSecret
 from vellum.store import outbox
 from vellum.store.events import Event, check_custom
 from vellum.store.staged import staged_problems
-
-HOOKS = Path(__file__).resolve().parent.parent / "hooks"
 
 
 @click.command(hidden=True)
@@ -197,18 +198,33 @@ def hooks_group() -> None:
 @click.option("--force", is_flag=True, help="Replace hooks that are already there.")
 @click.pass_context
 def hooks_install(ctx, force: bool) -> None:
-    """Copy hooks/ into the repository's hooks folder (existing hooks are kept unless --force)."""
+    """Write Vellum's git hooks into the repository's hooks folder, set for this site and
+    this vellum (existing hooks are kept unless --force)."""
     with site_services(ctx) as services:
         target = services.repo.git_dir / "hooks"
+        site = services.repo.relative(services.site.root) or "."
     target.mkdir(exist_ok=True)
-    for script in sorted(p for p in HOOKS.iterdir() if p.is_file()):
+    for script in _hook_scripts():
         dest = target / script.name
         if dest.exists() and not force:
             click.echo(f"kept {dest} (use --force to replace)")
             continue
-        dest.write_text(script.read_text())
+        dest.write_text(_for_this_site(script.read_text(), site))
         dest.chmod(0o755)
         click.echo(f"installed {dest}")
+
+
+def _hook_scripts() -> list[Traversable]:
+    """The hook scripts shipped in the package (vellum.hooks), named as Git calls them."""
+    shipped = resources.files("vellum.hooks").iterdir()
+    return sorted((p for p in shipped if p.is_file() and "." not in p.name), key=lambda p: p.name)
+
+
+def _for_this_site(script: str, site: str) -> str:
+    """A hook that runs the vellum that installed it (by its interpreter, so a virtualenv
+    not on the PATH of a commit still works) on the site, relative to the work tree."""
+    vellum = [sys.executable, "-m", "vellum.cli"] if sys.executable else ["vellum"]
+    return script.replace("@VELLUM@", shlex.join(vellum)).replace("@SITE@", shlex.quote(site))
 
 
 @hooks_group.command("check-staged")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.conftest import commit, git, write_files
 from vellum.auth import keys
 from vellum.store import outbox
@@ -337,3 +339,83 @@ def test_read_only_keys_come_back_as_they_went_but_do_not_change(writer, query_r
         assert refused.status_code == 422, body
         assert [d["field"] for d in refused.get_json()["error"]["details"]] == [field]
     assert writer.get("/api/post/beta").get_json()["data"]["views"] == 77
+
+
+def typed(value) -> str:
+    """A value as JSON spells it, so 1000.0 and 1000 or "15" and 15 differ."""
+    return json.dumps(value, sort_keys=True)
+
+
+def test_values_read_back_as_written_with_their_types(writer):
+    """Text that YAML could take for something else, and numbers it could take for text."""
+    sent = {
+        "title": "yes",
+        "slug": "017",
+        "views": 17,
+        "score": 1000.0,
+        "featured": True,
+        "day": "2024-01-01",
+        "tags": ["on", "0o17", "017", "2024-01-01", "1e3", "~", "1:20"],
+        "meta": {"yes": "on", "octal": 15, "float": 1e3, "date": "2024-01-01", "none": None},
+    }
+    made = writer.post("/api/post", json={"id": "typed", **sent})
+    assert made.status_code == 201, made.get_json()
+    data = writer.get("/api/post/typed").get_json()["data"]
+    assert {k: typed(data[k]) for k in sent} == {k: typed(v) for k, v in sent.items()}
+    changed = {
+        "title": "~",
+        "slug": "0o17",
+        "views": 15,
+        "score": 1e-07,
+        "featured": False,
+        "tags": ["yes", "1e3"],
+        "meta": {"on": "off", "n": 1e3, "when": "2024-01-01T10:00:00Z"},
+    }
+    assert writer.patch("/api/post/typed", json=changed).status_code == 200
+    data = writer.get("/api/post/typed").get_json()["data"]
+    assert {k: typed(data[k]) for k in changed} == {k: typed(v) for k, v in changed.items()}
+    assert data["day"] == "2024-01-01"
+
+
+def test_an_edit_keeps_what_it_does_not_change_reading_the_same(app, writer, query_repo):
+    hand = "---\ntitle: Hand\nviews: 017\nflag: on\ncode: 0o17\nsize: 1e3\n---\nBody.\n"
+    write_files(query_repo, {"posts/hand.md": hand})
+    commit(query_repo, "A hand-written post")
+    app.extensions["vellum"].sync()
+    before = writer.get("/api/post/hand").get_json()["data"]
+    assert [before[k] for k in ("views", "flag", "code", "size")] == [17, "on", 15, 1000.0]
+    assert writer.patch("/api/post/hand", json={"title": "Edited"}).status_code == 200
+    assert (query_repo / "posts/hand.md").read_text() == hand.replace("Hand", "Edited")
+    after = writer.get("/api/post/hand").get_json()["data"]
+    assert {
+        k: typed(v) for k, v in after.items() if k not in ("title", "version", "updatedAt")
+    } == {k: typed(v) for k, v in before.items() if k not in ("title", "version", "updatedAt")}
+
+
+def test_an_edit_finds_the_front_matter_where_reads_do(app, writer, query_repo):
+    """A blank line before the opening `---` and a longer closing line, as reads allow."""
+    write_files(query_repo, {"posts/spaced.md": "\n---\ntitle: Spaced\nviews: 1\n-----\n\nBody.\n"})
+    commit(query_repo, "A spaced post")
+    app.extensions["vellum"].sync()
+    patched = writer.patch("/api/post/spaced", json={"views": 2})
+    assert patched.status_code == 200, patched.get_json()
+    assert (patched.get_json()["data"]["views"], patched.get_json()["data"]["body"]) == (2, "Body.")
+    assert (query_repo / "posts/spaced.md").read_text() == (
+        "---\ntitle: Spaced\nviews: 2\n---\n\nBody.\n"
+    )
+
+
+def test_front_matter_the_editor_cannot_take_is_a_conflict_naming_its_line(app, writer, query_repo):
+    """A tab after a colon reads, but the round-trip editor refuses it: PUT still repairs."""
+    write_files(query_repo, {"posts/tabbed.md": "---\ntitle: Tabbed\nviews:\t3\n---\nBody.\n"})
+    before = commit(query_repo, "A tabbed post")
+    app.extensions["vellum"].sync()
+    assert writer.get("/api/post/tabbed").get_json()["data"]["views"] == 3
+    patched = writer.patch("/api/post/tabbed", json={"views": 4})
+    assert patched.status_code == 409
+    message = patched.get_json()["error"]["message"]
+    assert message.startswith("posts/tabbed.md:3: the front matter cannot be edited in place: ")
+    assert message.endswith(": replace it with PUT or fix it in Git")
+    assert git(query_repo, "rev-parse", "HEAD") == before
+    put = writer.put("/api/post/tabbed", json={"title": "Tabbed", "views": 4, "body": "Body."})
+    assert put.status_code == 200

@@ -10,12 +10,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-import frontmatter
-import yaml
-from frontmatter.default_handlers import YAMLHandler
-
 from vellum.site.models import FieldError, Model, coerce_record, parse_datetime
 from vellum.site.site import Site
+from vellum.store import front_matter
 
 SKIPPED_SUFFIXES = ("~", ".swp", ".swx", ".tmp", ".part")
 
@@ -69,24 +66,6 @@ class Problem:
         where = f"{self.path}:{self.line}" if self.line else self.path
         what = f"{self.field}: {self.reason}" if self.field else self.reason
         return f"{where}: {what}"
-
-
-class _FastYAML(YAMLHandler):
-    """Front matter through libyaml's C loader when present: several times faster."""
-
-    def load(self, fm: str, **kwargs: object) -> Any:
-        kwargs.setdefault("Loader", getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return yaml.load(fm, **kwargs)  # noqa: S506 - a safe loader is always used
-
-
-_YAML = _FastYAML()
-_RESOLVER = yaml.resolver.Resolver()
-
-
-def reads_as_text(value: str) -> bool:
-    """Whether the front matter reader (YAML 1.1) takes this unquoted scalar for the string
-    it is: `yes`, `off` and `1:20` it reads as a boolean and a number."""
-    return _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
 
 
 def blob_sha(data: bytes) -> str:
@@ -149,17 +128,9 @@ def parse(site: Site, model: Model, path: str, data: bytes) -> Record | Problem:
 
 def _load_markdown(path: str, text: str) -> tuple[dict, str] | Problem:
     try:
-        meta, body = frontmatter.parse(text, handler=_YAML if text.startswith("---") else None)
-    except yaml.YAMLError as exc:
-        # An unclosed bracket is found at the end; where it opened is the useful line.
-        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-        # The front matter text starts on the '---' line itself: its line 0 is file line 1.
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return Problem(path, f"invalid YAML front matter: {reason}", line=line)
-    if not isinstance(meta, dict):
-        return Problem(path, "front matter must be a mapping of fields", line=2)
-    return meta, body
+        return front_matter.read(text)
+    except front_matter.FrontMatterError as exc:
+        return Problem(path, exc.reason, line=exc.line)
 
 
 def _load_json(path: str, text: str) -> tuple[dict, None] | Problem:

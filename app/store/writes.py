@@ -43,6 +43,7 @@ from vellum.site.models import (
 from vellum.site.site import LOCALE_CODE
 from vellum.store import files, flock
 from vellum.store.catalog import Catalog
+from vellum.store.front_matter import FrontMatterError
 from vellum.store.git import HeadMoved
 from vellum.store.records import Problem, Record, blob_sha, parse
 from vellum.store.state import PRIVATE_FILE
@@ -256,7 +257,7 @@ def update(
             catalog, model, request.fields, record_id, locale, base, full=not merge, body=body
         )
         if merge:
-            data = _render_edit(model, original, request, values)
+            data = _render_edit(model, source, original, request, values)
         else:
             data = _render_new(model, values, request.body)
         _check_reads_back(services, model, path, data, values, request.body)
@@ -535,10 +536,16 @@ def _render_new(model: Model, values: dict, body: str | None) -> bytes:
     return files.new_json(ordered)
 
 
-def _render_edit(model: Model, original: bytes, request: WriteRequest, values: dict) -> bytes:
-    if model.format == "markdown":
+def _render_edit(
+    model: Model, path: str, original: bytes, request: WriteRequest, values: dict
+) -> bytes:
+    if model.format != "markdown":
+        return files.edit_json(original, values)
+    try:
         return files.edit_markdown(original, values, request.body)
-    return files.edit_json(original, values)
+    except FrontMatterError as exc:
+        problem = Problem(path, exc.reason, line=exc.line)
+        raise Conflict(f"{problem}: replace it with PUT or fix it in Git") from exc
 
 
 def repo_path(services, path: str) -> str:
