@@ -12,7 +12,7 @@ from vellum import api
 from vellum.auth import access, limits, tokens
 from vellum.services import Vellum
 from vellum.site.config import load_config
-from vellum.store import writes
+from vellum.store import journal
 from vellum.web import admin, consent
 from vellum.web import session as web
 
@@ -22,7 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_config(config)
     services = Vellum(settings)
     if settings["SYNC_ON_START"]:
-        writes.recover_at_start(services)  # a killed write's files are never indexed
+        journal.recover_at_start(services)  # a killed write's files are never indexed
         services.sync(text=settings["TEXT_INDEX"] == "inline")
     app = Flask(__name__)
     if settings["PROXIES"]:  # the client's address and scheme, as the proxies saw them

@@ -26,7 +26,7 @@ from vellum.api.envelope import HTTP_CODES
 from vellum.errors import SiteError
 from vellum.services import Vellum
 from vellum.settings_check import settings_problems
-from vellum.store import outbox, writes
+from vellum.store import journal, outbox
 from vellum.store.indexer import SyncReport
 
 
@@ -134,7 +134,7 @@ def prepare(config: dict[str, Any]) -> Prepared:
             lines = "\n".join(f"  {p}" for p in wrong)
             raise SiteError(f"vellum.yml has settings to fix first:\n{lines}")
         check_address(config["HOST"], config["PORT"])
-        writes.recover_at_start(services)
+        journal.recover_at_start(services)
         report = services.sync(text=False)
         outbox.take_cursor(services)
         services.repo.accept_pushes()  # writers may `git push` to this checked-out branch

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from vellum.cli.common import _echo_json, json_option, with_site
-from vellum.store import history, writes
+from vellum.store import history, write_request, writes
 
 
 def _author(services) -> tuple[str, str]:
@@ -27,7 +27,7 @@ def new(services, model: str, values, body_file, locale, message, as_json: bool)
     """Create a record of MODEL and commit it."""
     fields = dict(_assignment(item) for item in values)
     body = body_file.read_text(encoding="utf-8") if body_file else None
-    request = writes.WriteRequest(
+    request = write_request.WriteRequest(
         fields={k: v for k, v in fields.items() if k != "id"},
         body=body,
         locale=locale,

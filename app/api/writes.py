@@ -9,7 +9,7 @@ from vellum.auth import access
 from vellum.context import vellum
 from vellum.query.lists import ListQuery
 from vellum.query.render import to_json
-from vellum.store import writes
+from vellum.store import write_request, writes
 
 api_writes = Blueprint("writes", __name__)
 
@@ -19,8 +19,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api_writes, url_prefix="/api/v1", name="writes_v1")
 
 
-def _payload() -> writes.WriteRequest:
-    return writes.parse_payload(json_body(text=False), request.args.get("locale"))
+def _payload() -> write_request.WriteRequest:
+    return write_request.parse_payload(json_body(text=False), request.args.get("locale"))
 
 
 def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
@@ -63,7 +63,7 @@ def _update(model: str, record_id: str, merge: bool) -> Response:
 @access.require("write")
 def delete(model: str, record_id: str) -> Response:
     author = access.commit_author(access.current())
-    meta = writes.parse_meta(json_object(required=False).get("meta"))
+    meta = write_request.parse_meta(json_object(required=False).get("meta"))
     writes.delete(
         vellum(),
         model,

@@ -18,6 +18,7 @@ from vellum.graphql.types import plain
 from vellum.site.models import Field
 from vellum.store import writes
 from vellum.store.records import Record
+from vellum.store.write_request import WriteRequest
 
 
 def inputs(registry: Registry, t: ModelTypes, kind: str) -> Any:
@@ -75,7 +76,7 @@ def _extra() -> dict[str, Any]:
 
 def write_request(
     fields: dict[str, Field], data: Mapping[str, Any], locale=None, message=None
-) -> writes.WriteRequest:
+) -> WriteRequest:
     """An input's values as the WriteRequest REST would build from the same JSON."""
     values = plain(dict(data))
     for f in fields.values():
@@ -88,9 +89,7 @@ def write_request(
             values.setdefault(f.name, aliased)
     body = values.pop("body", None)
     record_id = values.pop("id", None)
-    return writes.WriteRequest(
-        fields=values, body=body, locale=locale, message=message, id=record_id
-    )
+    return WriteRequest(fields=values, body=body, locale=locale, message=message, id=record_id)
 
 
 def _author(info) -> tuple[str, str]:

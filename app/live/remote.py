@@ -11,8 +11,8 @@ from vellum.live.loop import Loop
 from vellum.store import outbox
 from vellum.store.events import Event
 from vellum.store.git import Diverged, RemoteError
+from vellum.store.journal import write_lock
 from vellum.store.state import StateStore, iso, utcnow
-from vellum.store.writes import write_lock
 
 log = logging.getLogger("vellum.remote")
 STATUS_CURSOR = "remote"

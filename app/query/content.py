@@ -17,9 +17,10 @@ from vellum.query.render import visible_data
 from vellum.query.run import Page, condition, sorter, value_of
 from vellum.site.audience import EDITORS, Audience
 from vellum.site.models import Field
-from vellum.store import writes
+from vellum.store import journal, writes
 from vellum.store.catalog import Catalog
 from vellum.store.records import Record
+from vellum.store.write_request import WriteRequest
 
 # What a content filter or sort may name, whatever the model.
 CONTENT_FIELDS = {
@@ -134,7 +135,7 @@ def git_author(services, rec: Record, cache: dict) -> dict | None:
     """The Git author of the record's first commit (cached: it never changes)."""
     key = (rec.path, rec.created)
     if key not in cache:
-        path = writes.repo_path(services, rec.path)
+        path = journal.repo_path(services, rec.path)
         total = services.repo.count_commits(path)
         log = services.repo.file_log(path, 1, total - 1) if total else []
         cache[key] = log[0]["author"] if log else None
@@ -182,7 +183,7 @@ def default_model(services) -> str:
     return next(iter(services.site.models))
 
 
-def write_request(services, model: str, data: Mapping[str, Any]) -> writes.WriteRequest:
+def write_request(services, model: str, data: Mapping[str, Any]) -> WriteRequest:
     """ContentInput {title body status data} as the WriteRequest of one model."""
     unknown = sorted(set(data) - INPUT_KEYS)
     if unknown:
@@ -208,7 +209,7 @@ def write_request(services, model: str, data: Mapping[str, Any]) -> writes.Write
         raise ValidationError(
             f"The {model} is not valid", [Detail("body", f"{model} records have no body")]
         )
-    return writes.WriteRequest(
+    return WriteRequest(
         fields=fields,
         body=body,
         locale=data.get("locale"),

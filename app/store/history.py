@@ -9,7 +9,7 @@ from typing import Any
 from vellum.errors import InvalidParameter, NotFound, RecordNotFound
 from vellum.site.audience import EDITORS
 from vellum.site.models import Model
-from vellum.store import writes
+from vellum.store import journal, writes
 from vellum.store.catalog import render_markdown
 from vellum.store.records import Problem, Record, parse
 
@@ -31,7 +31,7 @@ def record_path(services, model_name: str, record_id: str, locale: str | None) -
     if current is not None and current.locale == locale:
         return current.path
     suffix = f".{locale}" if locale and locale != services.site.default_locale else ""
-    prefix = writes.repo_path(services, model.folder)
+    prefix = journal.repo_path(services, model.folder)
     names = [f"{record_id}{suffix}{ext}" for ext in model.extensions]
     for name in names:
         for candidate in (
@@ -45,7 +45,7 @@ def record_path(services, model_name: str, record_id: str, locale: str | None) -
 
 def versions(services, model: str, record_id: str, locale=None, limit=20, offset=0) -> dict:
     """Commits that changed the record, newest first, paginated."""
-    path = writes.repo_path(services, record_path(services, model, record_id, locale))
+    path = journal.repo_path(services, record_path(services, model, record_id, locale))
     total = services.repo.count_commits(path)
     rows = services.repo.file_log(path, limit, offset)
     meta = {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(rows) < total}
@@ -95,7 +95,7 @@ def _lines(text: str | None) -> list[str]:
 def restore(services, model_name: str, record_id: str, version: str, author, locale=None):
     """Commit the record's content at `version` as its newest version (a deleted one too)."""
     path, commit = _locate(services, model_name, record_id, version, locale)
-    data = services.repo.file_at(commit, writes.repo_path(services, path))
+    data = services.repo.file_at(commit, journal.repo_path(services, path))
     if data is None:
         raise VersionNotFound(model_name, record_id, version)
     message = f"Restore {model_name} {record_id} to {commit[:7]}"
@@ -113,7 +113,7 @@ def _locate(services, model, record_id, version, locale) -> tuple[str, str]:
 
 
 def _parsed(services, model_name: str, path: str, commit: str, record_id: str, version) -> Record:
-    data = services.repo.file_at(commit, writes.repo_path(services, path))
+    data = services.repo.file_at(commit, journal.repo_path(services, path))
     if data is None:
         raise VersionNotFound(model_name, record_id, version)
     model: Model = services.site.models[model_name]

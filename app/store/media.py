@@ -25,7 +25,7 @@ from vellum.errors import (
 )
 from vellum.site.models import FieldError, check_text
 from vellum.site.site import Site
-from vellum.store import writes
+from vellum.store import journal, write_request
 from vellum.store.state import iso, utcnow
 
 META = "_meta"
@@ -141,7 +141,7 @@ def upload(services, items: list[Upload], author) -> list[dict]:
     site = services.site
     kinds = [check(site, item) for item in items]
     base, records, changes = site.media_folder, [], {}
-    with writes.write_lock(services):
+    with journal.write_lock(services):
         for item, kind in zip(items, kinds, strict=True):
             folder = clean_folder(item.folder)
             name = _free_name(site, folder, _safe_name(item.filename, kind), changes)
@@ -162,7 +162,7 @@ def upload(services, items: list[Upload], author) -> list[dict]:
             changes[f"{base}/{META}/{media_id}.json"] = meta
             records.append(record)
         names = ", ".join(r["id"] for r in records)
-        writes.commit(services, changes, f"Upload {names}", author)
+        journal.commit(services, changes, f"Upload {names}", author)
     return records
 
 
@@ -223,7 +223,7 @@ def update(services, media_id: str, alt: str | None, author) -> dict:
     """Change a file's alt text (the file itself never changes under its name)."""
     site = services.site
     _check_text(alt, "alt")
-    with writes.write_lock(services):
+    with journal.write_lock(services):
         record = describe(site, media_id)
         if record is None:
             raise MediaNotFound(media_id)
@@ -232,14 +232,14 @@ def update(services, media_id: str, alt: str | None, author) -> dict:
         record = {**record, "alt": alt, "updatedAt": iso(utcnow())}
         meta = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
         path = f"{site.media_folder}/{META}/{media_id}.json"
-        writes.commit(services, {path: meta}, f"Update {media_id}", author)
+        journal.commit(services, {path: meta}, f"Update {media_id}", author)
     return record
 
 
 def delete(services, media_id: str, author) -> None:
     """Remove a file and its metadata; not while a record's media field names it."""
     site = services.site
-    with writes.write_lock(services):
+    with journal.write_lock(services):
         if describe(site, media_id) is None:
             raise MediaNotFound(media_id)
         users = used_by(services.catalog(), media_id)
@@ -250,7 +250,7 @@ def delete(services, media_id: str, author) -> None:
         meta = f"{site.media_folder}/{META}/{media_id}.json"
         if (site.root / meta).exists():
             changes[meta] = None
-        writes.commit(services, changes, f"Delete {media_id}", author)
+        journal.commit(services, changes, f"Delete {media_id}", author)
 
 
 def file_path(site: Site, media_id: str) -> Path:
@@ -274,7 +274,7 @@ def _file(site: Site, media_id: str) -> Path | None:
 
 
 def _safe_name(filename: str, kind: str) -> str:
-    stem = writes.slugify(PurePosixPath(filename).stem) or "file"
+    stem = write_request.slugify(PurePosixPath(filename).stem) or "file"
     ext = PurePosixPath(filename).suffix.lower()
     return f"{stem}{ext if ext in EXTENSIONS[kind] else EXTENSIONS[kind][0]}"
 

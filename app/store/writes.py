@@ -11,14 +11,8 @@ with 409 until the writer commits or discards them.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from vellum.errors import (
@@ -41,156 +35,22 @@ from vellum.site.models import (
     is_blank,
 )
 from vellum.site.site import LOCALE_CODE
-from vellum.store import files, flock
+from vellum.store import files, journal
 from vellum.store.catalog import Catalog
 from vellum.store.front_matter import FrontMatterError
-from vellum.store.git import HeadMoved
 from vellum.store.records import Problem, Record, blob_sha, parse
-from vellum.store.state import PRIVATE_FILE
 from vellum.store.sync import record_identity
+from vellum.store.write_request import WriteRequest, slugify
 
-LOCK_TIMEOUT = 30.0
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
 # Keys a write may send besides the model's fields.
 ALLOWED_EXTRA = {"createdAt", "updatedAt"}
-IGNORED = {"id", "type", "locale", "version", "html", "body"}
-# A commit message, in bytes of UTF-8: Git takes more, but nobody reads more.
-MAX_MESSAGE = 64 * 1024
-
-
-@dataclass(frozen=True)
-class WriteRequest:
-    """A write's payload: fields, Markdown body, locale and commit message."""
-
-    fields: dict[str, Any]
-    body: str | None = None
-    locale: str | None = None
-    message: str | None = None
-    id: str | None = None
-    type: Any = None  # read-only, as GET shows it: a record may be sent back as it came
-
-
-def parse_payload(payload: Any, locale: str | None = None) -> WriteRequest:
-    """Accept the record flat, or as {"data": {...}, "meta": {"locale", "message"}}."""
-    meta: dict = {}
-    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
-        meta = parse_meta(payload.get("meta"))
-        payload = payload["data"]
-    if not isinstance(payload, dict):
-        raise ValidationError(
-            "Expected a JSON object", [Detail(None, "the body must be an object")]
-        )
-    body = payload.get("body")
-    if body is not None and not isinstance(body, str):
-        raise ValidationError("Invalid body", [Detail("body", "expected a string")])
-    fields = {k: v for k, v in payload.items() if k not in IGNORED}
-    return WriteRequest(
-        fields=fields,
-        body=body,
-        locale=meta.get("locale") or locale or payload.get("locale"),
-        message=meta.get("message"),
-        id=str(payload["id"]) if payload.get("id") is not None else None,
-        type=payload.get("type"),
-    )
-
-
-def parse_meta(meta: Any) -> dict:
-    """A write's {"locale", "message"}, checked: strings, and a message Git can take."""
-    meta = meta or {}
-    if not isinstance(meta, dict) or set(meta) - {"locale", "message"}:
-        raise ValidationError(
-            "Invalid meta", [Detail("meta", "expected an object with locale and message")]
-        )
-    for name in ("locale", "message"):
-        if meta.get(name) is not None and not isinstance(meta[name], str):
-            raise ValidationError("Invalid meta", [Detail(f"meta.{name}", "expected a string")])
-    check_message(meta.get("message"), "meta.message")
-    return meta
-
-
-def check_message(message: Any, field: str = "message") -> str | None:
-    """A commit message Git keeps whole: text of at most MAX_MESSAGE bytes, else a 422."""
-    if message is None:
-        return None
-    try:
-        if not isinstance(message, str):
-            raise FieldError("expected a string")
-        check_text(message, holder="a commit message")
-        size = len(message.encode("utf-8"))
-        if size > MAX_MESSAGE:
-            raise FieldError(f"is {size} bytes long; a commit message holds at most {MAX_MESSAGE}")
-    except FieldError as exc:
-        raise ValidationError("Invalid commit message", [Detail(field, str(exc))]) from None
-    return message
-
-
-def slugify(text: str) -> str:
-    """'Hello, World!' → 'hello-world' (accents folded, at most 80 characters)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:80].rstrip("-")
-
-
-# -- the write lock and its journal -----------------------------------------------------
-@contextlib.contextmanager
-def write_lock(services) -> Iterator[None]:
-    """Serialise writes across threads and processes; recover a killed write first."""
-    busy = "Another write is taking too long; try again"
-    with flock.locked(services.state_dir / "write.lock", LOCK_TIMEOUT, busy):
-        recover(services)
-        yield
-
-
-def recover_at_start(services) -> bool:
-    """Finish or undo a killed write before anything reads the files (the index, a
-    request): an untracked half of a write must never be served. True if there was one."""
-    busy = "Another write is taking too long; try again"
-    with flock.locked(services.state_dir / "write.lock", LOCK_TIMEOUT, busy):
-        return recover(services)
-
-
-def _journal(services) -> Path:
-    return services.state_dir / "write.journal"
-
-
-def recover(services) -> bool:
-    """Finish or undo a write that was interrupted; True if there was one."""
-    journal = _journal(services)
-    if not journal.exists():
-        return False
-    try:
-        note = json.loads(journal.read_text())
-    except ValueError:
-        journal.unlink()
-        return False
-    repo = services.repo
-    for path, (old, new) in note["files"].items():
-        target = repo.root / path
-        files.remove_leftovers(target)
-        if repo.committed_blob(path) == new:
-            # The commit landed (the file was written before it): align the index entry.
-            repo.stage_in_index([(path, new)])
-            continue
-        if old is None:
-            files.remove(target)
-        else:
-            files.write_atomically(target, repo.blob(old))
-    journal.unlink()
-    return True
-
-
-def _note(services, changes: dict[str, tuple[str | None, str | None]]) -> None:
-    tmp = _journal(services).with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps({"files": changes}))
-    os.replace(tmp, _journal(services))
 
 
 # -- the write paths -------------------------------------------------------------------
 def create(services, model_name: str, request: WriteRequest, author) -> Record:
     """A new record; its id is the body's id, else its slug, else its slugified title."""
-    with write_lock(services):
+    with journal.write_lock(services):
         catalog = services.catalog()
         model = model_of(services, model_name)
         locale = locale_of(services, request.locale)
@@ -208,7 +68,7 @@ def create(services, model_name: str, request: WriteRequest, author) -> Record:
         data = _render_new(model, values, request.body)
         _check_reads_back(services, model, path, data, values, request.body)
         message = request.message or f"Create {model.name} {record_id}"
-        commit(services, {path: data}, message, author)
+        journal.commit(services, {path: data}, message, author)
         return _reindexed(services, model.name, record_id, locale)
 
 
@@ -223,7 +83,7 @@ def update(
     if_match: list[str] | None = None,
 ) -> Record:
     """PUT (merge=False) replaces the record; PATCH (merge=True) changes only what is sent."""
-    with write_lock(services):
+    with journal.write_lock(services):
         catalog = services.catalog()
         model = model_of(services, model_name)
         locale = locale_of(services, request.locale)
@@ -262,7 +122,7 @@ def update(
             data = _render_new(model, values, request.body)
         _check_reads_back(services, model, path, data, values, request.body)
         message = request.message or f"{verb} {model.name} {record_id}"
-        commit(services, {path: data}, message, author)
+        journal.commit(services, {path: data}, message, author)
         return _reindexed(services, model.name, record_id, locale)
 
 
@@ -276,7 +136,7 @@ def delete(
     message: str | None = None,
     if_match: list[str] | None = None,
 ) -> None:
-    with write_lock(services):
+    with journal.write_lock(services):
         catalog = services.catalog()
         model = model_of(services, model_name)
         current = catalog.get(model.name, record_id, locale_of(services, locale), EDITORS)
@@ -290,14 +150,16 @@ def delete(
         else:
             path = current.path
         _current_bytes(services, path, if_match)
-        commit(services, {path: None}, message or f"Delete {model.name} {record_id}", author)
+        journal.commit(
+            services, {path: None}, message or f"Delete {model.name} {record_id}", author
+        )
 
 
 def restore_bytes(
     services, model_name: str, record_id: str, path: str, data: bytes, message, author
 ):
     """Write an old version's bytes back as a new commit (the file may be gone)."""
-    with write_lock(services):
+    with journal.write_lock(services):
         model = model_of(services, model_name)
         target = services.site.root / path
         if target.exists():
@@ -308,7 +170,7 @@ def restore_bytes(
         if isinstance(parsed, Problem):
             detail = Detail(parsed.field, parsed.reason)
             raise ValidationError("That version is not valid with today's models", [detail])
-        commit(services, {path: data}, message, author)
+        journal.commit(services, {path: data}, message, author)
         return _reindexed(services, model.name, record_id, parsed.locale)
 
 
@@ -409,7 +271,7 @@ def _current_bytes(services, path: str, if_match: list[str] | None) -> bytes:
         raise PreconditionFailed(
             f"The record changed since version {if_match[0]}; its version is now {sha}"
         )
-    committed = services.repo.committed_blob(repo_path(services, path))
+    committed = services.repo.committed_blob(journal.repo_path(services, path))
     if committed is None:
         raise Conflict(
             f"{path} is not committed yet, so the API cannot write to it: commit it (or"
@@ -546,64 +408,6 @@ def _render_edit(
     except FrontMatterError as exc:
         problem = Problem(path, exc.reason, line=exc.line)
         raise Conflict(f"{problem}: replace it with PUT or fix it in Git") from exc
-
-
-def repo_path(services, path: str) -> str:
-    prefix = services.repo.relative(services.site.root)
-    return f"{prefix}/{path}" if prefix else path
-
-
-def commit(services, changes: dict[str, bytes | None], message: str, author) -> str:
-    """Journal, write the files, commit them, reindex them; undo the files on failure.
-
-    A write that would leave every file as it is makes no commit.
-
-    Only the written paths (and whatever the new commit touched) are synced: a write
-    never stats the whole site.
-    """
-    check_message(message)
-    site_root, repo = services.site.root, services.repo
-    before = {}
-    for path in changes:
-        target = site_root / path
-        before[path] = target.read_bytes() if target.exists() else None
-    if all(before[p] == d for p, d in changes.items()):
-        return repo.head()  # nothing changes: no empty commit, no events
-    repo_changes = {repo_path(services, p): d for p, d in changes.items()}
-    _note(
-        services,
-        {
-            repo_path(services, p): [
-                blob_sha(before[p]) if before[p] is not None else None,
-                blob_sha(d) if d is not None else None,
-            ]
-            for p, d in changes.items()
-        },
-    )
-    try:
-        for path, data in changes.items():
-            if data is None:
-                files.remove(site_root / path)
-            else:
-                files.write_atomically(site_root / path, data)
-        for attempt in range(5):
-            try:
-                sha = repo.commit_files(repo_changes, message, author)
-                break
-            except HeadMoved:
-                if attempt == 4:
-                    raise
-    except BaseException:
-        for path, data in before.items():
-            if data is None:
-                files.remove(site_root / path)
-            else:
-                files.write_atomically(site_root / path, data)
-        raise
-    finally:
-        _journal(services).unlink(missing_ok=True)
-    services.sync(paths=changes.keys())
-    return sha
 
 
 def _reindexed(services, model: str, record_id: str, locale: str | None) -> Record:
