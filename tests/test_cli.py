@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import git, make_repo, write_files
+from tests.helpers import git, make_repo, write_files
 from vellum import create_app
 from vellum.cli.main import cli
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, git, write_files
+from tests.helpers import ROOT, git, write_files
 from vellum.cli.main import cli
 from vellum.services import Vellum
 from vellum.site.config import load_config

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, git, write_files
+from tests.helpers import commit, git, write_files
 from tests.receiver import Receiver
 from tests.servers import call, running_server
 from tests.test_webhooks import SECRET, add_webhook

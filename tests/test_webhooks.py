@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 from standardwebhooks import Webhook
 
-from tests.conftest import authorised_client, build_app, commit, git, write_files
+from tests.helpers import authorised_client, build_app, commit, git, write_files
 from tests.receiver import Receiver, wait_threads_gone
 from vellum.errors import Conflict
 from vellum.live import deliveries

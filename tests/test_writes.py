@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import commit, git, write_files
+from tests.helpers import commit, git, write_files
 from vellum.auth import keys
 from vellum.store import outbox
 
