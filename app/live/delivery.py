@@ -90,6 +90,7 @@ def checked_addresses(
 
 
 def _refuse_private(host: str, text: str) -> None:
+    """Any address that is not public, an IPv6 zone aside, ends the delivery before it starts."""
     address = ipaddress.ip_address(text.split("%")[0])
     if not address.is_global or address.is_multicast:
         raise PrivateTarget(
@@ -119,7 +120,8 @@ class _PinnedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable | None = None,
     ) -> httpcore.NetworkStream:
-        """The first of the checked addresses that accepts, as the system's resolver would."""
+        """The first of the checked addresses that accepts, in the lookup's order (as a
+        connection by name tries them)."""
         error: Exception | None = None
         for address in checked_addresses(host, port, self.allow_private, self.resolve):
             try:
