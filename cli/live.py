@@ -16,7 +16,7 @@ import orjson
 
 from vellum.cli.common import _echo_json, json_option, site_services
 from vellum.live import deliveries, retention, webhooks
-from vellum.live.delivery import post
+from vellum.live.delivery import Clients
 from vellum.live.leader import run_live
 from vellum.live.webhooks import MissingSecret
 from vellum.store import outbox
@@ -103,7 +103,8 @@ def webhooks_test(ctx, webhook_id: str) -> None:
         secret = endpoint.signing_secret()
     except MissingSecret as exc:
         raise click.ClickException(str(exc)) from exc
-    outcome = post(endpoint.url, event.id, body, secret, allow)
+    with Clients(allow) as clients:
+        outcome = clients.post(endpoint.url, event.id, body, secret)
     if not outcome.ok:
         raise click.ClickException(f"{outcome.error} after {outcome.duration_ms} ms")
     click.echo(f"{outcome.status} in {outcome.duration_ms} ms")

@@ -17,7 +17,7 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
 
-from tests.conftest import QUERY_SITE, build_app, commit, make_repo, write_files
+from tests.helpers import QUERY_SITE, build_app, commit, make_repo, write_files
 from tests.servers import free_port
 from vellum.auth import keys, users
 from vellum.settings_check import settings_problems

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import git, make_repo, write_files
+from tests.helpers import git, make_repo, write_files
 from vellum import create_app
 from vellum.cli.main import cli
 from vellum.cli.reads import filter_option

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import build_app, commit, git, write_files
+from tests.helpers import build_app, commit, git, write_files
 from tests.servers import call, running_server, stop
 from vellum.auth import keys
 from vellum.services import Vellum

@@ -14,7 +14,7 @@ import threading
 import orjson
 import pytest
 
-from tests.conftest import build_app, commit, git, make_repo, write_files
+from tests.helpers import build_app, commit, git, make_repo, write_files
 from tests.receiver import Receiver, wait_threads_gone
 from vellum.auth import keys, oauth, users
 from vellum.live.dispatcher import Dispatcher

@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from tests.conftest import QUERY_SITE, authorised_client, build_app, commit, git, make_repo
-from tests.conftest import write_files as put_files
+from tests.helpers import QUERY_SITE, authorised_client, build_app, commit, git, make_repo
+from tests.helpers import write_files as put_files
 from tests.servers import running_server
 from vellum.auth import keys, oauth
 

@@ -10,7 +10,7 @@ import urllib.request
 import orjson
 import pytest
 
-from tests.conftest import authorised_client, build_app, commit, write_files
+from tests.helpers import authorised_client, build_app, commit, write_files
 from tests.receiver import wait_threads_gone
 from tests.servers import call, running_server
 from vellum.auth import keys, users

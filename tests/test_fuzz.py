@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
-from tests.conftest import build_app, commit, committed_sample, make_repo
+from tests.helpers import build_app, commit, committed_sample, make_repo
 from tests.servers import running_server
 from vellum.auth import keys
 

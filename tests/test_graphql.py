@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from graphql import build_client_schema, get_introspection_query, print_schema, print_type
 
-from tests.conftest import authorised_client, build_app, commit, write_files
+from tests.helpers import authorised_client, build_app, commit, write_files
 from vellum.api.graphql import schemas
 from vellum.cli.main import cli
 from vellum.graphql.context import Context

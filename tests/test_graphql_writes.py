@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import (
+from tests.helpers import (
     authorised_client,
     build_app,
     commit,

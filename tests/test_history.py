@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import commit, git
+from tests.helpers import commit, git
 
 
 def versions(client, path):

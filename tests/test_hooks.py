@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, commit, git, write_files
+from tests.helpers import ROOT, commit, git, write_files
 from vellum.cli.main import cli
 from vellum.services import Vellum
 from vellum.site.config import load_config

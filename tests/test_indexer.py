@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, commit, git, write_files
+from tests.helpers import ROOT, commit, git, write_files
 from vellum.services import Vellum
 from vellum.site.audience import EDITORS
 from vellum.site.config import load_config
@@ -176,7 +176,7 @@ def test_invalid_files_are_left_out_and_reported(query_repo, tmp_path):
 
 
 def test_invalid_files_in_status_endpoint(query_repo, tmp_path):
-    from tests.conftest import authorised_client, build_app
+    from tests.helpers import authorised_client, build_app
 
     write_files(query_repo, {"posts/wrong-type.md": "---\ntitle: Wrong\nviews: lots\n---\n"})
     application = build_app(query_repo, tmp_path / "state")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit, git, write_files
+from tests.helpers import commit, git, write_files
 from tests.receiver import Receiver
 from tests.servers import call, running_server
 from tests.test_webhooks import SECRET, add_webhook
@@ -39,6 +39,10 @@ def hooked_repo(query_repo, receiver, monkeypatch):
 
 def names(receiver: Receiver) -> Counter:
     return Counter(e["event"] for e in receiver.events())
+
+
+def commit_shas(events: list[dict]) -> list[str]:
+    return [e["data"]["sha"] for e in events if e["event"] == "commit"]
 
 
 def add_person(repo, name: str) -> str:
@@ -172,5 +176,9 @@ def test_a_webhook_committed_by_hand_reaches_every_server_process(
             listed = call("GET", f"{base}/api/webhooks", None, auth)[2]["data"]
             assert [h["url"] for h in listed] == [receiver.url]
         sha = add_person(query_repo, "ann")
-        found = receiver.wait_for(lambda evs: names(receiver)["content.created"] == 1)
-    assert sha in [e["data"]["sha"] for e in found if e["event"] == "commit"]
+        # A commit's event and its records' events are each in order with their own key,
+        # not with each other: wait for both.
+        found = receiver.wait_for(
+            lambda evs: names(receiver)["content.created"] == 1 and sha in commit_shas(evs)
+        )
+    assert commit_shas(found)[-1] == sha

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import (
+from tests.helpers import (
     QUERY_SITE,
     authorised_client,
     build_app,

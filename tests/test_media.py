@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.conftest import git
+from tests.helpers import git
 from vellum.auth import keys
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)

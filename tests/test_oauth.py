@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.conftest import authorised_client
+from tests.helpers import authorised_client
 from vellum.auth import oauth, users
 from vellum.cli.main import cli, open_site
 

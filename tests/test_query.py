@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import QUERY_SITE, commit, make_repo, write_files
+from tests.helpers import QUERY_SITE, commit, make_repo, write_files
 from vellum.api.params import parse_content_query, parse_list_query
 from vellum.errors import InvalidParameter, ModelNotFound
 from vellum.query import content

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import QUERY_SITE, git, make_repo, write_files
+from tests.helpers import QUERY_SITE, git, make_repo, write_files
 from vellum.site.site import load_site
 from vellum.store.records import Problem, Record, blob_sha, parse
 

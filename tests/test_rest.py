@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import authorised_client, build_app, commit, git, write_files
+from tests.helpers import authorised_client, build_app, commit, git, write_files
 from vellum.api.params import parse_list_query
 from vellum.site.audience import EDITORS
 

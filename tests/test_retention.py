@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import write_files
+from tests.helpers import write_files
 from vellum.auth import keys
 from vellum.cli.main import cli
 from vellum.errors import SiteError

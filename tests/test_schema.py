@@ -10,7 +10,7 @@ import jsonschema_rs
 import pytest
 import yaml
 
-from tests.conftest import QUERY_SITE, ROOT, commit, make_repo, write_files
+from tests.helpers import QUERY_SITE, ROOT, commit, make_repo, write_files
 from tests.test_drafts import SITE as DRAFTS_SITE
 from tests.test_webhooks import FAST
 from vellum.cli.main import cli

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, build_app, commit, write_files
+from tests.helpers import ROOT, build_app, commit, write_files
 from tests.receiver import Receiver
 from tests.servers import call, running_server
 from tests.test_concurrency import writer_secret

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import (
+from tests.helpers import (
     QUERY_SITE,
     ROOT,
     authorised_client,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import authorised_client, build_app, commit, git, write_files
+from tests.helpers import authorised_client, build_app, commit, git, write_files
 from tests.receiver import wait_threads_gone
 from vellum.live.leader import run_live
 from vellum.live.watcher import Watcher, ignored

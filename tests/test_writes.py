@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import commit, git, write_files
+from tests.helpers import commit, git, write_files
 from vellum.auth import keys
 from vellum.store import outbox
 

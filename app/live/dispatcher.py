@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from vellum.live import deliveries
-from vellum.live.delivery import Outcome, post
+from vellum.live.delivery import Clients, Outcome
 from vellum.live.loop import Loop
 from vellum.live.webhooks import Endpoint, MissingSecret, list_endpoints
 
@@ -26,15 +26,19 @@ class Dispatcher(Loop):
         # One pool for the dispatcher's life: each new thread would open (and keep) its
         # own connection to the state store.
         self._pool = ThreadPoolExecutor(PARALLEL_ENDPOINTS, thread_name_prefix=self.name)
+        # Kept for the dispatcher's life too: deliveries to an endpoint reuse its connection.
+        self._clients = Clients(self.allow_private)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop the loop, then the delivery threads."""
+        """Stop the loop, then the delivery threads, then their connections."""
         super().stop(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._clients.close()
 
     def cycle(self) -> None:
         """Fan out new events, then attempt every due delivery, endpoints side by side."""
         endpoints = {e.id: e for e in list_endpoints(self.services)}
+        self._clients.retain(e.url for e in endpoints.values())
         deliveries.fan_out(self.services.state, endpoints.values())
         now = time.time()
         groups = {e: deliveries.due(self.services.state, e, now) for e in endpoints}
@@ -62,4 +66,4 @@ class Dispatcher(Loop):
             secret = endpoint.signing_secret()
         except MissingSecret as exc:
             return Outcome(False, None, 0, str(exc))
-        return post(endpoint.url, row["id"], row["payload"].encode(), secret, self.allow_private)
+        return self._clients.post(endpoint.url, row["id"], row["payload"].encode(), secret)
