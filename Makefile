@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 SITE   ?= content
 N      ?= 10000
 SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/redis-server
+BENCH_TOOLS  := /usr/bin/wrk
+BENCH_ARGS   ?=
 
 .PHONY: setup serve test bench lint format clean
 
@@ -29,8 +31,14 @@ $(SYSTEM_TOOLS):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server > /dev/null
 
-bench: setup
-	$(BIN)/python -m tests.bench --records $(N)
+# `make bench N=2000 BENCH_ARGS=--quick` for short loads.
+bench: setup $(BENCH_TOOLS)
+	$(BIN)/python -m tests.bench --records $(N) $(BENCH_ARGS)
+
+# The benchmark loads the servers over HTTP with Debian's wrk.
+$(BENCH_TOOLS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk > /dev/null
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""The results table: metric | Vellum | target | ok, as aligned Markdown pipes."""
+"""The results table: metric | Vellum | peer | ratio | target | ok, as aligned Markdown pipes.
+The ratio is always Vellum's figure over the peer's."""
 
 from __future__ import annotations
 
@@ -8,23 +9,31 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Row:
-    """One metric: its value as shown, its target (None for information only), and its value."""
+    """One metric: its value as shown, its target (None for information only), and its value;
+    the peer's figure and the ratio where there is one; a target is a ceiling unless
+    `at_least`."""
 
     metric: str
     shown: str
     limit: float | None = None
     value: float | None = None
     unit: str = ""
+    peer: str = ""
+    ratio: str = ""
+    at_least: bool = False
 
     @property
     def target(self) -> str:
-        return "info" if self.limit is None else f"<= {self.limit:g} {self.unit}".strip()
+        if self.limit is None:
+            return "info"
+        return f"{'>=' if self.at_least else '<='} {self.limit:g} {self.unit}".strip()
 
     @property
     def ok(self) -> str:
         if self.limit is None or self.value is None:
             return ""
-        return "yes" if self.value <= self.limit else "NO"
+        met = self.value >= self.limit if self.at_least else self.value <= self.limit
+        return "yes" if met else "NO"
 
 
 def seconds(metric: str, value: float, limit: float | None = None) -> Row:
@@ -72,11 +81,123 @@ def rows(vellum: dict, peer: dict) -> list[Row]:
     ]
 
 
+def by_size(records: int, at_10k: float, at_100k: float) -> float:
+    """A target named at 10k and at 100k records, for N records: the 10k one up to 10k,
+    the 100k one from 100k, straight between."""
+    share = min(max((records - 10_000) / 90_000, 0.0), 1.0)
+    return at_10k + share * (at_100k - at_10k)
+
+
+def ratio(ours: float, theirs: float) -> tuple[str, float]:
+    """Vellum's figure over the peer's, as shown and as a value."""
+    value = ours / theirs if theirs else float("inf")
+    return f"{value:.2f}x", value
+
+
+def rate(metric: str, ours: dict, theirs: dict, floor: float | None) -> Row:
+    """Requests per second under wrk, beside the peer's, with the target on the ratio."""
+    shown, value = ratio(ours["rate"], theirs["rate"])
+    return Row(
+        metric,
+        f"{ours['rate']:.0f}/s",
+        floor,
+        value,
+        "x",
+        peer=f"{theirs['rate']:.0f}/s",
+        ratio=shown,
+        at_least=True,
+    )
+
+
+def served_rows(served: dict, peer: dict, records: int) -> list[Row]:
+    """The rows measured over HTTP: a real `vellum serve` beside a real Datasette."""
+    ours, theirs = served["vellum"], served["datasette"]
+    build = peer["seconds"]
+    load = f"wrk -t2 -c16 -d{served['seconds']}s"
+    fresh_list, fresh_text = served["fresh"]["first_list_s"], served["fresh"]["full_text_s"]
+    memory = served["memory_mb"]
+    mem_shown, _ = ratio(memory["vellum"], memory["datasette"])
+    return [
+        _vs_build("serve, new state: first list answer", fresh_list, build, 1),
+        _vs_build("serve, new state: full text answering", fresh_text, build, 3),
+        seconds(
+            f"serve restart: first answer (median of {len(served['restart_s'])})",
+            statistics.median(served["restart_s"]),
+            by_size(records, 1, 3),
+        ),
+        rate(f"HTTP lists, req/s ({load})", ours["lists"], theirs["lists"], 50),
+        _latency("HTTP list p50", ours["lists"]["p50_ms"], theirs["lists"]["p50_ms"], None),
+        _latency("HTTP list p99", ours["lists"]["p99_ms"], theirs["lists"]["p99_ms"], 25),
+        rate("HTTP gets, req/s", ours["gets"], theirs["gets"], 8),
+        rate("HTTP search (20 hits, snippets), req/s", ours["search"], theirs["search"], 2),
+        Row(
+            f"memory: PSS of vellum serve ({memory['processes']} processes)",
+            f"{memory['vellum']:.0f} MB",
+            by_size(records, 250, 1024),
+            memory["vellum"],
+            "MB",
+            peer=f"{memory['datasette']:.0f} MB",
+            ratio=mem_shown,
+        ),
+        *stream_rows(served["streams"], ours["lists"]["rate"]),
+    ]
+
+
+def _vs_build(metric: str, value: float, build: float, at_most: float) -> Row:
+    """A time beside the peer's build time, the target on the ratio."""
+    shown, times = ratio(value, build)
+    return Row(metric, f"{value:.2f} s", at_most, times, "x", f"build {build:.2f} s", shown)
+
+
+def _latency(metric: str, ours: float, theirs: float, limit: float | None) -> Row:
+    shown, _ = ratio(ours, theirs)
+    return Row(metric, f"{ours:.1f} ms", limit, ours, "ms", f"{theirs:.1f} ms", shown)
+
+
+def stream_rows(streams: dict, lists_rate: float) -> list[Row]:
+    """Streams open at once, a commit's event reaching each, and lists meanwhile."""
+    answered = ", ".join(f"{n} got {status}" for status, n in sorted(streams["statuses"].items()))
+    delays = [d * 1000 for d in streams["delays_s"]]
+    worst = float("inf") if streams["missing"] or not delays else max(delays)
+    missed = f", {streams['missing']} never" if streams["missing"] else ""
+    worst_shown = f"{worst:.1f} ms" if delays or streams["missing"] else "none open"
+    shown, share = ratio(streams["lists_rate"], lists_rate)
+    return [
+        Row(
+            f"event streams open at once ({streams['asked']} asked: {answered})",
+            str(streams["statuses"].get("200", 0)),
+            1000,
+            streams["statuses"].get("200", 0),
+            at_least=True,
+        ),
+        Row(
+            "commit -> event on every open stream, p50",
+            f"{statistics.median(delays):.1f} ms" if delays else "none received",
+        ),
+        Row(
+            f"commit -> event on every open stream, max{missed}",
+            worst_shown,
+            1000,
+            worst,
+            "ms",
+        ),
+        Row(
+            "HTTP lists, req/s, streams open (ratio: to without)",
+            f"{streams['lists_rate']:.0f}/s",
+            0.5,
+            share,
+            "x",
+            ratio=shown,
+            at_least=True,
+        ),
+    ]
+
+
 def table(items: list[Row]) -> str:
     """Aligned Markdown table."""
-    header = ("metric", "Vellum", "target", "ok")
-    cells = [header] + [(r.metric, r.shown, r.target, r.ok) for r in items]
-    widths = [max(len(row[i]) for row in cells) for i in range(4)]
+    header = ("metric", "Vellum", "peer", "ratio", "target", "ok")
+    cells = [header] + [(r.metric, r.shown, r.peer, r.ratio, r.target, r.ok) for r in items]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
 
     def line(row) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
