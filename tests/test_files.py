@@ -13,7 +13,6 @@ from vellum.store.files import (
     new_json,
     new_markdown,
     remove_leftovers,
-    split_front_matter,
     write_atomically,
 )
 
@@ -66,22 +65,6 @@ def test_removing_the_last_field_leaves_empty_front_matter():
     assert edit_markdown(b"---\ntitle: T\n---\n\nBody\n", {"title": None}, None) == (
         b"---\n---\n\nBody\n"
     )
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("---\na: 1\n---\nbody", ("a: 1\n", "body")),
-        ("---\na: 1\n---", ("a: 1\n", "")),
-        ("---\na: 1\n---   \nbody", ("a: 1\n", "body")),  # spaces after the delimiter
-        ("---\na: '---'\n---\nb\n---\n", ("a: '---'\n", "b\n---\n")),  # only the first closes
-        ("no front matter", ("", "\nno front matter")),
-        ("---\nnever closed", ("", "---\nnever closed")),
-        ("", ("", "")),
-    ],
-)
-def test_front_matter_ends_at_its_first_delimiter_line(text, expected):
-    assert split_front_matter(text) == expected
 
 
 def test_a_new_markdown_file_is_front_matter_then_the_stripped_body():
