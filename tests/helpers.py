@@ -211,3 +211,18 @@ def authorised_client(application, scopes=("read", "read:drafts")):
     test_client = application.test_client()
     test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
     return test_client
+
+
+def read_frames(response, count: int) -> list[dict]:
+    """The first `count` events of an SSE response, then the stream is closed."""
+    frames, buffer = [], b""
+    stream = iter(response.response)
+    while len(frames) < count:
+        buffer += next(stream)
+        while b"\n\n" in buffer:
+            raw, buffer = buffer.split(b"\n\n", 1)
+            lines = dict(line.split(": ", 1) for line in raw.decode().splitlines() if ": " in line)
+            if "id" in lines:
+                frames.append(lines)
+    response.close()
+    return frames

@@ -14,7 +14,7 @@ import threading
 import orjson
 import pytest
 
-from tests.helpers import build_app, commit, git, make_repo, write_files
+from tests.helpers import build_app, commit, git, make_repo, read_frames, write_files
 from tests.receiver import Receiver, wait_threads_gone
 from vellum.auth import keys, oauth, users
 from vellum.live.dispatcher import Dispatcher
@@ -461,20 +461,6 @@ def test_a_refused_content_write_answers_its_rest_status(app):
 
 
 # -- events and webhooks -------------------------------------------------------------------
-def read_frames(response, count: int) -> list[dict]:
-    frames, buffer = [], b""
-    stream = iter(response.response)
-    while len(frames) < count:
-        buffer += next(stream)
-        while b"\n\n" in buffer:
-            raw, buffer = buffer.split(b"\n\n", 1)
-            lines = dict(line.split(": ", 1) for line in raw.decode().splitlines() if ": " in line)
-            if "id" in lines:
-                frames.append(lines)
-    response.close()
-    return frames
-
-
 def _link_home_to_the_draft(app, repo) -> Event:
     """Start the cursor, then commit a published page that now points at the draft."""
     services = app.extensions["vellum"]

@@ -10,7 +10,7 @@ import urllib.request
 import orjson
 import pytest
 
-from tests.helpers import authorised_client, build_app, commit, write_files
+from tests.helpers import authorised_client, build_app, commit, read_frames, write_files
 from tests.receiver import wait_threads_gone
 from tests.servers import call, running_server
 from vellum.auth import keys, users
@@ -26,21 +26,6 @@ def _no_stray_threads():
     before = set(threading.enumerate())
     yield
     wait_threads_gone(before)
-
-
-def read_frames(response, count: int) -> list[dict]:
-    """The first `count` events of an SSE response, then the stream is closed."""
-    frames, buffer = [], b""
-    stream = iter(response.response)
-    while len(frames) < count:
-        buffer += next(stream)
-        while b"\n\n" in buffer:
-            raw, buffer = buffer.split(b"\n\n", 1)
-            lines = dict(line.split(": ", 1) for line in raw.decode().splitlines() if ": " in line)
-            if "id" in lines:
-                frames.append(lines)
-    response.close()
-    return frames
 
 
 def test_stream_resumes_after_last_event_id(app):
