@@ -18,23 +18,23 @@ from vellum.web import session as web
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings, the site's services, then the HTTP layer. Starts no threads."""
+    """Build the app: settings, the site's vellum, then the HTTP layer. Starts no threads."""
     settings = load_config(config)
-    services = Vellum(settings)
+    vellum = Vellum(settings)
     if settings["SYNC_ON_START"]:
-        journal.recover_at_start(services)  # a killed write's files are never indexed
-        services.sync(text=settings["TEXT_INDEX"] == "inline")
+        journal.recover_at_start(vellum)  # a killed write's files are never indexed
+        vellum.sync(text=settings["TEXT_INDEX"] == "inline")
     app = Flask(__name__)
     if settings["PROXIES"]:  # the client's address and scheme, as the proxies saw them
         hops = settings["PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    secret = services.state.secret("signing", settings["SECRET_KEY"])
+    secret = vellum.state.secret("signing", settings["SECRET_KEY"])
     app.config.update(SECRET_KEY=secret, JSON_SORT_KEYS=False)
-    app.extensions["vellum"] = services
-    tokens.init_app(app, services.state, secret)
+    app.extensions["vellum"] = vellum
+    tokens.init_app(app, vellum.state, secret)
     access.init_app(app)
     web.init_app(app)
-    limits.init_app(app, services.site, services.state)
+    limits.init_app(app, vellum.site, vellum.state)
     api.init_app(app)
     admin.init_app(app)
     consent.init_app(app)

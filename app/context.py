@@ -10,6 +10,6 @@ if TYPE_CHECKING:
     from vellum.services import Vellum
 
 
-def vellum() -> Vellum:
-    """The services this app was built with (`create_app` hangs them on the app)."""
+def current_vellum() -> Vellum:
+    """The vellum this app was built with (`create_app` hangs them on the app)."""
     return current_app.extensions["vellum"]

@@ -127,21 +127,21 @@ def prepare(config: dict[str, Any]) -> Prepared:
     free, a write killed half way is finished or undone (never indexed or served), the index
     is current, and the commits made once the server answers are news. Raises SiteError or
     ValueError with the reason; nothing is left running either way."""
-    services = Vellum(config)
+    vellum = Vellum(config)
     try:
-        wrong = settings_problems(services.site)
+        wrong = settings_problems(vellum.site)
         if wrong:  # a server that starts on a wrong setting fails later, less clearly
             lines = "\n".join(f"  {p}" for p in wrong)
             raise SiteError(f"vellum.yml has settings to fix first:\n{lines}")
         check_address(config["HOST"], config["PORT"])
-        journal.recover_at_start(services)
-        report = services.sync(text=False)
-        outbox.take_cursor(services)
-        services.repo.accept_pushes()  # writers may `git push` to this checked-out branch
-        served = {**config, "SITE": str(services.site.root)}
-        return Prepared(served, services.site.title, report)
+        journal.recover_at_start(vellum)
+        report = vellum.sync(text=False)
+        outbox.take_cursor(vellum)
+        vellum.repo.accept_pushes()  # writers may `git push` to this checked-out branch
+        served = {**config, "SITE": str(vellum.site.root)}
+        return Prepared(served, vellum.site.title, report)
     finally:
-        services.close()
+        vellum.close()
 
 
 def serve(config: dict[str, Any], announce: Callable[[str], None] = print) -> None:

@@ -1,4 +1,4 @@
-"""The services of one site in one process, built once and handed to every view."""
+"""The vellum of one site in one process, built once and handed to every view."""
 
 from __future__ import annotations
 

@@ -29,12 +29,12 @@ def with_site(command):
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
         try:
-            services = open_site(ctx.obj["site"])
+            vellum = open_site(ctx.obj["site"])
             try:
-                services.sync()
-                return ctx.invoke(command, services, *args, **kwargs)
+                vellum.sync()
+                return ctx.invoke(command, vellum, *args, **kwargs)
             finally:
-                services.close()
+                vellum.close()
         except VellumError as exc:
             raise click.ClickException(_describe(exc)) from exc
 
@@ -49,15 +49,15 @@ def open_site(site: str, **overrides) -> Vellum:
 def site_services(ctx: click.Context) -> Iterator[Vellum]:
     """Open the site for a state-store command (no index sync); domain errors become exits."""
     try:
-        services = open_site(ctx.obj["site"])
+        vellum = open_site(ctx.obj["site"])
     except VellumError as exc:
         raise click.ClickException(exc.message) from exc
     try:
-        yield services
+        yield vellum
     except VellumError as exc:
         raise click.ClickException(_describe(exc)) from exc
     finally:
-        services.close()
+        vellum.close()
 
 
 def _describe(exc: VellumError) -> str:

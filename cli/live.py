@@ -33,8 +33,8 @@ def live(ctx: click.Context, parent: int | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with site_services(ctx) as services:
-        run_live(services, stop, alive=lambda: parent is None or os.getppid() == parent)
+    with site_services(ctx) as vellum:
+        run_live(vellum, stop, alive=lambda: parent is None or os.getppid() == parent)
 
 
 @click.group(name="webhooks")
@@ -47,8 +47,8 @@ def webhooks_group() -> None:
 @click.pass_context
 def webhooks_list(ctx, as_json: bool) -> None:
     """List every endpoint with its source (site or api)."""
-    with site_services(ctx) as services:
-        rows = [e.as_dict() for e in webhooks.list_endpoints(services)]
+    with site_services(ctx) as vellum:
+        rows = [e.as_dict() for e in webhooks.list_endpoints(vellum)]
     if as_json:
         _echo_json({"data": rows})
         return
@@ -71,8 +71,8 @@ def webhooks_add(ctx, url: str, events, models, secret, max_attempts, as_json: b
         spec["models"] = list(models)
     if max_attempts:
         spec["retry"] = {"max_attempts": max_attempts}
-    with site_services(ctx) as services:
-        endpoint = webhooks.create_endpoint(services, spec, "cli")
+    with site_services(ctx) as vellum:
+        endpoint = webhooks.create_endpoint(vellum, spec, "cli")
     if as_json:
         _echo_json({"data": endpoint.as_dict()})
     else:
@@ -84,8 +84,8 @@ def webhooks_add(ctx, url: str, events, models, secret, max_attempts, as_json: b
 @click.pass_context
 def webhooks_remove(ctx, webhook_id: str) -> None:
     """Remove an endpoint added through the CLI or the API."""
-    with site_services(ctx) as services:
-        endpoint = webhooks.delete_endpoint(services, webhook_id)
+    with site_services(ctx) as vellum:
+        endpoint = webhooks.delete_endpoint(vellum, webhook_id)
     click.echo(f"Removed webhook {endpoint.id} ({endpoint.url}).")
 
 
@@ -94,9 +94,9 @@ def webhooks_remove(ctx, webhook_id: str) -> None:
 @click.pass_context
 def webhooks_test(ctx, webhook_id: str) -> None:
     """POST a signed `ping` event to an endpoint now and show the answer."""
-    with site_services(ctx) as services:
-        endpoint = webhooks.get_endpoint(services, webhook_id)
-        allow = bool(services.config.get("ALLOW_PRIVATE_WEBHOOKS"))
+    with site_services(ctx) as vellum:
+        endpoint = webhooks.get_endpoint(vellum, webhook_id)
+        allow = bool(vellum.config.get("ALLOW_PRIVATE_WEBHOOKS"))
     event = Event("ping", {"webhook": endpoint.id})
     body = orjson.dumps(event.payload())
     try:
@@ -117,9 +117,9 @@ def webhooks_test(ctx, webhook_id: str) -> None:
 @click.pass_context
 def webhooks_deliveries(ctx, webhook_id: str, limit: int, as_json: bool) -> None:
     """An endpoint's delivery attempts, newest first."""
-    with site_services(ctx) as services:
-        webhooks.get_endpoint(services, webhook_id)
-        rows = deliveries.attempts_log(services.state, webhook_id, limit)
+    with site_services(ctx) as vellum:
+        webhooks.get_endpoint(vellum, webhook_id)
+        rows = deliveries.attempts_log(vellum.state, webhook_id, limit)
     if as_json:
         _echo_json({"data": rows})
         return
@@ -134,9 +134,9 @@ def webhooks_deliveries(ctx, webhook_id: str, limit: int, as_json: bool) -> None
 @click.pass_context
 def webhooks_redeliver(ctx, webhook_id: str, event_id: str) -> None:
     """Queue an event for an endpoint again."""
-    with site_services(ctx) as services:
-        endpoint = webhooks.get_endpoint(services, webhook_id)
-        deliveries.redeliver(services.state, endpoint, event_id)
+    with site_services(ctx) as vellum:
+        endpoint = webhooks.get_endpoint(vellum, webhook_id)
+        deliveries.redeliver(vellum.state, endpoint, event_id)
     click.echo(f"Queued {event_id} for {webhook_id}.")
 
 
@@ -155,9 +155,9 @@ def events_emit(ctx, name: str, data: str) -> None:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--data") from exc
-    with site_services(ctx) as services:
+    with site_services(ctx) as vellum:
         event = check_custom(name, parsed)
-        outbox.emit(services.state, [event])
+        outbox.emit(vellum.state, [event])
     click.echo(event.id)
 
 
@@ -165,9 +165,9 @@ def events_emit(ctx, name: str, data: str) -> None:
 @click.pass_context
 def events_process(ctx) -> None:
     """Bring the index up to date and emit the events of new commits now (git hooks run this)."""
-    with site_services(ctx) as services:
-        services.sync(text=False)
-        count = outbox.process_head(services)
+    with site_services(ctx) as vellum:
+        vellum.sync(text=False)
+        count = outbox.process_head(vellum)
     click.echo(f"{count} events")
 
 
@@ -179,8 +179,8 @@ def prune(ctx, as_json: bool) -> None:
 
     The live process of `vellum serve` does this at start and hourly.
     """
-    with site_services(ctx) as services:
-        counts = retention.prune(services.state, retention.retention_of(services.site))
+    with site_services(ctx) as vellum:
+        counts = retention.prune(vellum.state, retention.retention_of(vellum.site))
     if as_json:
         _echo_json(counts)
         return
@@ -201,9 +201,9 @@ def hooks_group() -> None:
 def hooks_install(ctx, force: bool) -> None:
     """Write Vellum's git hooks into the repository's hooks folder, set for this site and
     this vellum (existing hooks are kept unless --force)."""
-    with site_services(ctx) as services:
-        target = services.repo.git_dir / "hooks"
-        site = services.repo.relative(services.site.root) or "."
+    with site_services(ctx) as vellum:
+        target = vellum.repo.git_dir / "hooks"
+        site = vellum.repo.relative(vellum.site.root) or "."
     target.mkdir(exist_ok=True)
     for script in _hook_scripts():
         dest = target / script.name
@@ -232,8 +232,8 @@ def _for_this_site(script: str, site: str) -> str:
 @click.pass_context
 def hooks_check_staged(ctx) -> None:
     """Exit 1, naming each problem, when a staged record file is invalid (the pre-commit hook)."""
-    with site_services(ctx) as services:
-        problems = staged_problems(services)
+    with site_services(ctx) as vellum:
+        problems = staged_problems(vellum)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:

@@ -84,24 +84,24 @@ def serve(ctx: click.Context, site: str | None, host, port, workers, remote, pol
 def index(ctx: click.Context, rebuild: bool, text_only: bool, as_json: bool) -> None:
     """Bring the index up to date with the files (only changed files are parsed)."""
     try:
-        services = open_site(ctx.obj["site"])
+        vellum = open_site(ctx.obj["site"])
     except VellumError as exc:
         raise click.ClickException(exc.message) from exc
     try:
         if text_only:
-            services.sync_text()
+            vellum.sync_text()
             return
         if as_json:
-            report = services.sync(rebuild=rebuild, text=False)
+            report = vellum.sync(rebuild=rebuild, text=False)
         else:
-            total = sum(1 for _ in _scan(services))
+            total = sum(1 for _ in _scan(vellum))
             with click.progressbar(length=total, label="Indexing", file=sys.stderr) as bar:
-                report = services.sync(rebuild=rebuild, text=False, progress=bar.update)
-        written = services.sync_text(parallel=True)
+                report = vellum.sync(rebuild=rebuild, text=False, progress=bar.update)
+        written = vellum.sync_text(parallel=True)
     except VellumError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
-        services.close()
+        vellum.close()
     if as_json:
         _echo_json({**report.as_dict(), "textIndexed": written})
     else:
@@ -112,18 +112,18 @@ def index(ctx: click.Context, rebuild: bool, text_only: bool, as_json: bool) -> 
         )
 
 
-def _scan(services: Vellum):
+def _scan(vellum: Vellum):
     from vellum.store.records import scan
 
-    return scan(services.site)
+    return scan(vellum.site)
 
 
 @cli.command()
 @json_option
 @with_site
-def validate(services: Vellum, as_json: bool) -> None:
+def validate(vellum: Vellum, as_json: bool) -> None:
     """Check every file and model; exit 1 with one line per problem when anything is invalid."""
-    problems = services.problems()
+    problems = vellum.problems()
     if as_json:
         _echo_json({"valid": not problems, "problems": [p.as_dict() for p in problems]})
     else:
@@ -161,8 +161,8 @@ def users_add(ctx, name: str, role: str, email, password_stdin: bool, as_json: b
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with site_services(ctx) as services:
-        user = accounts.create_user(services.state, name, password, role, email)
+    with site_services(ctx) as vellum:
+        user = accounts.create_user(vellum.state, name, password, role, email)
     _show(user.as_dict(), as_json, f"Added {user.name} ({user.role}).")
 
 
@@ -171,9 +171,9 @@ def users_add(ctx, name: str, role: str, email, password_stdin: bool, as_json: b
 @click.pass_context
 def users_list(ctx, as_json: bool) -> None:
     """List users, their roles and their failed sign-ins that still count."""
-    with site_services(ctx) as services:
-        found = accounts.list_users(services.state)
-        found = accounts.with_failures(services.state, found, services.lockout)
+    with site_services(ctx) as vellum:
+        found = accounts.list_users(vellum.state)
+        found = accounts.with_failures(vellum.state, found, vellum.lockout)
     rows = [u.as_dict() for u in found]
     if as_json:
         _echo_json({"data": rows})
@@ -196,8 +196,8 @@ def _failures(failed: dict) -> str:
 @click.pass_context
 def users_remove(ctx, name: str) -> None:
     """Remove a user (never the last admin)."""
-    with site_services(ctx) as services:
-        user = accounts.delete_user(services.state, name)
+    with site_services(ctx) as vellum:
+        user = accounts.delete_user(vellum.state, name)
     click.echo(f"Removed {user.name}.")
 
 
@@ -207,8 +207,8 @@ def users_remove(ctx, name: str) -> None:
 @click.pass_context
 def users_set_role(ctx, name: str, role: str) -> None:
     """Change a user's role."""
-    with site_services(ctx) as services:
-        user = accounts.update_user(services.state, name, role=role)
+    with site_services(ctx) as vellum:
+        user = accounts.update_user(vellum.state, name, role=role)
     click.echo(f"{user.name} is now {user.role}.")
 
 
@@ -228,9 +228,9 @@ def keys_group() -> None:
 @click.pass_context
 def keys_create(ctx, name, scopes, expires, ips, usage_limit, rate_limit, as_json) -> None:
     """Create a key; its secret is printed once and cannot be shown again."""
-    with site_services(ctx) as services:
+    with site_services(ctx) as vellum:
         key, secret = keys.create_key(
-            services.state,
+            vellum.state,
             name,
             list(scopes),
             expires_in=keys.parse_duration(expires, "expires"),
@@ -249,8 +249,8 @@ def keys_create(ctx, name, scopes, expires, ips, usage_limit, rate_limit, as_jso
 @click.pass_context
 def keys_list(ctx, as_json: bool) -> None:
     """List keys with their usage."""
-    with site_services(ctx) as services:
-        rows = [k.as_dict() for k in keys.list_keys(services.state)]
+    with site_services(ctx) as vellum:
+        rows = [k.as_dict() for k in keys.list_keys(vellum.state)]
     if as_json:
         _echo_json({"data": rows})
         return
@@ -269,9 +269,9 @@ def keys_list(ctx, as_json: bool) -> None:
 @click.pass_context
 def keys_show(ctx, key_id: str, as_json: bool) -> None:
     """Show one key and its recent activity."""
-    with site_services(ctx) as services:
-        row = keys.get_key(services.state, key_id).as_dict()
-        row["activity"] = keys.activity(services.state, key_id, limit=20)
+    with site_services(ctx) as vellum:
+        row = keys.get_key(vellum.state, key_id).as_dict()
+        row["activity"] = keys.activity(vellum.state, key_id, limit=20)
     if as_json:
         _echo_json({"data": row})
         return
@@ -290,9 +290,9 @@ def keys_show(ctx, key_id: str, as_json: bool) -> None:
 @click.pass_context
 def keys_rotate(ctx, key_id: str, grace: str, as_json: bool) -> None:
     """Give a key a new secret; the old one keeps working for the grace period."""
-    with site_services(ctx) as services:
+    with site_services(ctx) as vellum:
         seconds = keys.parse_duration(grace, "grace", zero=True)
-        key, secret = keys.rotate_key(services.state, key_id, seconds)
+        key, secret = keys.rotate_key(vellum.state, key_id, seconds)
     _show({**key.as_dict(), "key": secret}, as_json, f"{key.prefix} rotated. New key (shown once):")
     if not as_json:
         click.echo(secret)
@@ -303,8 +303,8 @@ def keys_rotate(ctx, key_id: str, grace: str, as_json: bool) -> None:
 @click.pass_context
 def keys_revoke(ctx, key_id: str) -> None:
     """Revoke a key at once."""
-    with site_services(ctx) as services:
-        key = keys.revoke_key(services.state, key_id)
+    with site_services(ctx) as vellum:
+        key = keys.revoke_key(vellum.state, key_id)
     click.echo(f"{key.prefix} revoked.")
 
 
@@ -331,9 +331,9 @@ def apps() -> None:
 def apps_add(ctx, name: str, scopes, redirect_uris, public: bool, grants, as_json: bool) -> None:
     """Register an application; prints its client id and secret (shown once)."""
     scopes = [s for value in scopes for s in value.replace(",", " ").split()] or ["read"]
-    with site_services(ctx) as services:
+    with site_services(ctx) as vellum:
         client, secret = oauth.create_client(
-            services.state, name, scopes, redirect_uris, public=public, grants=grants or None
+            vellum.state, name, scopes, redirect_uris, public=public, grants=grants or None
         )
     _show({**client.as_dict(), "secret": secret}, as_json, f"Added application {client.name}.")
     if not as_json:
@@ -347,8 +347,8 @@ def apps_add(ctx, name: str, scopes, redirect_uris, public: bool, grants, as_jso
 @click.pass_context
 def apps_list(ctx, as_json: bool) -> None:
     """List registered applications."""
-    with site_services(ctx) as services:
-        rows = [c.as_dict() for c in oauth.list_clients(services.state)]
+    with site_services(ctx) as vellum:
+        rows = [c.as_dict() for c in oauth.list_clients(vellum.state)]
     if as_json:
         _echo_json({"data": rows})
         return
@@ -364,8 +364,8 @@ def apps_list(ctx, as_json: bool) -> None:
 @click.pass_context
 def apps_remove(ctx, client_id: str) -> None:
     """Remove an application; its tokens stop working."""
-    with site_services(ctx) as services:
-        client = oauth.delete_client(services.state, client_id)
+    with site_services(ctx) as vellum:
+        client = oauth.delete_client(vellum.state, client_id)
     click.echo(f"Removed application {client.name} ({client.id}).")
 
 

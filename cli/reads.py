@@ -36,10 +36,10 @@ FILTER_OPTION = re.compile(r"([^\[\]]+)((?:\[[^\[\]]+\])*)")
 @click.option("--locale", default=None)
 @json_option
 @with_site
-def search(services: Vellum, query: str, models, limit: int, locale, as_json: bool) -> None:
+def search(vellum: Vellum, query: str, models, limit: int, locale, as_json: bool) -> None:
     """Full-text search across models."""
-    parsed = search_query(services.catalog(), query, limit=limit, locale=locale, audience=EDITORS)
-    page, total = services.search(
+    parsed = search_query(vellum.catalog(), query, limit=limit, locale=locale, audience=EDITORS)
+    page, total = vellum.search(
         parsed.q,
         limit=parsed.limit,
         offset=0,
@@ -70,7 +70,7 @@ def search(services: Vellum, query: str, models, limit: int, locale, as_json: bo
 @json_option
 @with_site
 def list_command(
-    services: Vellum,
+    vellum: Vellum,
     model: str,
     filters,
     sort,
@@ -83,7 +83,7 @@ def list_command(
     as_json: bool,
 ) -> None:
     """List records of MODEL, filtered, sorted and paginated like GET /api/MODEL."""
-    catalog = services.catalog()
+    catalog = vellum.catalog()
     conditions = [filter_option(catalog, model, item) for item in filters]
     check_filters(conditions, limits_in_force(catalog.site))
     query = list_query(
@@ -99,7 +99,7 @@ def list_command(
         locale=locale,
         audience=EDITORS,
     )
-    page = services.list(model, query)
+    page = vellum.list(model, query)
     rows = [to_json(catalog, r, query) for r in page.records]
     if as_json:
         _echo_json({"data": rows, "meta": page.meta})
@@ -130,9 +130,9 @@ def filter_option(catalog: Catalog, model: str, item: str) -> Filter:
 @click.option("--populate", default=None)
 @json_option
 @with_site
-def get(services: Vellum, model: str, record_id: str, locale, populate, as_json: bool) -> None:
+def get(vellum: Vellum, model: str, record_id: str, locale, populate, as_json: bool) -> None:
     """Show one record."""
-    catalog = services.catalog()
+    catalog = vellum.catalog()
     shown = list_query(
         catalog, model, populate=comma_list(populate) or (), locale=locale, audience=EDITORS
     )

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from vellum.cli.common import _echo_json, json_option, with_site
 from vellum.store import history, write_request, writes
 
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
-def _author(services) -> tuple[str, str]:
+
+def _author(vellum: Vellum) -> tuple[str, str]:
     """Commits from the CLI carry the repository's configured Git identity."""
-    return services.repo.identity()
+    return vellum.repo.identity()
 
 
 @click.command()
@@ -23,7 +27,7 @@ def _author(services) -> tuple[str, str]:
 @click.option("--message", "-m", default=None, help="The commit message.")
 @json_option
 @with_site
-def new(services, model: str, values, body_file, locale, message, as_json: bool) -> None:
+def new(vellum: Vellum, model: str, values, body_file, locale, message, as_json: bool) -> None:
     """Create a record of MODEL and commit it."""
     fields = dict(_assignment(item) for item in values)
     body = body_file.read_text(encoding="utf-8") if body_file else None
@@ -34,7 +38,7 @@ def new(services, model: str, values, body_file, locale, message, as_json: bool)
         message=message,
         id=fields.get("id"),
     )
-    rec = writes.create(services, model, request, _author(services))
+    rec = writes.create(vellum, model, request, _author(vellum))
     if as_json:
         _echo_json(
             {"data": {"id": rec.id, "type": rec.model, "path": rec.path, "version": rec.sha}}
@@ -65,9 +69,11 @@ def _assignment(item: str) -> tuple[str, object]:
 @click.option("--locale", default=None)
 @json_option
 @with_site
-def history_command(services, model: str, record_id: str, limit: int, locale, as_json) -> None:
+def history_command(
+    vellum: Vellum, model: str, record_id: str, limit: int, locale, as_json
+) -> None:
     """The versions of a record, newest first."""
-    found = history.versions(services, model, record_id, locale, limit, 0)
+    found = history.versions(vellum, model, record_id, locale, limit, 0)
     if as_json:
         _echo_json(found)
         return
@@ -87,9 +93,9 @@ def history_command(services, model: str, record_id: str, limit: int, locale, as
 @click.option("--locale", default=None)
 @json_option
 @with_site
-def diff(services, model: str, record_id: str, old: str, new: str, locale, as_json) -> None:
+def diff(vellum: Vellum, model: str, record_id: str, old: str, new: str, locale, as_json) -> None:
     """What changed in a record between two versions."""
-    found = history.diff(services, model, record_id, old, new, locale)
+    found = history.diff(vellum, model, record_id, old, new, locale)
     if as_json:
         _echo_json({"data": found})
         return
@@ -105,9 +111,9 @@ def diff(services, model: str, record_id: str, old: str, new: str, locale, as_js
 @click.argument("version")
 @click.option("--locale", default=None)
 @with_site
-def restore(services, model: str, record_id: str, version: str, locale) -> None:
+def restore(vellum: Vellum, model: str, record_id: str, version: str, locale) -> None:
     """Commit a record's content at VERSION as its newest version."""
-    rec = history.restore(services, model, record_id, version, _author(services), locale)
+    rec = history.restore(vellum, model, record_id, version, _author(vellum), locale)
     click.echo(f"Restored {rec.model} {rec.id} to {version[:10]} (now {rec.sha[:10]}).")
 
 

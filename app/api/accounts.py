@@ -8,7 +8,7 @@ from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_int
 from vellum.auth import access, keys, tokens, users
 from vellum.auth.limits import check_rate
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import BadRequest, Detail, Unauthorized, ValidationError
 
 accounts = Blueprint("accounts", __name__)
@@ -48,9 +48,9 @@ def refresh() -> Response:
     token = presented or access.presented_token()
     if not token:
         raise Unauthorized("Send the refresh token as a Bearer token or as refreshToken")
-    claims = tokens.spend_refresh(vellum().state, token)
+    claims = tokens.spend_refresh(current_vellum().state, token)
     try:
-        user = users.get_user(vellum().state, int(claims["sub"]))
+        user = users.get_user(current_vellum().state, int(claims["sub"]))
     except (users.UserNotFound, ValueError) as exc:  # wrong credentials are always 401
         raise Unauthorized("The token's user no longer exists") from exc
     about = {"name": user.name, "role": user.role}
@@ -61,7 +61,7 @@ def refresh() -> Response:
 @accounts.post("/auth/logout")
 def logout() -> Response:
     """Revoke the access token sent, and the refresh token if the body names it."""
-    state = vellum().state
+    state = current_vellum().state
     token = access.presented_token()
     if not token or token.startswith(keys.PREFIX):
         raise Unauthorized("Send the access token to log out")
@@ -82,8 +82,8 @@ def me() -> Response:
 @accounts.get("/users")
 @access.require("admin")
 def list_users() -> Response:
-    state = vellum().state
-    found = users.with_failures(state, users.list_users(state), vellum().lockout)
+    state = current_vellum().state
+    found = users.with_failures(state, users.list_users(state), current_vellum().lockout)
     rows = [u.as_dict() for u in found]
     return json_response({"data": rows, "meta": {"total": len(rows)}})
 
@@ -93,7 +93,7 @@ def list_users() -> Response:
 def create_user() -> Response:
     data = body()
     user = users.create_user(
-        vellum().state,
+        current_vellum().state,
         data.get("name") or data.get("username") or "",
         data.get("password") or "",
         data.get("role") or "viewer",
@@ -105,8 +105,8 @@ def create_user() -> Response:
 @accounts.get("/users/<user_id>")
 @access.require("admin")
 def get_user(user_id: str) -> Response:
-    state = vellum().state
-    (user,) = users.with_failures(state, [users.get_user(state, user_id)], vellum().lockout)
+    state = current_vellum().state
+    (user,) = users.with_failures(state, [users.get_user(state, user_id)], current_vellum().lockout)
     return json_response({"data": user.as_dict()})
 
 
@@ -116,7 +116,7 @@ def get_user(user_id: str) -> Response:
 def update_user(user_id: str) -> Response:
     data = body()
     user = users.update_user(
-        vellum().state,
+        current_vellum().state,
         user_id,
         role=data.get("role"),
         email=data.get("email"),
@@ -128,7 +128,7 @@ def update_user(user_id: str) -> Response:
 @accounts.delete("/users/<user_id>")
 @access.require("admin")
 def delete_user(user_id: str) -> Response:
-    users.delete_user(vellum().state, user_id)
+    users.delete_user(current_vellum().state, user_id)
     return Response(status=204)
 
 
@@ -139,7 +139,7 @@ KEY_FIELDS = {"name", "scopes", "expiresIn", "allowedIps", "usageLimit", "rateLi
 @accounts.get("/keys")
 @access.require("admin")
 def list_keys() -> Response:
-    rows = [k.as_dict() for k in keys.list_keys(vellum().state)]
+    rows = [k.as_dict() for k in keys.list_keys(current_vellum().state)]
     return json_response({"data": rows, "meta": {"total": len(rows)}})
 
 
@@ -157,7 +157,7 @@ def create_key() -> Response:
             details.append(Detail("name", "expected a string"))
         raise ValidationError("Invalid API key", details)
     key, secret = keys.create_key(
-        vellum().state,
+        current_vellum().state,
         data.get("name") or "",
         _list(data, "scopes") or ["read"],
         expires_in=keys.parse_duration(data.get("expiresIn"), "expiresIn"),
@@ -173,7 +173,7 @@ def create_key() -> Response:
 @accounts.get("/keys/<key_id>")
 @access.require("admin")
 def get_key(key_id: str) -> Response:
-    return json_response({"data": keys.get_key(vellum().state, key_id).as_dict()})
+    return json_response({"data": keys.get_key(current_vellum().state, key_id).as_dict()})
 
 
 @accounts.post("/keys/<key_id>/rotate")
@@ -182,20 +182,20 @@ def rotate_key(key_id: str) -> Response:
     data = json_object(required=False)
     grace = keys.parse_duration(data.get("grace"), "grace", zero=True)
     grace = keys.DEFAULT_GRACE_SECONDS if grace is None else grace
-    key, secret = keys.rotate_key(vellum().state, key_id, grace)
+    key, secret = keys.rotate_key(current_vellum().state, key_id, grace)
     return json_response({"data": {**key.as_dict(), "key": secret}})
 
 
 @accounts.delete("/keys/<key_id>")
 @access.require("admin")
 def revoke_key(key_id: str) -> Response:
-    return json_response({"data": keys.revoke_key(vellum().state, key_id).as_dict()})
+    return json_response({"data": keys.revoke_key(current_vellum().state, key_id).as_dict()})
 
 
 @accounts.get("/keys/<key_id>/activity")
 @access.require("admin")
 def key_activity(key_id: str) -> Response:
-    rows = keys.activity(vellum().state, key_id, limit=_int_arg("limit", 50, 500))
+    rows = keys.activity(current_vellum().state, key_id, limit=_int_arg("limit", 50, 500))
     return json_response({"data": rows})
 
 

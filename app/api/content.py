@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_content_query
 from vellum.auth import access
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.query import content
 from vellum.store import writes
 
@@ -27,14 +27,14 @@ def _authors() -> dict:
 
 def _shape(rec) -> dict:
     """A record as the caller may see it."""
-    return content.to_content(vellum(), rec, access.current().audience, _authors())
+    return content.to_content(current_vellum(), rec, access.current().audience, _authors())
 
 
 @api_content.get("/content")
 @access.require("read")
 def list_content() -> Response:
     """Records of every model, filtered, sorted and paged as a model's list is."""
-    v = vellum()
+    v = current_vellum()
     audience = access.current().audience
     query = parse_content_query(v.catalog(), request.args.to_dict(flat=False), audience)
     page = content.list_content(v, query)
@@ -46,7 +46,7 @@ def list_content() -> Response:
 def get_content(record_id: str) -> Response:
     """One record by bare id (?type= when two models hold it)."""
     audience = access.current().audience
-    rec = content.find(vellum().catalog(), record_id, request.args.get("type"), audience)
+    rec = content.find(current_vellum().catalog(), record_id, request.args.get("type"), audience)
     return json_response({"data": _shape(rec), "meta": {}})
 
 
@@ -67,7 +67,7 @@ def _input() -> dict:
 @access.require("write")
 def create_content() -> Response:
     """A new record of `type` (default: the site's default_model)."""
-    v, values = vellum(), _input()
+    v, values = current_vellum(), _input()
     model = content.model_for_write(v, None, values.get("type"))
     author = access.commit_author(access.current())
     rec = writes.create(v, model, content.write_request(v, model, values), author)
@@ -90,7 +90,7 @@ def patch_content(record_id: str) -> Response:
 
 
 def _update(record_id: str, merge: bool) -> Response:
-    v, values = vellum(), _input()
+    v, values = current_vellum(), _input()
     model = content.model_for_write(v, record_id, request.args.get("type") or values.get("type"))
     request_ = content.write_request(v, model, {**values, "id": None})
     author = access.commit_author(access.current())
@@ -102,7 +102,7 @@ def _update(record_id: str, merge: bool) -> Response:
 @access.require("write")
 def delete_content(record_id: str) -> Response:
     """Delete a record (one commit)."""
-    v = vellum()
+    v = current_vellum()
     model = content.model_for_write(v, record_id, request.args.get("type"))
     author = access.commit_author(access.current())
     writes.delete(v, model, record_id, author, locale=request.args.get("locale"))

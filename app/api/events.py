@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
@@ -12,13 +13,16 @@ from flask import Blueprint, Flask, Response, current_app, request
 from vellum.api.envelope import json_object, json_response
 from vellum.auth import access
 from vellum.auth.access import Principal
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import RateLimited, ServiceUnavailable
 from vellum.query.render import visible_fields
 from vellum.site.audience import Audience
 from vellum.store import outbox
 from vellum.store.events import check_custom
 from vellum.store.state import StateStore
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 api_events = Blueprint("events", __name__)
 POLL = 0.1
@@ -88,16 +92,16 @@ def stream() -> Response:
     each after VELLUM_STREAM_SECONDS with the id to resume from: EventSource reconnects
     on its own and misses nothing.
     """
-    services = vellum()
+    vellum = current_vellum()
     principal = access.current()
     slots: StreamSlots = current_app.extensions["vellum.streams"]
     free = slots.take(principal.limit_key)
     try:
         resume = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
-        after = outbox.seq_of(services.state, resume) if resume else None
+        after = outbox.seq_of(vellum.state, resume) if resume else None
         if after is None:
-            after = outbox.last_seq(services.state)
-        frames = _frames(services, principal, after, services.config["STREAM_SECONDS"])
+            after = outbox.last_seq(vellum.state)
+        frames = _frames(vellum, principal, after, vellum.config["STREAM_SECONDS"])
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         response = Response(_freeing(frames, free), mimetype="text/event-stream", headers=headers)
     except BaseException:
@@ -131,7 +135,7 @@ def emit_custom() -> Response:
     """Send a custom event: {"event": "custom.<name>", "data": {...}}."""
     payload = json_object()
     event = check_custom(payload.get("event"), payload.get("data", {}))
-    outbox.emit(vellum().state, [event])
+    outbox.emit(current_vellum().state, [event])
     return json_response({"data": event.payload()}, 202)
 
 
@@ -142,8 +146,8 @@ def visible(principal: Principal, name: str, draft: bool) -> bool:
     return principal.can("read:drafts") if draft else principal.can("read")
 
 
-def _frames(services, principal: Principal, after: int, seconds: float) -> Iterator[str]:
-    state: StateStore = services.state
+def _frames(vellum: Vellum, principal: Principal, after: int, seconds: float) -> Iterator[str]:
+    state: StateStore = vellum.state
     yield f"retry: {RETRY_SECONDS * 1000}\n: connected\n\n"
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
@@ -152,7 +156,7 @@ def _frames(services, principal: Principal, after: int, seconds: float) -> Itera
         for row in rows:
             after = row["seq"]
             if visible(principal, row["name"], bool(row["draft"])):
-                data = _shown(services, principal.audience, row)
+                data = _shown(vellum, principal.audience, row)
                 yield f"id: {row['id']}\nevent: {row['name']}\ndata: {data}\n\n"
                 quiet_since = time.monotonic()
             elif row["draft"] == outbox.UNPUBLISHED and principal.can("read"):
@@ -171,7 +175,7 @@ def _frames(services, principal: Principal, after: int, seconds: float) -> Itera
         yield f"id: {last}\n\n"
 
 
-def _shown(services, audience: Audience, row) -> str:
+def _shown(vellum: Vellum, audience: Audience, row) -> str:
     """A content event's payload as the audience sees the record today (see to_json):
     without drafts, its relations (and changed relations) to drafts are left out."""
     if audience.drafts or not row["name"].startswith("content.") or not row["model"]:
@@ -180,7 +184,7 @@ def _shown(services, audience: Audience, row) -> str:
     data = event.get("data")
     if not isinstance(data, dict):
         return row["payload"]
-    catalog, model = services.catalog(), row["model"]
+    catalog, model = vellum.catalog(), row["model"]
     shown = visible_fields(catalog, model, data, audience)
     if isinstance(data.get("changes"), dict):
         shown["changes"] = visible_fields(catalog, model, data["changes"], audience)

@@ -8,7 +8,7 @@ import hmac
 from flask import Blueprint, Flask, Response, request
 
 from vellum.api.envelope import json_response
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import Forbidden, NotFound, Unauthorized
 from vellum.live.remote import pull
 
@@ -37,11 +37,11 @@ def check_push_webhook(secret: str, body: bytes, headers) -> None:
 
 @git_hooks.post("/hooks/git")
 def push_webhook() -> Response:
-    services = vellum()
-    secret, remote = services.config.get("GIT_WEBHOOK_SECRET"), services.config.get("REMOTE")
+    vellum = current_vellum()
+    secret, remote = vellum.config.get("GIT_WEBHOOK_SECRET"), vellum.config.get("REMOTE")
     if not secret or not remote:
         raise NotFound("Push webhooks need VELLUM_REMOTE and VELLUM_GIT_WEBHOOK_SECRET")
     check_push_webhook(secret, request.get_data(), request.headers)
-    outcome = pull(services, remote)
-    head = services.repo.head()
+    outcome = pull(vellum, remote)
+    head = vellum.repo.head()
     return json_response({"data": {"remote": remote, "result": outcome, "head": head}})

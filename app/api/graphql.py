@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 
 from vellum.api.envelope import json_body, json_response
 from vellum.auth import access
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import InvalidParameter, VellumError
 from vellum.graphql.context import Context
 from vellum.graphql.limits import Limits, limits_of
@@ -35,13 +35,13 @@ def schemas() -> Schemas:
 
 def context() -> Context:
     """A fresh context for one operation, showing records as the caller may see them."""
-    return Context(vellum(), audience=access.current().audience, authors=schemas().authors)
+    return Context(current_vellum(), audience=access.current().audience, authors=schemas().authors)
 
 
 def _limits() -> Limits:
     """vellum.yml's graphql limits, and its filter limits as the query layer reads them now."""
     limits = current_app.extensions["vellum.graphql.limits"]
-    return replace(limits, filters=limits_in_force(vellum().site))
+    return replace(limits, filters=limits_in_force(current_vellum().site))
 
 
 @graphql_api.get("/graphql")
@@ -75,7 +75,7 @@ def post() -> Response:
 
 
 def _one(payload, mutations: bool = True) -> tuple[dict, int]:
-    v, holder = vellum(), schemas()
+    v, holder = current_vellum(), schemas()
     schema = holder.current(v.site, v.catalog())
     return run(
         schema, payload, context(), _limits(), mutations=mutations, documents=holder.documents

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, Response, request
 from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_int
 from vellum.auth import access
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import InvalidParameter
 from vellum.query.lists import ListQuery
 from vellum.query.render import to_json
@@ -29,8 +29,8 @@ def _args() -> dict:
 @access.require("read")
 def sync_records() -> Response:
     audience = access.current().audience
-    found = sync.changes_since(vellum(), request.args.get("since"), audience)
-    catalog, shown = vellum().catalog(), ListQuery(audience=audience)
+    found = sync.changes_since(current_vellum(), request.args.get("since"), audience)
+    catalog, shown = current_vellum().catalog(), ListQuery(audience=audience)
     shaped = {
         kind: [to_json(catalog, r, shown) for r in found[kind]] for kind in ("created", "updated")
     }
@@ -45,14 +45,16 @@ def versions(model: str, record_id: str) -> Response:
     limit = parse_int(_args(), "limit", 20, 1, 100)
     offset = parse_int(_args(), "offset", 0, 0, None)
     locale = request.args.get("locale")
-    return json_response(history.versions(vellum(), model, record_id, locale, limit, offset))
+    return json_response(
+        history.versions(current_vellum(), model, record_id, locale, limit, offset)
+    )
 
 
 @api_history.get("/<model:model>/<record_id>/versions/<version>")
 @access.require("read:drafts")
 def at_version(model: str, record_id: str, version: str) -> Response:
     locale = request.args.get("locale")
-    data = history.at_version(vellum(), model, record_id, version, locale)
+    data = history.at_version(current_vellum(), model, record_id, version, locale)
     return json_response({"data": data, "meta": {}})
 
 
@@ -63,7 +65,9 @@ def diff(model: str, record_id: str) -> Response:
     if not old or not new:
         raise InvalidParameter("from" if not old else "to", "a diff needs from=<sha>&to=<sha>")
     locale = request.args.get("locale")
-    return json_response({"data": history.diff(vellum(), model, record_id, old, new, locale)})
+    return json_response(
+        {"data": history.diff(current_vellum(), model, record_id, old, new, locale)}
+    )
 
 
 @api_history.post("/<model:model>/<record_id>/restore")
@@ -75,8 +79,10 @@ def restore(model: str, record_id: str) -> Response:
     if not version or not isinstance(version, str):
         raise InvalidParameter("version", 'send {"version": "<commit sha>"}')
     author = access.commit_author(access.current())
-    rec = history.restore(vellum(), model, record_id, version, author, request.args.get("locale"))
+    rec = history.restore(
+        current_vellum(), model, record_id, version, author, request.args.get("locale")
+    )
     shown = ListQuery(audience=access.current().audience)
-    response = json_response({"data": to_json(vellum().catalog(), rec, shown), "meta": {}})
+    response = json_response({"data": to_json(current_vellum().catalog(), rec, shown), "meta": {}})
     response.set_etag(rec.sha)
     return response

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, Response, request
 from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_int
 from vellum.auth import access
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import BadRequest, Detail, ValidationError
 from vellum.store import media
 from vellum.store.records import blob_sha
@@ -40,7 +40,7 @@ def upload() -> Response:
     items = _items("file") if "file" in request.files else _items("file", "files")
     if len(items) != 1:
         raise BadRequest("POST /api/upload takes one file; use /api/upload/multiple for more")
-    record = media.upload(vellum(), items, _author())[0]
+    record = media.upload(current_vellum(), items, _author())[0]
     return json_response({"data": record}, 201, {"Location": f"/api/media/{record['id']}"})
 
 
@@ -48,7 +48,7 @@ def upload() -> Response:
 @access.require("write")
 def upload_multiple() -> Response:
     items = _items("files[]") if "files[]" in request.files else _items("files")
-    return json_response({"data": media.upload(vellum(), items, _author())}, 201)
+    return json_response({"data": media.upload(current_vellum(), items, _author())}, 201)
 
 
 @api_media.get("/media")
@@ -57,7 +57,7 @@ def list_media() -> Response:
     args = request.args.to_dict(flat=False)
     limit = parse_int(args, "limit", 20, 0, 100)
     offset = parse_int(args, "offset", 0, 0, None)
-    found = media.list_media(vellum().site)
+    found = media.list_media(current_vellum().site)
     folder = request.args.get("folder") or request.args.get("filter[folder]")
     kind = request.args.get("mimeType") or request.args.get("filter[mimeType]")
     text = (request.args.get("q") or "").lower()
@@ -76,7 +76,7 @@ def list_media() -> Response:
 @api_media.get("/media/<path:media_id>")
 @access.require("read")
 def get_media(media_id: str) -> Response:
-    record = media.describe(vellum().site, media_id)
+    record = media.describe(current_vellum().site, media_id)
     if record is None:
         raise media.MediaNotFound(media_id)
     return json_response({"data": record})
@@ -99,14 +99,14 @@ def update_media(media_id: str) -> Response:
         details.append(Detail("alt", "expected a string or null"))
     if details:
         raise ValidationError("Invalid media update", details)
-    record = media.update(vellum(), media_id, alt, _author())
+    record = media.update(current_vellum(), media_id, alt, _author())
     return json_response({"data": record})
 
 
 @api_media.delete("/media/<path:media_id>")
 @access.require("write")
 def delete_media(media_id: str) -> Response:
-    media.delete(vellum(), media_id, _author())
+    media.delete(current_vellum(), media_id, _author())
     return Response(status=204)
 
 
@@ -114,7 +114,7 @@ def delete_media(media_id: str) -> Response:
 @access.require("read")
 def serve_file(media_id: str) -> Response:
     """The file, with its real type; SVG sandboxed so a script inside cannot run."""
-    site = vellum().site
+    site = current_vellum().site
     path = media.file_path(site, media_id)
     record = media.describe(site, media_id)
     data = path.read_bytes()

@@ -17,7 +17,7 @@ from vellum.api.envelope import json_response
 from vellum.auth import access, grants, oauth
 from vellum.auth.keys import SCOPES
 from vellum.auth.oauth import OAuthError
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import Detail, ValidationError
 
 apps = Blueprint("apps_api", __name__)
@@ -39,7 +39,7 @@ def init_app(app: Flask) -> None:
 @access.require("admin")
 def list_apps() -> Response:
     """Every registered application (never a secret)."""
-    rows = [c.as_dict() for c in oauth.list_clients(vellum().state)]
+    rows = [c.as_dict() for c in oauth.list_clients(current_vellum().state)]
     return json_response({"data": rows, "meta": {"total": len(rows)}})
 
 
@@ -52,7 +52,7 @@ def register_app() -> Response:
     if not isinstance(public, bool):
         raise ValidationError("Invalid public", [Detail("public", "expected true or false")])
     client, secret = oauth.create_client(
-        vellum().state,
+        current_vellum().state,
         data.get("name") or "",
         _strings(data, "scopes") or ["read"],
         _strings(data, "redirectUris"),
@@ -69,14 +69,14 @@ def register_app() -> Response:
 @access.require("admin")
 def get_app(client_id: str) -> Response:
     """One application."""
-    return json_response({"data": oauth.get_client(vellum().state, client_id).as_dict()})
+    return json_response({"data": oauth.get_client(current_vellum().state, client_id).as_dict()})
 
 
 @apps.delete("/apps/<client_id>")
 @access.require("admin")
 def delete_app(client_id: str) -> Response:
     """Remove an application: its codes, refresh tokens and access tokens stop working."""
-    oauth.delete_client(vellum().state, client_id)
+    oauth.delete_client(current_vellum().state, client_id)
     return Response(status=204)
 
 
@@ -94,17 +94,17 @@ def _strings(data: dict, name: str) -> list[str]:
 def issue_token() -> Response:
     """RFC 6749 §3.2: authenticate the client, run the grant, answer a token or an error."""
     form = _form()
-    client = grants.authenticate_client(vellum().state, _basic_credentials(), form)
-    return json_response(grants.exchange(vellum().state, client, form), 200, NO_STORE)
+    client = grants.authenticate_client(current_vellum().state, _basic_credentials(), form)
+    return json_response(grants.exchange(current_vellum().state, client, form), 200, NO_STORE)
 
 
 @token.post("/revoke")
 def revoke_token() -> Response:
     """RFC 7009 §2: the client revokes a token it was issued; 200 whether or not it was valid."""
     form = _form()
-    client = grants.authenticate_client(vellum().state, _basic_credentials(), form)
+    client = grants.authenticate_client(current_vellum().state, _basic_credentials(), form)
     oauth.revoke_token(
-        vellum().state, client, grants.required(form, "token"), form.get("token_type_hint")
+        current_vellum().state, client, grants.required(form, "token"), form.get("token_type_hint")
     )
     return Response(status=200, headers=NO_STORE)
 

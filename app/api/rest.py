@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, Response, request
 from vellum.api.envelope import json_response
 from vellum.api.params import parse_list_query, parse_search_query
 from vellum.auth import access
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import InvalidParameter
 from vellum.live.remote import remote_status
 from vellum.query.render import to_json
@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
 
 
 def _root() -> Response:
-    site = vellum().site
+    site = current_vellum().site
     return json_response(
         {"data": {"title": site.title, "api": "/api", "models": sorted(site.models)}}
     )
@@ -37,7 +37,7 @@ def _root() -> Response:
 @api.get("/_status")
 @access.require("read")
 def status() -> Response:
-    v = vellum()
+    v = current_vellum()
     catalog = v.catalog()
     audience = access.current().audience
     # Invalid files and the count of every file may name or reveal drafts: editors only.
@@ -74,7 +74,7 @@ def _skipped(state) -> list[dict]:
 @api.get("/models")
 @access.require("read")
 def models() -> Response:
-    v = vellum()
+    v = current_vellum()
     catalog = v.catalog()
     audience = access.current().audience
     data = []
@@ -101,7 +101,7 @@ def models() -> Response:
 @api.get("/search")
 @access.require("read")
 def search() -> Response:
-    v = vellum()
+    v = current_vellum()
     audience = access.current().audience
     query = parse_search_query(v.catalog(), request.args.to_dict(flat=False), audience)
     q = query.q
@@ -144,7 +144,7 @@ def search() -> Response:
 @api.get("/<model:model>")
 @access.require("read")
 def list_records(model: str) -> Response:
-    v = vellum()
+    v = current_vellum()
     catalog = v.catalog()
     audience = access.current().audience
     query = parse_list_query(catalog, model, request.args.to_dict(flat=False), audience)
@@ -158,7 +158,7 @@ def list_records(model: str) -> Response:
 @api.get("/<model:model>/<record_id>")
 @access.require("read")
 def get_one(model: str, record_id: str) -> Response:
-    v = vellum()
+    v = current_vellum()
     catalog = v.catalog()
     args = request.args.to_dict(flat=False)
     wanted = {k: a for k, a in args.items() if k in _GET_ARGS}

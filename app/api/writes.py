@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, Response, request
 
 from vellum.api.envelope import json_body, json_object, json_response
 from vellum.auth import access
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.query.lists import ListQuery
 from vellum.query.render import to_json
 from vellum.store import write_request, writes
@@ -24,7 +24,7 @@ def _payload() -> write_request.WriteRequest:
 
 
 def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
-    catalog, shown = vellum().catalog(), ListQuery(audience=access.current().audience)
+    catalog, shown = current_vellum().catalog(), ListQuery(audience=access.current().audience)
     response = json_response({"data": to_json(catalog, rec, shown), "meta": {}}, status, headers)
     response.set_etag(rec.sha)
     return response
@@ -34,7 +34,7 @@ def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
 @access.require("write")
 def create(model: str) -> Response:
     principal = access.current()
-    rec = writes.create(vellum(), model, _payload(), access.commit_author(principal))
+    rec = writes.create(current_vellum(), model, _payload(), access.commit_author(principal))
     return _answer(rec, 201, {"Location": f"/api/{model}/{rec.id}"})
 
 
@@ -54,7 +54,7 @@ def _update(model: str, record_id: str, merge: bool) -> Response:
     author = access.commit_author(access.current())
     if_match = _if_match()
     rec = writes.update(
-        vellum(), model, record_id, _payload(), author, merge=merge, if_match=if_match
+        current_vellum(), model, record_id, _payload(), author, merge=merge, if_match=if_match
     )
     return _answer(rec)
 
@@ -65,7 +65,7 @@ def delete(model: str, record_id: str) -> Response:
     author = access.commit_author(access.current())
     meta = write_request.parse_meta(json_object(required=False).get("meta"))
     writes.delete(
-        vellum(),
+        current_vellum(),
         model,
         record_id,
         author,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, g, request
 
 from vellum.auth import keys, oauth, tokens, users
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import Forbidden, Unauthorized
 from vellum.site.audience import EDITORS, PUBLIC, Audience
 
@@ -66,9 +66,9 @@ def client_ip() -> str | None:
 def sign_in(name: str, password: str) -> users.User | None:
     """Check a password (a sign-in form or grant) under the site's lockout; a locked name
     raises users.AccountLocked, and the response tells the client when to come back."""
-    services = vellum()
+    vellum = current_vellum()
     try:
-        return users.authenticate(services.state, name, password, services.lockout, client_ip())
+        return users.authenticate(vellum.state, name, password, vellum.lockout, client_ip())
     except users.AccountLocked as exc:
         retry_after(exc.retry_after)
         raise
@@ -125,27 +125,27 @@ def presented_token() -> str | None:
 
 
 def _resolve() -> Principal:
-    services = vellum()
+    vellum = current_vellum()
     token = presented_token()
     if token is None:
-        return anonymous(services.public_read)
+        return anonymous(vellum.public_read)
     if token.startswith(keys.PREFIX):
-        key = keys.verify_key(services.state, token, client_ip())
+        key = keys.verify_key(vellum.state, token, client_ip())
         g.api_key = key
         return Principal("key", key.id, key.name, key.scopes, key.rate_limit)
     if token.count(".") != 2:  # neither an API key (vk_…) nor a JWT: say which were expected
         raise Unauthorized("Not an API key (vk_…) nor a token from /api/auth/login or OAuth")
-    claims = tokens.decode(services.state, token)
+    claims = tokens.decode(vellum.state, token)
     if claims.get("client_id"):
         # An OAuth token: it dies with its client; a client's own token acts as the client.
-        client = oauth.find_client(services.state, claims["client_id"])
+        client = oauth.find_client(vellum.state, claims["client_id"])
         if client is None:
             raise Unauthorized("The token's application no longer exists")
         if claims["sub"] == client.id:
             scopes = client.scopes & frozenset(claims["scopes"])
             return Principal("client", client.id, client.name, scopes)
     try:
-        user = users.get_user(services.state, int(claims["sub"]))
+        user = users.get_user(vellum.state, int(claims["sub"]))
     except (users.UserNotFound, ValueError) as exc:
         raise Unauthorized("The token's user no longer exists") from exc
     # A token never grants more than the user's current role allows.
@@ -162,7 +162,7 @@ def init_app(app: Flask) -> None:
         key = getattr(g, "api_key", None)
         if key is not None:
             keys.record_use(
-                vellum().state,
+                current_vellum().state,
                 key.id,
                 client_ip(),
                 request.method,
@@ -192,7 +192,7 @@ def _sent_credentials() -> bool:
 def commit_author(principal: Principal) -> tuple[str, str]:
     """The Git author of a write: the user, or the key or application that made it."""
     if principal.kind == "user":
-        user = users.get_user(vellum().state, int(principal.id))
+        user = users.get_user(current_vellum().state, int(principal.id))
         return user.name, user.email or f"{user.name}@users.vellum.invalid"
     if principal.kind == "key":
         return principal.name, f"key-{principal.id}@keys.vellum.invalid"

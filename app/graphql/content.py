@@ -37,7 +37,7 @@ def _author(rec: Record, info) -> dict | None:
         person = ctx.relations.one(rec, f)
         if person is not None and person.data.get("name"):
             return {"name": person.data["name"], "email": person.data.get("email")}
-    return content.git_author(ctx.services, rec, ctx.authors)
+    return content.git_author(ctx.vellum, rec, ctx.authors)
 
 
 class Content(graphene.ObjectType):
@@ -155,14 +155,14 @@ def _contents(
         locale=locale,
         audience=ctx.audience,
     )
-    return ctx.level(content.list_content(ctx.services, query).records, query.locale)
+    return ctx.level(content.list_content(ctx.vellum, query).records, query.locale)
 
 
 def _search(root, info, q: str, limit: int | None = None, locale: str | None = None) -> list:
     ctx = info.context
     ctx.check("read")
     query = search_query(ctx.catalog, q, limit=limit, locale=locale, audience=ctx.audience)
-    page, _ = ctx.services.search(
+    page, _ = ctx.vellum.search(
         query.q, limit=query.limit, offset=0, locale=query.locale, audience=ctx.audience
     )
     ctx.level([rec for rec, _, _ in page], query.locale)
@@ -197,9 +197,9 @@ def _create(root, info, input) -> Record:
     ctx = info.context
     author = access.commit_author(ctx.check("write"))
     values = plain(dict(input))
-    model = content.model_for_write(ctx.services, None, values.get("type"))
-    request = content.write_request(ctx.services, model, values)
-    rec = writes.create(ctx.services, model, request, author)
+    model = content.model_for_write(ctx.vellum, None, values.get("type"))
+    request = content.write_request(ctx.vellum, model, values)
+    rec = writes.create(ctx.vellum, model, request, author)
     ctx.refresh()
     return ctx.level([rec], rec.locale)[0]
 
@@ -208,9 +208,9 @@ def _update(root, info, id: str, input) -> Record:
     ctx = info.context
     author = access.commit_author(ctx.check("write"))
     values = plain(dict(input))
-    model = content.model_for_write(ctx.services, id, values.get("type"))
-    request = content.write_request(ctx.services, model, {**values, "id": None})
-    rec = writes.update(ctx.services, model, id, request, author, merge=True)
+    model = content.model_for_write(ctx.vellum, id, values.get("type"))
+    request = content.write_request(ctx.vellum, model, {**values, "id": None})
+    rec = writes.update(ctx.vellum, model, id, request, author, merge=True)
     ctx.refresh()
     return ctx.level([rec], rec.locale)[0]
 
@@ -218,7 +218,7 @@ def _update(root, info, id: str, input) -> Record:
 def _delete(root, info, id: str, type: str | None = None) -> bool:
     ctx = info.context
     author = access.commit_author(ctx.check("write"))
-    model = content.model_for_write(ctx.services, id, type)
-    writes.delete(ctx.services, model, id, author)
+    model = content.model_for_write(ctx.vellum, id, type)
+    writes.delete(ctx.vellum, model, id, author)
     ctx.refresh()
     return True

@@ -1,4 +1,4 @@
-"""What every GraphQL resolver reaches through `info.context`: services, rights, loaders."""
+"""What every GraphQL resolver reaches through `info.context`: vellum, rights, loaders."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from vellum.store.records import Record
 
 @dataclass
 class Context:
-    """One GraphQL operation: the site's services, whom records are shown to, loaders."""
+    """One GraphQL operation: the site's vellum, whom records are shown to, loaders."""
 
-    services: Any
+    vellum: Any
     audience: Audience
     authors: dict = field(default_factory=dict)  # first-commit authors, shared per app
     catalog: Catalog | None = None
     relations: RelationLoader | None = None
 
     def __post_init__(self) -> None:
-        self.catalog = self.catalog or self.services.catalog()
+        self.catalog = self.catalog or self.vellum.catalog()
         self.relations = RelationLoader(self.catalog, self.audience)
 
     def check(self, scope: str) -> Principal:
@@ -37,5 +37,5 @@ class Context:
 
     def refresh(self) -> None:
         """After a write: read from the new catalog, forget what was loaded before."""
-        self.catalog = self.services.catalog()
+        self.catalog = self.vellum.catalog()
         self.relations = RelationLoader(self.catalog, self.audience)

@@ -162,7 +162,7 @@ def _many(f: Field):
 def _media(name: str):
     def resolve(rec: Record, info) -> dict | None:
         value = rec.data.get(name)
-        return media.describe(info.context.services.site, value) if isinstance(value, str) else None
+        return media.describe(info.context.vellum.site, value) if isinstance(value, str) else None
 
     return resolve
 
@@ -170,7 +170,7 @@ def _media(name: str):
 def _versions(rec: Record, info, limit: int = 20, offset: int = 0) -> list[dict]:
     info.context.check("read:drafts")  # as REST's /versions, with its bounds
     limit, offset = check_int("limit", limit, 1, 100), check_int("offset", offset, 0, MAX_OFFSET)
-    found = history.versions(info.context.services, rec.model, rec.id, rec.locale, limit, offset)
+    found = history.versions(info.context.vellum, rec.model, rec.id, rec.locale, limit, offset)
     return found["data"]
 
 
@@ -235,7 +235,7 @@ def _list(model: str):
             locale=locale,
             audience=ctx.audience,
         )
-        page = ctx.services.list(model, query)
+        page = ctx.vellum.list(model, query)
         return {
             "nodes": ctx.level(page.records, query.locale),
             "pageInfo": {

@@ -100,7 +100,7 @@ def _create(model: str):
     def resolve(root, info, data, locale=None, message=None) -> Record:
         author = _author(info)
         request = write_request(info.context.catalog.fields[model], data, locale, message)
-        rec = writes.create(info.context.services, model, request, author)
+        rec = writes.create(info.context.vellum, model, request, author)
         info.context.refresh()
         return info.context.level([rec], rec.locale)[0]
 
@@ -111,7 +111,7 @@ def _update(model: str):
     def resolve(root, info, id, data, locale=None, message=None) -> Record:
         author = _author(info)
         request = write_request(info.context.catalog.fields[model], data, locale, message)
-        rec = writes.update(info.context.services, model, id, request, author, merge=True)
+        rec = writes.update(info.context.vellum, model, id, request, author, merge=True)
         info.context.refresh()
         return info.context.level([rec], rec.locale)[0]
 
@@ -121,7 +121,7 @@ def _update(model: str):
 def _delete(model: str):
     def resolve(root, info, id, locale=None, message=None) -> bool:
         author = _author(info)
-        writes.delete(info.context.services, model, id, author, locale=locale, message=message)
+        writes.delete(info.context.vellum, model, id, author, locale=locale, message=message)
         info.context.refresh()
         return True
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from vellum.live import deliveries
 from vellum.live.delivery import Clients, Outcome
 from vellum.live.loop import Loop
 from vellum.live.webhooks import Endpoint, MissingSecret, list_endpoints
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 PARALLEL_ENDPOINTS = 4
 
@@ -19,10 +23,10 @@ class Dispatcher(Loop):
 
     name = "vellum-dispatcher"
 
-    def __init__(self, services, interval: float = 0.2) -> None:
+    def __init__(self, vellum: Vellum, interval: float = 0.2) -> None:
         super().__init__(interval)
-        self.services = services
-        self.allow_private = bool(services.config.get("ALLOW_PRIVATE_WEBHOOKS"))
+        self.vellum = vellum
+        self.allow_private = bool(vellum.config.get("ALLOW_PRIVATE_WEBHOOKS"))
         # One pool for the dispatcher's life: each new thread would open (and keep) its
         # own connection to the state store.
         self._pool = ThreadPoolExecutor(PARALLEL_ENDPOINTS, thread_name_prefix=self.name)
@@ -37,11 +41,11 @@ class Dispatcher(Loop):
 
     def cycle(self) -> None:
         """Fan out new events, then attempt every due delivery, endpoints side by side."""
-        endpoints = {e.id: e for e in list_endpoints(self.services)}
+        endpoints = {e.id: e for e in list_endpoints(self.vellum)}
         self._clients.retain(e.url for e in endpoints.values())
-        deliveries.fan_out(self.services.state, endpoints.values())
+        deliveries.fan_out(self.vellum.state, endpoints.values())
         now = time.time()
-        groups = {e: deliveries.due(self.services.state, e, now) for e in endpoints}
+        groups = {e: deliveries.due(self.vellum.state, e, now) for e in endpoints}
         groups = {e: rows for e, rows in groups.items() if rows}
         if not groups:
             return
@@ -57,7 +61,7 @@ class Dispatcher(Loop):
             if self.stopping.is_set():
                 return
             outcome = self._post(endpoint, row)
-            deliveries.record_attempt(self.services.state, endpoint, row, outcome)
+            deliveries.record_attempt(self.vellum.state, endpoint, row, outcome)
             if outcome.status is None:
                 return  # unreachable: leave the rest of this endpoint for a later cycle
 

@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vellum.live.dispatcher import Dispatcher
 from vellum.live.remote import Puller
@@ -21,6 +22,9 @@ from vellum.live.retention import Pruner
 from vellum.live.watcher import Watcher
 from vellum.store import flock, outbox
 from vellum.store.events import Event
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 log = logging.getLogger("vellum.live")
 POLL = 0.5
@@ -68,32 +72,34 @@ class Leader:
         self.release()
 
 
-def run_live(services, stop: threading.Event, alive: Callable[[], bool] = lambda: True) -> bool:
+def run_live(
+    vellum: Vellum, stop: threading.Event, alive: Callable[[], bool] = lambda: True
+) -> bool:
     """Wait for leadership, catch up on missed commits, run both loops until `stop`."""
-    with Leader(services.state_dir / "live.lock") as leader:
+    with Leader(vellum.state_dir / "live.lock") as leader:
         if not leader.wait(stop, alive=alive):
             return False
         log.info("live: this process (%d) runs the watcher and the dispatcher", os.getpid())
         woken: list = []
-        watcher = Watcher(services, on_events=lambda: [w.wake() for w in woken])
+        watcher = Watcher(vellum, on_events=lambda: [w.wake() for w in woken])
         watcher.observe()  # before the catch-up sync: a save made during it is not lost
         try:
-            services.sync()
-            outbox.process_head(services)
+            vellum.sync()
+            outbox.process_head(vellum)
         except BaseException:
             watcher.stop()
             raise
         with contextlib.ExitStack() as loops:
             loops.enter_context(watcher)
-            woken.append(loops.enter_context(Dispatcher(services)))
-            loops.enter_context(Pruner(services))
-            remote = services.config.get("REMOTE")
+            woken.append(loops.enter_context(Dispatcher(vellum)))
+            loops.enter_context(Pruner(vellum))
+            remote = vellum.config.get("REMOTE")
             if remote:
-                every = services.config.get("POLL") or IDLE_PULL
-                woken.append(loops.enter_context(Puller(services, remote, every)))
+                every = vellum.config.get("POLL") or IDLE_PULL
+                woken.append(loops.enter_context(Puller(vellum, remote, every)))
             # Announced once every loop runs: a client that waits for it misses no save.
             started = Event("system.started", {"pid": os.getpid()}, key="system")
-            outbox.emit(services.state, [started])
+            outbox.emit(vellum.state, [started])
             woken[0].wake()
             while not stop.wait(POLL):
                 if not alive():

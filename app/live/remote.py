@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -14,24 +15,27 @@ from vellum.store.git import Diverged, RemoteError
 from vellum.store.journal import write_lock
 from vellum.store.state import StateStore, iso, utcnow
 
+if TYPE_CHECKING:
+    from vellum.services import Vellum
+
 log = logging.getLogger("vellum.remote")
 STATUS_CURSOR = "remote"
 
 
-def pull(services, remote: str) -> str:
+def pull(vellum: Vellum, remote: str) -> str:
     """Bring the branch in line with the remote: 'up-to-date', 'pulled' or 'pushed'."""
     try:
-        with write_lock(services):
-            outcome = services.repo.sync_remote(remote)
+        with write_lock(vellum):
+            outcome = vellum.repo.sync_remote(remote)
     except RemoteError as exc:
-        _failed(services.state, remote, exc)
+        _failed(vellum.state, remote, exc)
         if isinstance(exc, Diverged):
             raise Conflict(str(exc)) from exc
         raise ServiceUnavailable(str(exc)) from exc
-    _record(services.state, {"remote": remote, "state": "ok", "last": outcome})
+    _record(vellum.state, {"remote": remote, "state": "ok", "last": outcome})
     if outcome == "pulled":
-        services.sync()
-        outbox.process_head(services)
+        vellum.sync()
+        outbox.process_head(vellum)
     return outcome
 
 
@@ -61,13 +65,13 @@ class Puller(Loop):
 
     name = "vellum-puller"
 
-    def __init__(self, services, remote: str, interval: float) -> None:
+    def __init__(self, vellum: Vellum, remote: str, interval: float) -> None:
         super().__init__(interval)
-        self.services, self.remote = services, remote
+        self.vellum, self.remote = vellum, remote
 
     def cycle(self) -> None:
         """One fetch; a refusal is logged and the loop goes on."""
         try:
-            pull(self.services, self.remote)
+            pull(self.vellum, self.remote)
         except VellumError as exc:
             log.warning("remote %s: %s", self.remote, exc.message)

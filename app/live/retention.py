@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
 from vellum.live.deliveries import FANOUT_CURSOR
 from vellum.live.loop import Loop
 from vellum.site.site import Site
 from vellum.store.state import StateStore, iso
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 INTERVAL = 3600.0
 
@@ -70,9 +74,9 @@ class Pruner(Loop):
 
     name = "vellum-pruner"
 
-    def __init__(self, services, interval: float = INTERVAL) -> None:
+    def __init__(self, vellum: Vellum, interval: float = INTERVAL) -> None:
         super().__init__(interval)
-        self.services = services
+        self.vellum = vellum
 
     def cycle(self) -> None:
-        prune(self.services.state, retention_of(self.services.site))
+        prune(self.vellum.state, retention_of(self.vellum.site))

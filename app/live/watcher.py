@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -17,6 +18,9 @@ from vellum.store import outbox
 from vellum.store.events import Event
 from vellum.store.records import SKIPPED_SUFFIXES, blob_sha
 from vellum.store.sync import record_identity
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 WATCHED = {"created", "modified", "moved", "deleted", "closed"}
 # Editors' swap, backup and lock files, and vim's write test.
@@ -35,17 +39,17 @@ class Watcher(Loop):
 
     def __init__(
         self,
-        services,
+        vellum: Vellum,
         on_events: Callable[[], None] | None = None,
         interval: float = 1.0,
         debounce: float = DEBOUNCE,
     ) -> None:
         super().__init__(interval)
-        self.services = services
+        self.vellum = vellum
         self.on_events = on_events or (lambda: None)
         self.debounce = debounce
-        self.site_root = services.site.root
-        self.git_dir = services.repo.git_dir
+        self.site_root = vellum.site.root
+        self.git_dir = vellum.repo.git_dir
         self._pending: set[str] = set()
         self._head_hint = False
         self._full = False  # a folder came or went: the batch's paths are not the whole story
@@ -117,25 +121,25 @@ class Watcher(Loop):
         """Sync a settled batch of saves, then turn any head move into events."""
         paths = self._settled_batch()
         head_hint, self._head_hint = self._head_hint, False
-        head = self.services.repo.head()
-        moved = head != (outbox.get_cursor(self.services.state) or None)  # "": no commit yet
+        head = self.vellum.repo.head()
+        moved = head != (outbox.get_cursor(self.vellum.state) or None)  # "": no commit yet
         full, self._full = self._full, False
         needed = paths or moved or head_hint or full
         count = self._sync(None if full else paths) if needed else 0
-        count += outbox.process_head(self.services) if moved else 0
+        count += outbox.process_head(self.vellum) if moved else 0
         if paths:
             self.batches += 1
-            count += outbox.emit(self.services.state, preview_events(self.services, paths))
+            count += outbox.emit(self.vellum.state, preview_events(self.vellum, paths))
         if count:
             self.on_events()
         if needed:
             # After the events: search may lag a moment, webhooks need not. One process, no fork.
-            self.services.sync_text(parallel=False)
+            self.vellum.sync_text(parallel=False)
 
     def _sync(self, paths: list[str] | None) -> int:
         """Sync the index (only `paths` when given); a rebuild or a failure is an event too."""
         try:
-            report = self.services.sync(paths=paths, text=False)
+            report = self.vellum.sync(paths=paths, text=False)
         except FileNotFoundError:
             # A file vanished mid-sync (a checkout in progress): look at everything again.
             self._full = True
@@ -143,12 +147,12 @@ class Watcher(Loop):
             return 0
         except Exception as exc:
             failed = Event("sync.failed", {"error": f"{type(exc).__name__}: {exc}"}, key="sync")
-            outbox.emit(self.services.state, [failed])
+            outbox.emit(self.vellum.state, [failed])
             raise
         if not report.rebuilt:
             return 0
         rebuilt = Event("index.rebuilt", report.as_dict(), key="index")
-        return outbox.emit(self.services.state, [rebuilt])
+        return outbox.emit(self.vellum.state, [rebuilt])
 
     def _settled_batch(self) -> list[str]:
         """Wait until no save came for `debounce` seconds (a checkout is one batch)."""
@@ -196,16 +200,16 @@ def ignored(rel: Path) -> bool:
     return name.endswith(SKIPPED_SUFFIXES) or name in IGNORED_NAMES or name.endswith("#")
 
 
-def preview_events(services, paths: list[str]) -> list[Event]:
+def preview_events(vellum: Vellum, paths: list[str]) -> list[Event]:
     """One `preview` event per record file saved with content that is not committed."""
-    prefix = services.repo.relative(services.site.root)
-    committed = services.repo.committed_blobs(prefix)
+    prefix = vellum.repo.relative(vellum.site.root)
+    committed = vellum.repo.committed_blobs(prefix)
     events = []
     for path in paths[:PREVIEW_LIMIT]:
-        ident = record_identity(services, path)
+        ident = record_identity(vellum, path)
         if ident is None:
             continue
-        file = services.site.root / path
+        file = vellum.site.root / path
         current = blob_sha(file.read_bytes()) if file.is_file() else None
         if current != committed.get(path):
             data = {**ident, "path": path, "deleted": current is None}

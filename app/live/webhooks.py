@@ -7,7 +7,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -17,6 +17,9 @@ from vellum.live.delivery import PrivateTarget, check_target
 from vellum.site.schema import DEFAULT_RETRY
 from vellum.store.events import matches, valid_pattern
 from vellum.store.state import StateStore, iso, utcnow
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -103,32 +106,32 @@ def site_endpoint(site, n: int) -> Endpoint:
     return Endpoint(id=f"site_{digest}", source="site", **spec)
 
 
-def list_endpoints(services) -> list[Endpoint]:
+def list_endpoints(vellum: Vellum) -> list[Endpoint]:
     """Every endpoint: the site's first, then the API's in creation order.
 
     vellum.yml is read again when it changed, so a webhook committed by hand while the
     server runs is listed and delivered at once, by every process.
     """
-    services.refresh_site()
-    rows = services.state.query("SELECT * FROM webhooks ORDER BY created_at, id")
-    site = site_endpoints(services.site, skip_invalid=True)
+    vellum.refresh_site()
+    rows = vellum.state.query("SELECT * FROM webhooks ORDER BY created_at, id")
+    site = site_endpoints(vellum.site, skip_invalid=True)
     return site + [_endpoint(r) for r in rows]
 
 
-def get_endpoint(services, webhook_id: str) -> Endpoint:
+def get_endpoint(vellum: Vellum, webhook_id: str) -> Endpoint:
     """One endpoint by id, from either source."""
-    for endpoint in list_endpoints(services):
+    for endpoint in list_endpoints(vellum):
         if endpoint.id == webhook_id:
             return endpoint
     raise WebhookNotFound(webhook_id)
 
 
-def create_endpoint(services, raw: Any, created_by: str | None = None) -> Endpoint:
+def create_endpoint(vellum: Vellum, raw: Any, created_by: str | None = None) -> Endpoint:
     """Add an API endpoint after checking its URL, filters and retry policy."""
-    spec = check_spec(raw, services.site)
-    _check_reachable(services, spec["url"])
+    spec = check_spec(raw, vellum.site)
+    _check_reachable(vellum, spec["url"])
     endpoint = Endpoint(id=f"wh_{secrets.token_hex(8)}", **spec)
-    with services.state.transaction() as db:
+    with vellum.state.transaction() as db:
         db.execute(
             "INSERT INTO webhooks (id, url, events, models, secret, retry, created_by, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -137,9 +140,9 @@ def create_endpoint(services, raw: Any, created_by: str | None = None) -> Endpoi
     return endpoint
 
 
-def update_endpoint(services, webhook_id: str, raw: Any) -> Endpoint:
+def update_endpoint(vellum: Vellum, webhook_id: str, raw: Any) -> Endpoint:
     """Change an API endpoint; fields left out keep their values."""
-    current = _api_endpoint(services, webhook_id)
+    current = _api_endpoint(vellum, webhook_id)
     if not isinstance(raw, dict):
         raise ValidationError("Invalid webhook", [Detail(None, "expected a JSON object")])
     merged = {
@@ -150,9 +153,9 @@ def update_endpoint(services, webhook_id: str, raw: Any) -> Endpoint:
         "retry": current.retry,
         **raw,
     }
-    endpoint = Endpoint(id=webhook_id, **check_spec(merged, services.site))
-    _check_reachable(services, endpoint.url)
-    with services.state.transaction() as db:
+    endpoint = Endpoint(id=webhook_id, **check_spec(merged, vellum.site))
+    _check_reachable(vellum, endpoint.url)
+    with vellum.state.transaction() as db:
         db.execute(
             "UPDATE webhooks SET url = ?, events = ?, models = ?, secret = ?, retry = ?"
             " WHERE id = ?",
@@ -161,25 +164,25 @@ def update_endpoint(services, webhook_id: str, raw: Any) -> Endpoint:
     return endpoint
 
 
-def delete_endpoint(services, webhook_id: str) -> Endpoint:
+def delete_endpoint(vellum: Vellum, webhook_id: str) -> Endpoint:
     """Remove an API endpoint and its pending deliveries (the log stays)."""
-    endpoint = _api_endpoint(services, webhook_id)
-    with services.state.transaction() as db:
+    endpoint = _api_endpoint(vellum, webhook_id)
+    with vellum.state.transaction() as db:
         db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
         db.execute("DELETE FROM deliveries WHERE endpoint = ?", (webhook_id,))
     return endpoint
 
 
-def _check_reachable(services, url: str) -> None:
+def _check_reachable(vellum: Vellum, url: str) -> None:
     """Refuse a private target now rather than at every delivery."""
     try:
-        check_target(url, bool(services.config.get("ALLOW_PRIVATE_WEBHOOKS")))
+        check_target(url, bool(vellum.config.get("ALLOW_PRIVATE_WEBHOOKS")))
     except PrivateTarget as exc:
         raise ValidationError("Refused webhook URL", [Detail("url", str(exc))]) from exc
 
 
-def _api_endpoint(services, webhook_id: str) -> Endpoint:
-    endpoint = get_endpoint(services, webhook_id)
+def _api_endpoint(vellum: Vellum, webhook_id: str) -> Endpoint:
+    endpoint = get_endpoint(vellum, webhook_id)
     if endpoint.source != "api":
         raise ValidationError(
             "This webhook is configured in vellum.yml",

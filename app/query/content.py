@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vellum.errors import BadRequest, Detail, InvalidParameter, RecordNotFound, ValidationError
 from vellum.query.filters import Filter, FilterGroup, check_operator, operand
@@ -21,6 +21,9 @@ from vellum.store import journal, writes
 from vellum.store.catalog import Catalog
 from vellum.store.records import Record
 from vellum.store.write_request import WriteRequest
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 # What a content filter or sort may name, whatever the model.
 CONTENT_FIELDS = {
@@ -66,16 +69,16 @@ def content_query(
     )
 
 
-def list_content(services, query: ListQuery) -> Page:
+def list_content(vellum: Vellum, query: ListQuery) -> Page:
     """Records of every model that pass the filters: by type then id, or as sorted."""
-    catalog = services.catalog()
+    catalog = vellum.catalog()
     found: list[Record] = []
-    for model in sorted(services.site.models):
+    for model in sorted(vellum.site.models):
         tests = [condition(catalog, model, f, query) for f in query.filters]
         view = catalog.view(model, query.locale, query.audience)
         found.extend(r for r in view if all(test(r) for test in tests))
     if query.q:
-        hits, _ = services.store.search(query.q)
+        hits, _ = vellum.store.search(query.q)
         rank = {h.key: n for n, h in enumerate(hits)}
         found = sorted((r for r in found if r.path in rank), key=lambda r: rank[r.path])
     if query.sort:
@@ -131,13 +134,13 @@ def status_of(catalog: Catalog, rec: Record) -> str | None:
     return rec.data.get("status") if "status" in catalog.fields[rec.model] else None
 
 
-def git_author(services, rec: Record, cache: dict) -> dict | None:
+def git_author(vellum: Vellum, rec: Record, cache: dict) -> dict | None:
     """The Git author of the record's first commit (cached: it never changes)."""
     key = (rec.path, rec.created)
     if key not in cache:
-        path = journal.repo_path(services, rec.path)
-        total = services.repo.count_commits(path)
-        log = services.repo.file_log(path, 1, total - 1) if total else []
+        path = journal.repo_path(vellum, rec.path)
+        total = vellum.repo.count_commits(path)
+        log = vellum.repo.file_log(path, 1, total - 1) if total else []
         cache[key] = log[0]["author"] if log else None
     return cache[key]
 
@@ -153,10 +156,10 @@ def related_author(catalog: Catalog, rec: Record, audience: Audience) -> dict | 
     return {"name": person.data["name"], "email": person.data.get("email")}
 
 
-def to_content(services, rec: Record, audience: Audience, authors: dict) -> dict:
+def to_content(vellum: Vellum, rec: Record, audience: Audience, authors: dict) -> dict:
     """A record as REST's /api/content shows it to an audience (GraphQL's Content type)."""
-    catalog = services.catalog()
-    author = related_author(catalog, rec, audience) or git_author(services, rec, authors)
+    catalog = vellum.catalog()
+    author = related_author(catalog, rec, audience) or git_author(vellum, rec, authors)
     return {
         "id": rec.id,
         "type": rec.model,
@@ -173,17 +176,17 @@ def to_content(services, rec: Record, audience: Audience, authors: dict) -> dict
 
 
 # -- writes ------------------------------------------------------------------------------
-def default_model(services) -> str:
+def default_model(vellum: Vellum) -> str:
     """vellum.yml's default_model, else the first model."""
-    name = services.site.settings.get("default_model")
-    if name in services.site.models:
+    name = vellum.site.settings.get("default_model")
+    if name in vellum.site.models:
         return name
-    if not services.site.models:
+    if not vellum.site.models:
         raise BadRequest("This site has no models to write to")
-    return next(iter(services.site.models))
+    return next(iter(vellum.site.models))
 
 
-def write_request(services, model: str, data: Mapping[str, Any]) -> WriteRequest:
+def write_request(vellum: Vellum, model: str, data: Mapping[str, Any]) -> WriteRequest:
     """ContentInput {title body status data} as the WriteRequest of one model."""
     unknown = sorted(set(data) - INPUT_KEYS)
     if unknown:
@@ -194,7 +197,7 @@ def write_request(services, model: str, data: Mapping[str, Any]) -> WriteRequest
     if not isinstance(data.get("data") or {}, dict):
         raise ValidationError("Invalid content", [Detail("data", "expected an object")])
     fields = dict(data.get("data") or {})
-    declared = services.site.models[model].fields
+    declared = vellum.site.models[model].fields
     if data.get("title") is not None:
         name = next((n for n in ("title", "name") if n in declared), None)
         if name is None and declared:
@@ -205,7 +208,7 @@ def write_request(services, model: str, data: Mapping[str, Any]) -> WriteRequest
     if data.get("status") is not None:
         fields["status"] = data["status"]
     body = data.get("body")
-    if body is not None and services.site.models[model].format != "markdown":
+    if body is not None and vellum.site.models[model].format != "markdown":
         raise ValidationError(
             f"The {model} is not valid", [Detail("body", f"{model} records have no body")]
         )
@@ -218,11 +221,11 @@ def write_request(services, model: str, data: Mapping[str, Any]) -> WriteRequest
     )
 
 
-def model_for_write(services, record_id: str | None, model: str | None) -> str:
+def model_for_write(vellum: Vellum, record_id: str | None, model: str | None) -> str:
     """The model a write goes to: `type`, the one model holding the id, or the default."""
     if model:
-        writes.model_of(services, model)
+        writes.model_of(vellum, model)
         return model
     if record_id is None:
-        return default_model(services)
-    return find(services.catalog(), record_id, None, EDITORS).model  # writers read drafts
+        return default_model(vellum)
+    return find(vellum.catalog(), record_id, None, EDITORS).model  # writers read drafts

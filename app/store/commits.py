@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vellum.store.events import Event
 from vellum.store.records import Record, parse
 from vellum.store.sync import record_identity
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 VERBS = {"A": "created", "M": "updated", "D": "deleted"}
 
@@ -24,9 +27,9 @@ class Skipped:
         return {"sha": self.sha, "path": self.path, "reason": self.reason}
 
 
-def commits_after(services, old: str | None, new: str) -> list[dict]:
+def commits_after(vellum: Vellum, old: str | None, new: str) -> list[dict]:
     """The commits after `old` up to `new`, oldest first, each with the parent to diff."""
-    repo = services.repo
+    repo = vellum.repo
     if old and not repo.is_ancestor(old, new):
         # History was rewritten: one diff from what was processed to what is there now.
         commits = repo.commits_between(None, new)[-1:]
@@ -34,18 +37,18 @@ def commits_after(services, old: str | None, new: str) -> list[dict]:
     return repo.commits_between(old, new)
 
 
-def commit_events(services, commit: dict) -> tuple[list[Event], list[Skipped]]:
+def commit_events(vellum: Vellum, commit: dict) -> tuple[list[Event], list[Skipped]]:
     """The `commit` event and one event per record or media file the commit changed.
 
     A file that cannot be read or parsed (a missing object, a surprise) is left out and
     named in the second list, and in the commit event's `skipped`; so is the whole
     commit's file list when even that cannot be read.
     """
-    prefix = services.repo.relative(services.site.root)
+    prefix = vellum.repo.relative(vellum.site.root)
     info = {"sha": commit["sha"], "author": commit["author"], "message": commit["message"]}
     skipped: list[Skipped] = []
     try:
-        changes = services.repo.changes_between(commit["parent"], commit["sha"], prefix)
+        changes = vellum.repo.changes_between(commit["parent"], commit["sha"], prefix)
     except Exception as exc:
         skipped.append(Skipped(commit["sha"], None, f"its files cannot be listed: {_why(exc)}"))
         changes = []
@@ -54,7 +57,7 @@ def commit_events(services, commit: dict) -> tuple[list[Event], list[Skipped]]:
     events = [Event("commit", data, commit=info, key="commit")]
     for status, path in changes:
         try:
-            event = _file_event(services, commit, prefix, status, path)
+            event = _file_event(vellum, commit, prefix, status, path)
         except Exception as exc:
             skipped.append(Skipped(commit["sha"], path, _why(exc)))
             continue
@@ -73,37 +76,37 @@ def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}".strip()[:500]
 
 
-def _file_event(services, commit: dict, prefix: str, status: str, path: str) -> Event | None:
-    site = services.site
+def _file_event(vellum: Vellum, commit: dict, prefix: str, status: str, path: str) -> Event | None:
+    site = vellum.site
     verb = VERBS.get(status, "updated")
     if path.startswith(site.media_folder + "/"):
         return Event(f"media.{verb}", {"path": path}, key=f"media:{path}")
-    ident = record_identity(services, path)
+    ident = record_identity(vellum, path)
     if ident is None:
         return None
     repo_path = f"{prefix}/{path}" if prefix else path
-    old = _record_at(services, ident["type"], commit["parent"], repo_path, path)
-    new = _record_at(services, ident["type"], commit["sha"], repo_path, path)
+    old = _record_at(vellum, ident["type"], commit["parent"], repo_path, path)
+    new = _record_at(vellum, ident["type"], commit["sha"], repo_path, path)
     key = f"content:{ident['type']}/{ident['id']}/{ident['locale']}"
     if new is None and old is None:
         return None
     if new is None:
-        draft = _is_draft(services, old)
+        draft = _is_draft(vellum, old)
         return Event("content.deleted", _shape(old, ident), ident["type"], key=key, draft=draft)
-    draft = _is_draft(services, new)
+    draft = _is_draft(vellum, new)
     if old is None:
         return Event("content.created", _shape(new, ident), ident["type"], key=key, draft=draft)
     data = {**_shape(new, ident), "changes": _changes(old, new)}
     event = Event("content.updated", data, ident["type"], key=key, draft=draft)
-    event.unpublished = draft and not _is_draft(services, old)
+    event.unpublished = draft and not _is_draft(vellum, old)
     return event
 
 
-def _record_at(services, model: str, commit: str, repo_path: str, path: str) -> Record | None:
-    raw = services.repo.file_at(commit, repo_path)
+def _record_at(vellum: Vellum, model: str, commit: str, repo_path: str, path: str) -> Record | None:
+    raw = vellum.repo.file_at(commit, repo_path)
     if raw is None:
         return None
-    parsed = parse(services.site, services.site.models[model], path, raw)
+    parsed = parse(vellum.site, vellum.site.models[model], path, raw)
     return parsed if isinstance(parsed, Record) else None
 
 
@@ -124,6 +127,6 @@ def _changes(old: Record, new: Record) -> dict[str, Any]:
     return found
 
 
-def _is_draft(services, rec: Record) -> bool:
-    model = services.site.models[rec.model]
+def _is_draft(vellum: Vellum, rec: Record) -> bool:
+    model = vellum.site.models[rec.model]
     return "status" in model.fields and rec.data.get("status") != "published"

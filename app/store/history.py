@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vellum.errors import InvalidParameter, NotFound, RecordNotFound
 from vellum.site.audience import EDITORS
@@ -12,6 +12,9 @@ from vellum.site.models import Model
 from vellum.store import journal, writes
 from vellum.store.catalog import render_markdown
 from vellum.store.records import Problem, Record, parse
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -23,48 +26,48 @@ class VersionNotFound(NotFound):
         super().__init__(f"{model} '{record_id}' has no version {version}")
 
 
-def record_path(services, model_name: str, record_id: str, locale: str | None) -> str:
+def record_path(vellum: Vellum, model_name: str, record_id: str, locale: str | None) -> str:
     """The site path of a record, live or deleted (then found in the history)."""
-    model = writes.model_of(services, model_name)
-    locale = writes.locale_of(services, locale)
-    current = services.catalog().get(model.name, record_id, locale, EDITORS)
+    model = writes.model_of(vellum, model_name)
+    locale = writes.locale_of(vellum, locale)
+    current = vellum.catalog().get(model.name, record_id, locale, EDITORS)
     if current is not None and current.locale == locale:
         return current.path
-    suffix = f".{locale}" if locale and locale != services.site.default_locale else ""
-    prefix = journal.repo_path(services, model.folder)
+    suffix = f".{locale}" if locale and locale != vellum.site.default_locale else ""
+    prefix = journal.repo_path(vellum, model.folder)
     names = [f"{record_id}{suffix}{ext}" for ext in model.extensions]
     for name in names:
         for candidate in (
             f"{prefix}/{name}",
-            *services.repo.paths_ever(f":(glob){prefix}/**/{name}"),
+            *vellum.repo.paths_ever(f":(glob){prefix}/**/{name}"),
         ):
-            if services.repo.count_commits(candidate):
-                return _site_path(services, candidate)
+            if vellum.repo.count_commits(candidate):
+                return _site_path(vellum, candidate)
     raise RecordNotFound(model.name, record_id)
 
 
-def versions(services, model: str, record_id: str, locale=None, limit=20, offset=0) -> dict:
+def versions(vellum: Vellum, model: str, record_id: str, locale=None, limit=20, offset=0) -> dict:
     """Commits that changed the record, newest first, paginated."""
-    path = journal.repo_path(services, record_path(services, model, record_id, locale))
-    total = services.repo.count_commits(path)
-    rows = services.repo.file_log(path, limit, offset)
+    path = journal.repo_path(vellum, record_path(vellum, model, record_id, locale))
+    total = vellum.repo.count_commits(path)
+    rows = vellum.repo.file_log(path, limit, offset)
     meta = {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(rows) < total}
     return {"data": rows, "meta": meta}
 
 
-def at_version(services, model_name: str, record_id: str, version: str, locale=None) -> dict:
+def at_version(vellum: Vellum, model_name: str, record_id: str, version: str, locale=None) -> dict:
     """The record as it was in a commit, shaped like a live record."""
-    path, commit = _locate(services, model_name, record_id, version, locale)
-    rec = _parsed(services, model_name, path, commit, record_id, version)
+    path, commit = _locate(vellum, model_name, record_id, version, locale)
+    rec = _parsed(vellum, model_name, path, commit, record_id, version)
     return {**_shape(rec), "version": commit}
 
 
-def diff(services, model_name: str, record_id: str, old: str, new: str, locale=None) -> dict:
+def diff(vellum: Vellum, model_name: str, record_id: str, old: str, new: str, locale=None) -> dict:
     """Changed fields (old and new values) and a unified diff of the body."""
-    path, old_commit = _locate(services, model_name, record_id, old, locale)
-    _, new_commit = _locate(services, model_name, record_id, new, locale)
-    before = _parsed(services, model_name, path, old_commit, record_id, old)
-    after = _parsed(services, model_name, path, new_commit, record_id, new)
+    path, old_commit = _locate(vellum, model_name, record_id, old, locale)
+    _, new_commit = _locate(vellum, model_name, record_id, new, locale)
+    before = _parsed(vellum, model_name, path, old_commit, record_id, old)
+    after = _parsed(vellum, model_name, path, new_commit, record_id, new)
     names = list(dict.fromkeys([*before.data, *after.data]))
     changes = {
         name: {"old": before.data.get(name), "new": after.data.get(name)}
@@ -92,32 +95,34 @@ def _lines(text: str | None) -> list[str]:
     return lines
 
 
-def restore(services, model_name: str, record_id: str, version: str, author, locale=None):
+def restore(vellum: Vellum, model_name: str, record_id: str, version: str, author, locale=None):
     """Commit the record's content at `version` as its newest version (a deleted one too)."""
-    path, commit = _locate(services, model_name, record_id, version, locale)
-    data = services.repo.file_at(commit, journal.repo_path(services, path))
+    path, commit = _locate(vellum, model_name, record_id, version, locale)
+    data = vellum.repo.file_at(commit, journal.repo_path(vellum, path))
     if data is None:
         raise VersionNotFound(model_name, record_id, version)
     message = f"Restore {model_name} {record_id} to {commit[:7]}"
-    return writes.restore_bytes(services, model_name, record_id, path, data, message, author)
+    return writes.restore_bytes(vellum, model_name, record_id, path, data, message, author)
 
 
-def _locate(services, model, record_id, version, locale) -> tuple[str, str]:
+def _locate(vellum: Vellum, model, record_id, version, locale) -> tuple[str, str]:
     if not SHA.match(version or ""):
         raise InvalidParameter("version", f"expected a commit sha, got {version!r}")
-    path = record_path(services, model, record_id, locale)
-    commit = services.repo.resolve(version)
+    path = record_path(vellum, model, record_id, locale)
+    commit = vellum.repo.resolve(version)
     if commit is None:
         raise VersionNotFound(model, record_id, version)
     return path, commit
 
 
-def _parsed(services, model_name: str, path: str, commit: str, record_id: str, version) -> Record:
-    data = services.repo.file_at(commit, journal.repo_path(services, path))
+def _parsed(
+    vellum: Vellum, model_name: str, path: str, commit: str, record_id: str, version
+) -> Record:
+    data = vellum.repo.file_at(commit, journal.repo_path(vellum, path))
     if data is None:
         raise VersionNotFound(model_name, record_id, version)
-    model: Model = services.site.models[model_name]
-    parsed = parse(services.site, model, path, data)
+    model: Model = vellum.site.models[model_name]
+    parsed = parse(vellum.site, model, path, data)
     if isinstance(parsed, Problem):
         # An old version may not fit today's model: show its raw fields anyway.
         return Record(model_name, record_id, None, path, "", {"_invalid": parsed.reason})
@@ -133,6 +138,6 @@ def _shape(rec: Record) -> dict[str, Any]:
     return out
 
 
-def _site_path(services, repo_path: str) -> str:
-    prefix = services.repo.relative(services.site.root)
+def _site_path(vellum: Vellum, repo_path: str) -> str:
+    prefix = vellum.repo.relative(vellum.site.root)
     return repo_path[len(prefix) + 1 :] if prefix else repo_path

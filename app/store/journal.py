@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vellum.store import files, flock
 from vellum.store.git import HeadMoved
@@ -21,33 +22,36 @@ from vellum.store.records import blob_sha
 from vellum.store.state import PRIVATE_FILE
 from vellum.store.write_request import check_message
 
+if TYPE_CHECKING:
+    from vellum.services import Vellum
+
 LOCK_TIMEOUT = 30.0
 
 
 @contextlib.contextmanager
-def write_lock(services) -> Iterator[None]:
+def write_lock(vellum: Vellum) -> Iterator[None]:
     """Serialise writes across threads and processes; recover a killed write first."""
     busy = "Another write is taking too long; try again"
-    with flock.locked(services.state_dir / "write.lock", LOCK_TIMEOUT, busy):
-        recover(services)
+    with flock.locked(vellum.state_dir / "write.lock", LOCK_TIMEOUT, busy):
+        recover(vellum)
         yield
 
 
-def recover_at_start(services) -> bool:
+def recover_at_start(vellum: Vellum) -> bool:
     """Finish or undo a killed write before anything reads the files (the index, a
     request): an untracked half of a write must never be served. True if there was one."""
     busy = "Another write is taking too long; try again"
-    with flock.locked(services.state_dir / "write.lock", LOCK_TIMEOUT, busy):
-        return recover(services)
+    with flock.locked(vellum.state_dir / "write.lock", LOCK_TIMEOUT, busy):
+        return recover(vellum)
 
 
-def _journal(services) -> Path:
-    return services.state_dir / "write.journal"
+def _journal(vellum: Vellum) -> Path:
+    return vellum.state_dir / "write.journal"
 
 
-def recover(services) -> bool:
+def recover(vellum: Vellum) -> bool:
     """Finish or undo a write that was interrupted; True if there was one."""
-    journal = _journal(services)
+    journal = _journal(vellum)
     if not journal.exists():
         return False
     try:
@@ -55,7 +59,7 @@ def recover(services) -> bool:
     except ValueError:
         journal.unlink()
         return False
-    repo = services.repo
+    repo = vellum.repo
     for path, (old, new) in note["files"].items():
         target = repo.root / path
         files.remove_leftovers(target)
@@ -71,20 +75,20 @@ def recover(services) -> bool:
     return True
 
 
-def _note(services, changes: dict[str, tuple[str | None, str | None]]) -> None:
-    tmp = _journal(services).with_suffix(".tmp")
+def _note(vellum: Vellum, changes: dict[str, tuple[str | None, str | None]]) -> None:
+    tmp = _journal(vellum).with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     with os.fdopen(fd, "w") as fh:
         fh.write(json.dumps({"files": changes}))
-    os.replace(tmp, _journal(services))
+    os.replace(tmp, _journal(vellum))
 
 
-def repo_path(services, path: str) -> str:
-    prefix = services.repo.relative(services.site.root)
+def repo_path(vellum: Vellum, path: str) -> str:
+    prefix = vellum.repo.relative(vellum.site.root)
     return f"{prefix}/{path}" if prefix else path
 
 
-def commit(services, changes: dict[str, bytes | None], message: str, author) -> str:
+def commit(vellum: Vellum, changes: dict[str, bytes | None], message: str, author) -> str:
     """Journal, write the files, commit them, reindex them; undo the files on failure.
 
     A write that would leave every file as it is makes no commit.
@@ -93,18 +97,18 @@ def commit(services, changes: dict[str, bytes | None], message: str, author) -> 
     never stats the whole site.
     """
     check_message(message)
-    site_root, repo = services.site.root, services.repo
+    site_root, repo = vellum.site.root, vellum.repo
     before = {}
     for path in changes:
         target = site_root / path
         before[path] = target.read_bytes() if target.exists() else None
     if all(before[p] == d for p, d in changes.items()):
         return repo.head()  # nothing changes: no empty commit, no events
-    repo_changes = {repo_path(services, p): d for p, d in changes.items()}
+    repo_changes = {repo_path(vellum, p): d for p, d in changes.items()}
     _note(
-        services,
+        vellum,
         {
-            repo_path(services, p): [
+            repo_path(vellum, p): [
                 blob_sha(before[p]) if before[p] is not None else None,
                 blob_sha(d) if d is not None else None,
             ]
@@ -132,6 +136,6 @@ def commit(services, changes: dict[str, bytes | None], message: str, author) -> 
                 files.write_atomically(site_root / path, data)
         raise
     finally:
-        _journal(services).unlink(missing_ok=True)
-    services.sync(paths=changes.keys())
+        _journal(vellum).unlink(missing_ok=True)
+    vellum.sync(paths=changes.keys())
     return sha

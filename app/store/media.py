@@ -14,6 +14,7 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from vellum.errors import (
     BadRequest,
@@ -27,6 +28,9 @@ from vellum.site.models import FieldError, check_text
 from vellum.site.site import Site
 from vellum.store import journal, write_request
 from vellum.store.state import iso, utcnow
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 META = "_meta"
 # The keys of a media record, as GET shows them (only alt can be changed).
@@ -135,13 +139,13 @@ def _check_text(value: str | None, field: str) -> None:
         raise ValidationError("Invalid media", [Detail(field, str(exc))]) from None
 
 
-def upload(services, items: list[Upload], author) -> list[dict]:
+def upload(vellum: Vellum, items: list[Upload], author) -> list[dict]:
     """Check every file, then name and commit them all with their metadata in one commit
     (one file or many: all of them, or none); returns the media records."""
-    site = services.site
+    site = vellum.site
     kinds = [check(site, item) for item in items]
     base, records, changes = site.media_folder, [], {}
-    with journal.write_lock(services):
+    with journal.write_lock(vellum):
         for item, kind in zip(items, kinds, strict=True):
             folder = clean_folder(item.folder)
             name = _free_name(site, folder, _safe_name(item.filename, kind), changes)
@@ -162,7 +166,7 @@ def upload(services, items: list[Upload], author) -> list[dict]:
             changes[f"{base}/{META}/{media_id}.json"] = meta
             records.append(record)
         names = ", ".join(r["id"] for r in records)
-        journal.commit(services, changes, f"Upload {names}", author)
+        journal.commit(vellum, changes, f"Upload {names}", author)
     return records
 
 
@@ -219,11 +223,11 @@ def list_media(site: Site) -> list[dict]:
     return sorted(found, key=lambda m: m["createdAt"] or "", reverse=True)
 
 
-def update(services, media_id: str, alt: str | None, author) -> dict:
+def update(vellum: Vellum, media_id: str, alt: str | None, author) -> dict:
     """Change a file's alt text (the file itself never changes under its name)."""
-    site = services.site
+    site = vellum.site
     _check_text(alt, "alt")
-    with journal.write_lock(services):
+    with journal.write_lock(vellum):
         record = describe(site, media_id)
         if record is None:
             raise MediaNotFound(media_id)
@@ -232,17 +236,17 @@ def update(services, media_id: str, alt: str | None, author) -> dict:
         record = {**record, "alt": alt, "updatedAt": iso(utcnow())}
         meta = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
         path = f"{site.media_folder}/{META}/{media_id}.json"
-        journal.commit(services, {path: meta}, f"Update {media_id}", author)
+        journal.commit(vellum, {path: meta}, f"Update {media_id}", author)
     return record
 
 
-def delete(services, media_id: str, author) -> None:
+def delete(vellum: Vellum, media_id: str, author) -> None:
     """Remove a file and its metadata; not while a record's media field names it."""
-    site = services.site
-    with journal.write_lock(services):
+    site = vellum.site
+    with journal.write_lock(vellum):
         if describe(site, media_id) is None:
             raise MediaNotFound(media_id)
-        users = used_by(services.catalog(), media_id)
+        users = used_by(vellum.catalog(), media_id)
         if users:
             shown = ", ".join(users[:5]) + (" …" if len(users) > 5 else "")
             raise Conflict(f"{media_id} is used by {shown}: change those records first")
@@ -250,7 +254,7 @@ def delete(services, media_id: str, author) -> None:
         meta = f"{site.media_folder}/{META}/{media_id}.json"
         if (site.root / meta).exists():
             changes[meta] = None
-        journal.commit(services, changes, f"Delete {media_id}", author)
+        journal.commit(vellum, changes, f"Delete {media_id}", author)
 
 
 def file_path(site: Site, media_id: str) -> Path:

@@ -15,13 +15,16 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from vellum.store.commits import Skipped, commit_events, commits_after
 from vellum.store.events import Event
 from vellum.store.state import StateStore, iso, utcnow
+
+if TYPE_CHECKING:
+    from vellum.services import Vellum
 
 log = logging.getLogger("vellum.events")
 HEAD_CURSOR = "head"
@@ -74,16 +77,16 @@ def set_cursor(db: sqlite3.Connection, name: str, value: str) -> None:
     )
 
 
-def take_cursor(services) -> None:
+def take_cursor(vellum: Vellum) -> None:
     """Where history stands, if no commit was processed yet: every later commit is news.
 
     Taken before the server answers, so that a commit made through it is never mistaken
     for history (an empty value: the repository had no commit yet).
     """
-    with services.state.transaction() as db:
+    with vellum.state.transaction() as db:
         row = db.execute("SELECT value FROM cursors WHERE name = ?", (HEAD_CURSOR,)).fetchone()
         if row is None:
-            set_cursor(db, HEAD_CURSOR, services.repo.head() or "")
+            set_cursor(db, HEAD_CURSOR, vellum.repo.head() or "")
 
 
 @dataclass
@@ -96,17 +99,17 @@ class _Batch:
     retry: dict[str, Any] = field(default_factory=dict)
 
 
-def process_head(services) -> int:
+def process_head(vellum: Vellum) -> int:
     """Emit the events of every commit since the last processed one; returns how many.
 
     The first run only records where history stands: earlier commits are not news.
     """
-    head = services.repo.head()
-    old = get_cursor(services.state)
+    head = vellum.repo.head()
+    old = get_cursor(vellum.state)
     if head is None or head == old:
         return 0
-    batch = _Batch(head) if old is None else _events_since(services, old, head)
-    with services.state.transaction() as db:
+    batch = _Batch(head) if old is None else _events_since(vellum, old, head)
+    with vellum.state.transaction() as db:
         row = db.execute("SELECT value FROM cursors WHERE name = ?", (HEAD_CURSOR,)).fetchone()
         if (row["value"] if row else None) != old:
             return 0  # another process emitted these commits first
@@ -120,12 +123,12 @@ def process_head(services) -> int:
     return count
 
 
-def _events_since(services, old: str, head: str) -> _Batch:
+def _events_since(vellum: Vellum, old: str, head: str) -> _Batch:
     """The events of the commits after `old`, stopping before one that failed fewer than
     ATTEMPTS times (it is tried again next time) and passing one that failed more."""
-    retry = _read_json(services.state, RETRY_CURSOR) or {}
+    retry = _read_json(vellum.state, RETRY_CURSOR) or {}
     try:
-        commits = commits_after(services, old or None, head)
+        commits = commits_after(vellum, old or None, head)
     except Exception as exc:
         gone = Skipped(head, None, f"the commits up to it cannot be listed: {exc}"[:500])
         batch = _failed(_Batch(old), retry, head, [gone])
@@ -134,7 +137,7 @@ def _events_since(services, old: str, head: str) -> _Batch:
         return batch
     batch = _Batch(old)
     for commit in commits:
-        events, skipped = commit_events(services, commit)
+        events, skipped = commit_events(vellum, commit)
         if skipped:
             batch = _failed(batch, retry, commit["sha"], skipped)
             if batch.retry:

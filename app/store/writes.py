@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vellum.errors import (
     Conflict,
@@ -42,18 +42,21 @@ from vellum.store.records import Problem, Record, blob_sha, parse
 from vellum.store.sync import record_identity
 from vellum.store.write_request import WriteRequest, slugify
 
+if TYPE_CHECKING:
+    from vellum.services import Vellum
+
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
 # Keys a write may send besides the model's fields.
 ALLOWED_EXTRA = {"createdAt", "updatedAt"}
 
 
 # -- the write paths -------------------------------------------------------------------
-def create(services, model_name: str, request: WriteRequest, author) -> Record:
+def create(vellum: Vellum, model_name: str, request: WriteRequest, author) -> Record:
     """A new record; its id is the body's id, else its slug, else its slugified title."""
-    with journal.write_lock(services):
-        catalog = services.catalog()
-        model = model_of(services, model_name)
-        locale = locale_of(services, request.locale)
+    with journal.write_lock(vellum):
+        catalog = vellum.catalog()
+        model = model_of(vellum, model_name)
+        locale = locale_of(vellum, request.locale)
         _check_read_only(model, None, request)
         # Fields first: a title that is not a string is a field error, not "no id".
         values = _validate(
@@ -62,18 +65,18 @@ def create(services, model_name: str, request: WriteRequest, author) -> Record:
         record_id = request.id or values.get("slug") or _title_slug(values)
         _check_id(record_id)
         existing = catalog.records.get(model.name, {}).get(record_id, {})
-        path = _path_for(services, model, record_id, locale)
-        if locale in existing or (services.site.root / path).exists():
+        path = _path_for(vellum, model, record_id, locale)
+        if locale in existing or (vellum.site.root / path).exists():
             raise Conflict(f"The {model.name} '{record_id}' already exists")
         data = _render_new(model, values, request.body)
-        _check_reads_back(services, model, path, data, values, request.body)
+        _check_reads_back(vellum, model, path, data, values, request.body)
         message = request.message or f"Create {model.name} {record_id}"
-        journal.commit(services, {path: data}, message, author)
-        return _reindexed(services, model.name, record_id, locale)
+        journal.commit(vellum, {path: data}, message, author)
+        return _reindexed(vellum, model.name, record_id, locale)
 
 
 def update(
-    services,
+    vellum: Vellum,
     model_name: str,
     record_id: str,
     request: WriteRequest,
@@ -83,10 +86,10 @@ def update(
     if_match: list[str] | None = None,
 ) -> Record:
     """PUT (merge=False) replaces the record; PATCH (merge=True) changes only what is sent."""
-    with journal.write_lock(services):
-        catalog = services.catalog()
-        model = model_of(services, model_name)
-        locale = locale_of(services, request.locale)
+    with journal.write_lock(vellum):
+        catalog = vellum.catalog()
+        model = model_of(vellum, model_name)
+        locale = locale_of(vellum, request.locale)
         _check_read_only(model, record_id, request)
         current = catalog.get(model.name, record_id, locale, EDITORS)
         if current is not None:
@@ -95,13 +98,13 @@ def update(
             verb = "Update"
             if current.locale != locale:  # a new translation, beside the record it translates
                 path, verb = (
-                    _variant_path(services, model, current.path, record_id, locale),
+                    _variant_path(vellum, model, current.path, record_id, locale),
                     "Translate",
                 )
         else:
             # A file left out as invalid: PUT replaces it where it is, so the API can repair
             # what a hand edit broke; there is nothing valid for PATCH to merge into.
-            left_out = _left_out(services, catalog, model.name, record_id, locale)
+            left_out = _left_out(vellum, catalog, model.name, record_id, locale)
             if left_out is None:
                 raise RecordNotFound(model.name, record_id)
             if merge:
@@ -111,7 +114,7 @@ def update(
                 )
             source = path = left_out.path
             verb = "Repair"
-        original = _current_bytes(services, source, if_match)
+        original = _current_bytes(vellum, source, if_match)
         base, body = (current if merge else None), request.body
         values = _validate(
             catalog, model, request.fields, record_id, locale, base, full=not merge, body=body
@@ -120,14 +123,14 @@ def update(
             data = _render_edit(model, source, original, request, values)
         else:
             data = _render_new(model, values, request.body)
-        _check_reads_back(services, model, path, data, values, request.body)
+        _check_reads_back(vellum, model, path, data, values, request.body)
         message = request.message or f"{verb} {model.name} {record_id}"
-        journal.commit(services, {path: data}, message, author)
-        return _reindexed(services, model.name, record_id, locale)
+        journal.commit(vellum, {path: data}, message, author)
+        return _reindexed(vellum, model.name, record_id, locale)
 
 
 def delete(
-    services,
+    vellum: Vellum,
     model_name: str,
     record_id: str,
     author,
@@ -136,42 +139,38 @@ def delete(
     message: str | None = None,
     if_match: list[str] | None = None,
 ) -> None:
-    with journal.write_lock(services):
-        catalog = services.catalog()
-        model = model_of(services, model_name)
-        current = catalog.get(model.name, record_id, locale_of(services, locale), EDITORS)
+    with journal.write_lock(vellum):
+        catalog = vellum.catalog()
+        model = model_of(vellum, model_name)
+        current = catalog.get(model.name, record_id, locale_of(vellum, locale), EDITORS)
         if current is None or (locale and current.locale != locale):
-            left_out = _left_out(
-                services, catalog, model.name, record_id, locale_of(services, locale)
-            )
+            left_out = _left_out(vellum, catalog, model.name, record_id, locale_of(vellum, locale))
             if left_out is None:
                 raise RecordNotFound(model.name, record_id)
             path = left_out.path  # an invalid file can be deleted like a valid one
         else:
             path = current.path
-        _current_bytes(services, path, if_match)
-        journal.commit(
-            services, {path: None}, message or f"Delete {model.name} {record_id}", author
-        )
+        _current_bytes(vellum, path, if_match)
+        journal.commit(vellum, {path: None}, message or f"Delete {model.name} {record_id}", author)
 
 
 def restore_bytes(
-    services, model_name: str, record_id: str, path: str, data: bytes, message, author
+    vellum: Vellum, model_name: str, record_id: str, path: str, data: bytes, message, author
 ):
     """Write an old version's bytes back as a new commit (the file may be gone)."""
-    with journal.write_lock(services):
-        model = model_of(services, model_name)
-        target = services.site.root / path
+    with journal.write_lock(vellum):
+        model = model_of(vellum, model_name)
+        target = vellum.site.root / path
         if target.exists():
-            current = services.catalog().by_key.get(path)
+            current = vellum.catalog().by_key.get(path)
             if current is not None:
-                _current_bytes(services, current.path, None)
-        parsed = parse(services.site, model, path, data)
+                _current_bytes(vellum, current.path, None)
+        parsed = parse(vellum.site, model, path, data)
         if isinstance(parsed, Problem):
             detail = Detail(parsed.field, parsed.reason)
             raise ValidationError("That version is not valid with today's models", [detail])
-        journal.commit(services, {path: data}, message, author)
-        return _reindexed(services, model.name, record_id, parsed.locale)
+        journal.commit(vellum, {path: data}, message, author)
+        return _reindexed(vellum, model.name, record_id, parsed.locale)
 
 
 def _without_echoed_dates(request: WriteRequest, current: Record) -> WriteRequest:
@@ -194,25 +193,27 @@ def _check_read_only(model: Model, record_id: str | None, request: WriteRequest)
         raise ValidationError(f"The {model.name} is not valid", details)
 
 
-def _left_out(services, catalog: Catalog, model: str, record_id: str, locale) -> Problem | None:
+def _left_out(
+    vellum: Vellum, catalog: Catalog, model: str, record_id: str, locale
+) -> Problem | None:
     """The problem of the invalid file that would be this record, if there is one."""
     for problem in catalog.problems:
-        ident = record_identity(services, problem.path)
+        ident = record_identity(vellum, problem.path)
         if ident == {"id": record_id, "type": model, "locale": locale}:
             return problem
     return None
 
 
 # -- helpers ---------------------------------------------------------------------------
-def model_of(services, name: str) -> Model:
-    model = services.site.models.get(name)
+def model_of(vellum: Vellum, name: str) -> Model:
+    model = vellum.site.models.get(name)
     if model is None:
         raise ModelNotFound(name)
     return model
 
 
-def locale_of(services, locale: str | None) -> str | None:
-    site = services.site
+def locale_of(vellum: Vellum, locale: str | None) -> str | None:
+    site = vellum.site
     if locale and site.locales and locale not in site.locales:
         raise ValidationError(
             "Unknown locale", [Detail("locale", f"expected one of {', '.join(site.locales)}")]
@@ -243,35 +244,35 @@ def _check_id(record_id) -> None:
         )
 
 
-def _path_for(services, model: Model, record_id: str, locale: str | None) -> str:
+def _path_for(vellum: Vellum, model: Model, record_id: str, locale: str | None) -> str:
     """Site-relative path of a new record file; never outside the model's folder."""
-    return f"{model.folder}/{_file_name(services, record_id, locale, model.extensions[0])}"
+    return f"{model.folder}/{_file_name(vellum, record_id, locale, model.extensions[0])}"
 
 
-def _variant_path(services, model: Model, original: str, record_id: str, locale) -> str:
+def _variant_path(vellum: Vellum, model: Model, original: str, record_id: str, locale) -> str:
     """The path of another locale's file of a record: in the original's folder, with its
     extension (posts/2024/hello.md → posts/2024/hello.fr.md)."""
     folder, _, name = original.rpartition("/")
     ext = next((e for e in model.extensions if name.endswith(e)), model.extensions[0])
-    return f"{folder}/{_file_name(services, record_id, locale, ext)}"
+    return f"{folder}/{_file_name(vellum, record_id, locale, ext)}"
 
 
-def _file_name(services, record_id: str, locale: str | None, ext: str) -> str:
+def _file_name(vellum: Vellum, record_id: str, locale: str | None, ext: str) -> str:
     """`hello.md`, or `hello.fr.md` for a locale other than the default."""
-    suffix = f".{locale}" if locale and locale != services.site.default_locale else ""
+    suffix = f".{locale}" if locale and locale != vellum.site.default_locale else ""
     return f"{record_id}{suffix}{ext}"
 
 
-def _current_bytes(services, path: str, if_match: list[str] | None) -> bytes:
+def _current_bytes(vellum: Vellum, path: str, if_match: list[str] | None) -> bytes:
     """The file as on disk, after checking If-Match and that nobody left edits in it."""
-    target = services.site.root / path
+    target = vellum.site.root / path
     data = target.read_bytes()
     sha = blob_sha(data)
     if if_match and "*" not in if_match and sha not in if_match:
         raise PreconditionFailed(
             f"The record changed since version {if_match[0]}; its version is now {sha}"
         )
-    committed = services.repo.committed_blob(journal.repo_path(services, path))
+    committed = vellum.repo.committed_blob(journal.repo_path(vellum, path))
     if committed is None:
         raise Conflict(
             f"{path} is not committed yet, so the API cannot write to it: commit it (or"
@@ -351,11 +352,11 @@ def _unstorable(values: dict, body: str | None) -> list[Detail]:
 
 
 def _check_reads_back(
-    services, model: Model, path: str, data: bytes, values: dict, body: str | None
+    vellum: Vellum, model: Model, path: str, data: bytes, values: dict, body: str | None
 ) -> None:
     """Read the file about to be written as the site will read it: a value that would come
     back otherwise, or leave the file invalid, is a 422 naming it, and nothing is written."""
-    parsed = parse(services.site, model, path, data)
+    parsed = parse(vellum.site, model, path, data)
     if isinstance(parsed, Problem):
         detail = Detail(parsed.field, f"cannot be stored as sent: {parsed.reason}")
         raise ValidationError(f"The {model.name} cannot be stored as sent", [detail])
@@ -410,9 +411,9 @@ def _render_edit(
         raise Conflict(f"{problem}: replace it with PUT or fix it in Git") from exc
 
 
-def _reindexed(services, model: str, record_id: str, locale: str | None) -> Record:
+def _reindexed(vellum: Vellum, model: str, record_id: str, locale: str | None) -> Record:
     """The record as the index now has it (commit() has synced the written files)."""
-    rec = services.catalog().get(model, record_id, locale, EDITORS)
+    rec = vellum.catalog().get(model, record_id, locale, EDITORS)
     if rec is None:  # only if the file we wrote is rejected by the whole-site checks
         raise Conflict(f"The {model} was saved but is not valid in the site; see /api/_status")
     return rec

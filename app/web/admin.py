@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, flash, g, redirect, render_template, request, url_for
 
 from vellum.auth import access, limits, users
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import VellumError
 from vellum.store.state import StateStore
 from vellum.web import admin_apps, admin_keys
@@ -33,7 +33,7 @@ def init_app(app: Flask) -> None:
 
 def state() -> StateStore:
     """The site's state store (users, keys, clients)."""
-    return vellum().state
+    return current_vellum().state
 
 
 def page(template: str, status: int = 200, **context) -> tuple[str, int]:
@@ -105,7 +105,7 @@ def sign_out() -> Response:
 # -- users -----------------------------------------------------------------------------
 def users_page(status: int = 200, **context) -> tuple[str, int]:
     """The user list, with each one's failed sign-ins, and the add form."""
-    shown = users.with_failures(state(), users.list_users(state()), vellum().lockout)
+    shown = users.with_failures(state(), users.list_users(state()), current_vellum().lockout)
     return page("users.html", status, users=shown, roles=users.ROLES, **context)
 
 

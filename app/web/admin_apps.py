@@ -10,7 +10,7 @@ import re
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from vellum.auth import keys, oauth
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import VellumError
 
 bp = Blueprint("apps", __name__, url_prefix="/apps")
@@ -20,7 +20,7 @@ def apps_page(status: int = 200, **context) -> tuple[str, int]:
     """Every registered application, and the form to add one."""
     html = render_template(
         "admin/apps.html",
-        clients=oauth.list_clients(vellum().state),
+        clients=oauth.list_clients(current_vellum().state),
         scopes=keys.SCOPES,
         grants=oauth.GRANTS,
         **context,
@@ -38,7 +38,7 @@ def add_app() -> tuple[str, int]:
     form = request.form
     try:
         client, secret = oauth.create_client(
-            vellum().state,
+            current_vellum().state,
             form.get("name", ""),
             form.getlist("scopes"),
             [uri for uri in re.split(r"\s+", form.get("redirectUris", "")) if uri],
@@ -54,7 +54,7 @@ def add_app() -> tuple[str, int]:
 @bp.post("/<client_id>/remove")
 def remove_app(client_id: str) -> Response | tuple[str, int]:
     try:
-        client = oauth.delete_client(vellum().state, client_id)
+        client = oauth.delete_client(current_vellum().state, client_id)
     except VellumError as exc:
         return apps_page(exc.status, error=exc)
     flash(f"Removed {client.name} ({client.id}): its tokens no longer work.")

@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from vellum.auth import keys
 from vellum.auth.limits import check_rate
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import Detail, ValidationError, VellumError
 from vellum.store.state import StateStore, parse_iso, utcnow
 
@@ -24,7 +24,7 @@ bp = Blueprint("keys", __name__, url_prefix="/keys")
 
 
 def state() -> StateStore:
-    return vellum().state
+    return current_vellum().state
 
 
 def key_status(key: keys.ApiKey) -> str:

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, redirect, render_template, request
 from vellum.auth import access, grants, limits, oauth, users
 from vellum.auth.grants import AuthorizationRequest, Target
 from vellum.auth.oauth import OAuthError
-from vellum.context import vellum
+from vellum.context import current_vellum
 from vellum.errors import BadRequest, VellumError
 from vellum.web import session as web
 
@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
 @pages.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Response | tuple[str, int]:
     """Check the request; then the login page, the consent page, or the answer to a form."""
-    state = vellum().state
+    state = current_vellum().state
     args = grants.single_values(request.args)
     target = grants.authorization_target(state, args)
     try:
@@ -55,7 +55,7 @@ def authorize() -> Response | tuple[str, int]:
 
 def _choose(asked: AuthorizationRequest) -> Response | tuple[str, int]:
     web.check_csrf()
-    state, action = vellum().state, request.form.get("action")
+    state, action = current_vellum().state, request.form.get("action")
     if action == "sign_in":
         return _sign_in(asked)
     if action == "sign_out":
