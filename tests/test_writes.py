@@ -337,3 +337,17 @@ def test_read_only_keys_come_back_as_they_went_but_do_not_change(writer, query_r
         assert refused.status_code == 422, body
         assert [d["field"] for d in refused.get_json()["error"]["details"]] == [field]
     assert writer.get("/api/post/beta").get_json()["data"]["views"] == 77
+
+
+def test_a_date_before_the_year_1000_is_written_and_shown_in_rfc_3339(writer):
+    """Four digits of year, as RFC 3339 (and the OpenAPI document's date-time) says."""
+    sent = {
+        "title": "Old",
+        "createdAt": "0098-04-25T17:23:34Z",
+        "updatedAt": "0980-01-02T03:04:05.5Z",
+    }
+    created = writer.post("/api/post", json=sent)
+    assert created.status_code == 201, created.get_json()
+    shown = writer.get("/api/post/old").get_json()["data"]
+    assert shown["createdAt"] == "0098-04-25T17:23:34Z"
+    assert shown["updatedAt"] == "0980-01-02T03:04:05.500000Z"
