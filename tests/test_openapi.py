@@ -1,17 +1,25 @@
-"""The OpenAPI 3.1 document at /api/openapi.json (and /api/v1/…), generated from the models."""
+"""The OpenAPI 3.1 document at /api/openapi.json (and /api/v1/…), generated from the models,
+and the API reference at /docs, which works in a browser with no network but Vellum."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
+import pytest
 from flask import Blueprint
 from openapi_spec_validator import validate
+from playwright.sync_api import sync_playwright
 
 from tests.conftest import build_app, commit, write_files
+from tests.servers import running_server
+from tests.test_admin import CHROMIUM, CHROMIUM_ARGS
 from vellum.auth import keys
+from vellum.store.state import StateStore
 
 ARGUMENT = re.compile(r"<(?:\w+:)?(\w+)>")
 SKIPPED = {"HEAD", "OPTIONS"}
+ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "vellum-docs.js", "oauth2-redirect.html")
 
 
 def document(client, prefix: str = "/api") -> dict:
@@ -249,3 +257,62 @@ def test_a_private_site_documents_reads_as_needing_credentials(query_repo, tmp_p
     doc = anonymous.get("/api/openapi.json", headers={"X-API-Key": secret}).get_json()
     assert {} not in doc["paths"]["/api/post"]["get"]["security"]
     assert anonymous.get("/api/openapi.json").status_code == 401
+
+
+# -- the reference page ------------------------------------------------------------------
+def test_the_reference_page_and_its_assets_come_from_vellum(anonymous):
+    page = anonymous.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "https://" not in html and "http://" not in html  # nothing from a CDN
+    assert 'data-spec="/api/openapi.json"' in html
+    for name in ASSETS:
+        assert f"/static/swagger/{name}" in html or name == "oauth2-redirect.html"
+        asset = anonymous.get(f"/static/swagger/{name}")
+        assert asset.status_code == 200 and len(asset.get_data()) > 90
+        asset.close()
+
+
+@pytest.fixture
+def served(query_repo, tmp_path):
+    state_dir = tmp_path / "state"
+    StateStore(state_dir).close()
+    with running_server(query_repo, state_dir, tmp_path / "server.log") as (base, _):
+        yield base
+
+
+@pytest.mark.timeout(90)
+def test_the_reference_renders_in_a_browser_cut_off_from_everything_but_vellum(served):
+    base = served
+    host = urlparse(base).netloc
+    outside: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            context = browser.new_context()
+
+            def only_vellum(route):  # the network is cut off: only Vellum answers
+                if urlparse(route.request.url).netloc == host:
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", only_vellum)
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            with page.expect_response(lambda r: r.url.endswith("/api/openapi.json")) as spec:
+                page.goto(f"{base}/docs")
+            assert spec.value.status == 200
+            page.wait_for_selector(".opblock-summary-path[data-path='/api/post/{record_id}']")
+            title = page.inner_text(".information-container .title")
+            page.click("#operations-post-getApiPost .opblock-summary")
+            page.wait_for_selector("tr[data-param-name='filter[views][$gt]']")
+            authorize = page.is_visible("button.authorize")
+        finally:
+            browser.close()
+    assert "Query fixture" in title
+    assert authorize  # the security schemes are offered
+    assert outside == []

@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the site's API at /api/openapi.json (and /api/v1/…), built
-from the models and rebuilt when they change."""
+from the models and rebuilt when they change, and the API reference page at /docs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import orjson
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 
 from vellum.api.openapi.document import API, V1, build
 from vellum.auth import access
@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 
 API_VERSION = "1"
 openapi_api = Blueprint("openapi", __name__)
+docs_page = Blueprint("docs", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Mount the document under /api and /api/v1."""
+    """Mount the document under /api and /api/v1, and the reference page at /docs."""
     app.extensions["vellum.openapi"] = Documents()
     app.register_blueprint(openapi_api, url_prefix=API)
     app.register_blueprint(openapi_api, url_prefix=V1, name="openapi_v1")
+    app.register_blueprint(docs_page)
 
 
 class Documents:
@@ -76,3 +78,9 @@ def openapi_document() -> Response:
     response = Response(body, mimetype="application/json")
     response.set_etag(f"{key}-{prefix.rsplit('/', 1)[-1]}")  # the paths differ by prefix
     return response.make_conditional(request)
+
+
+@docs_page.get("/docs")
+def reference() -> Response:
+    """The API reference: Swagger UI, served by Vellum itself, reading the document."""
+    return Response(render_template("docs.html"), mimetype="text/html")
