@@ -79,6 +79,20 @@ def test_every_route_under_api_is_in_the_document(app, client):
     assert len(api_routes(app)) > 100
 
 
+def test_a_path_takes_the_methods_the_document_lists_and_no_other(client):
+    """Whatever the document leaves out of a path is a 405 naming what it lists."""
+    wrong = []
+    for path, item in document(client)["paths"].items():
+        url = re.sub(r"{[^{}]+}", "x", path)
+        listed = {method.upper() for method in item}
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - listed:
+            answer = client.open(url, method=method)
+            allowed = set(answer.headers.get("Allow", "").replace(" ", "").split(","))
+            if answer.status_code != 405 or allowed - {"HEAD", "OPTIONS"} != listed:
+                wrong.append(f"{method} {url}: {answer.status_code} {sorted(allowed)}")
+    assert wrong == []
+
+
 def test_a_route_nobody_described_is_left_out_for_the_test_above_to_notice(query_repo, tmp_path):
     extra = Blueprint("undescribed", __name__)
     extra.add_url_rule("/api/shiny", "shiny", lambda: "new", methods=["GET"])
