@@ -14,7 +14,9 @@ from playwright.sync_api import sync_playwright
 from tests.conftest import build_app, commit, write_files
 from tests.servers import running_server
 from tests.test_admin import CHROMIUM, CHROMIUM_ARGS
+from vellum.api.openapi.records import read_schema, value_schema
 from vellum.auth import keys
+from vellum.site.models import FIELD_TYPES, Field
 from vellum.store.state import StateStore
 
 ARGUMENT = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -165,6 +167,14 @@ def test_fields_are_typed_as_declared(client):
         assert name in props
     assert props["createdAt"]["format"] == "date-time"
     assert "body" not in schemas["Record.person"]["properties"]  # JSON records have none
+
+
+def test_every_field_type_has_a_schema():
+    """Fails when a field type is added and the document does not know it."""
+    for kind in FIELD_TYPES:
+        field = Field("f", kind, values=("a",), of="string", to="other")
+        assert value_schema(field)
+        assert read_schema(field, inferred=False)
 
 
 def test_folders_without_a_model_are_typed_from_their_files(sample_client):

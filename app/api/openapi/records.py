@@ -65,7 +65,9 @@ def value_schema(f: Field, inferred: bool = False) -> Schema:
         return {} if inferred else {"type": "object"}
     if kind == "relation":
         return array(dict(STRING)) if f.many else dict(STRING)
-    return dict(STRING)  # media
+    if kind == "media":
+        return dict(STRING)
+    raise ValueError(f"the OpenAPI document has no schema for the field type {kind!r}")
 
 
 def _item_schema(kind: str) -> Schema:
