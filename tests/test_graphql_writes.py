@@ -386,3 +386,25 @@ def test_clients_typed_as_the_contract_quotes_it_work(tmp_path):
         assert client.get("/api/blogPost/untyped").status_code == 404
     finally:
         application.extensions["vellum"].close()
+
+
+def test_a_flat_content_input_keeps_its_locale_and_message_and_a_body_must_be_text(
+    writer, query_repo
+):
+    sent = {"type": "post", "title": "Bonjour", "locale": "fr", "message": "Un billet"}
+    made = writer.post("/api/content", json=sent)
+    assert made.status_code == 201 and made.get_json()["data"]["locale"] == "fr"
+    assert (query_repo / "posts/bonjour.fr.md").exists()
+    assert last_commit(query_repo).endswith("|Un billet")
+    for body in ([1], 5, {"text": "x"}):
+        refused = writer.post("/api/content", json={"type": "post", "title": "B", "body": body})
+        assert refused.status_code == 422
+        assert refused.get_json()["error"]["details"] == [
+            {"field": "body", "message": "expected a string"}
+        ]
+        replaced = writer.put("/api/content/bonjour?type=post", json={"body": body})
+        assert replaced.status_code == 422
+    wrong = writer.post("/api/content", json={"type": "post", "title": "M", "message": 5})
+    assert wrong.status_code == 422 and wrong.get_json()["error"]["details"][0]["field"] == (
+        "message"
+    )

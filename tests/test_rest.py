@@ -447,3 +447,12 @@ def test_text_sorts_without_regard_to_case(app, client, query_repo):
     titles = [r["title"] for r in client.get("/api/post?sort=title").get_json()["data"]]
     assert titles == sorted(titles, key=str.casefold) and titles[0] == "Alpha"
     assert titles[1] == "apple pie"  # not after "Gamma", as code points would put it
+
+
+def test_in_and_nin_on_an_object_field_match_as_eq_and_ne_do(client):
+    """An object equals none of the texts given: $in matches nothing, $nin everything."""
+    total = client.get("/api/post").get_json()["meta"]["total"]
+    found = client.get("/api/post?filter[meta][$in]=red,blue")
+    assert found.status_code == 200 and found.get_json()["meta"]["total"] == 0
+    kept = client.get("/api/post?filter[meta][$nin]=red")
+    assert kept.status_code == 200 and kept.get_json()["meta"]["total"] == total

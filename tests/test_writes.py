@@ -419,3 +419,17 @@ def test_front_matter_the_editor_cannot_take_is_a_conflict_naming_its_line(app, 
     assert git(query_repo, "rev-parse", "HEAD") == before
     put = writer.put("/api/post/tabbed", json={"title": "Tabbed", "views": 4, "body": "Body."})
     assert put.status_code == 200
+
+
+def test_a_date_before_the_year_1000_is_written_and_shown_in_rfc_3339(writer):
+    """Four digits of year, as RFC 3339 (and the OpenAPI document's date-time) says."""
+    sent = {
+        "title": "Old",
+        "createdAt": "0098-04-25T17:23:34Z",
+        "updatedAt": "0980-01-02T03:04:05.5Z",
+    }
+    created = writer.post("/api/post", json=sent)
+    assert created.status_code == 201, created.get_json()
+    shown = writer.get("/api/post/old").get_json()["data"]
+    assert shown["createdAt"] == "0098-04-25T17:23:34Z"
+    assert shown["updatedAt"] == "0980-01-02T03:04:05.500000Z"

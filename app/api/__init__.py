@@ -13,6 +13,7 @@ from vellum.api import content as api_content
 from vellum.api import events as api_events
 from vellum.api import history as api_history
 from vellum.api import media as api_media
+from vellum.api import openapi as api_openapi
 from vellum.api import webhooks as api_webhooks
 from vellum.api import writes as api_writes
 
@@ -31,3 +32,4 @@ def init_app(app: Flask) -> None:
     api_events.init_app(app)
     api_webhooks.init_app(app)
     git_hooks.init_app(app)
+    api_openapi.init_app(app)

@@ -52,14 +52,15 @@ def get_content(record_id: str) -> Response:
 
 def _input() -> dict:
     body = json_object(text=False)  # writes name the field of a value they cannot store
-    # {"data": ContentInput, "meta": {locale, message}}, or the ContentInput itself.
+    # {"data": ContentInput, "meta": {locale, message}}, or the ContentInput itself, whose
+    # own locale and message count when meta does not say.
     envelope = set(body) <= {"data", "meta"} and isinstance(body.get("data"), dict)
     data = body["data"] if envelope else body
     meta = body.get("meta") if envelope and isinstance(body.get("meta"), dict) else {}
     return {
         **data,
-        "locale": meta.get("locale") or request.args.get("locale"),
-        "message": meta.get("message"),
+        "locale": meta.get("locale") or data.get("locale") or request.args.get("locale"),
+        "message": meta.get("message") or data.get("message"),
     }
 
 

@@ -208,6 +208,9 @@ def write_request(vellum: Vellum, model: str, data: Mapping[str, Any]) -> WriteR
     if data.get("status") is not None:
         fields["status"] = data["status"]
     body = data.get("body")
+    if body is not None and not isinstance(body, str):
+        raise ValidationError(f"The {model} is not valid", [Detail("body", "expected a string")])
+    writes.check_message(data.get("message"))
     if body is not None and vellum.site.models[model].format != "markdown":
         raise ValidationError(
             f"The {model} is not valid", [Detail("body", f"{model} records have no body")]

@@ -233,6 +233,15 @@ def _shown_value(catalog: Catalog, audience: Audience) -> Callable[[Record, str]
     return value
 
 
+def _is_in(value: Any, values: frozenset) -> bool:
+    """`$in`: an object's value (a dict cannot be hashed) is none of the values, as it
+    equals none of them."""
+    try:
+        return value in values
+    except TypeError:
+        return False
+
+
 _MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
     # The operator module's comparisons run in C: a filter pass over 10k records is
     # dominated by these calls.
@@ -242,8 +251,8 @@ _MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
     "$gte": operator.ge,
     "$lt": operator.lt,
     "$lte": operator.le,
-    "$in": lambda v, x: v in x,
-    "$nin": lambda v, x: v not in x,
+    "$in": lambda v, x: _is_in(v, x),
+    "$nin": lambda v, x: not _is_in(v, x),
     "$contains": lambda v, x: x in str(v).lower(),
     "$startsWith": lambda v, x: str(v).lower().startswith(x),
     "$endsWith": lambda v, x: str(v).lower().endswith(x),

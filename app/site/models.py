@@ -212,8 +212,9 @@ def format_datetime(value: dt.datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     value = value.astimezone(dt.UTC)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return value.strftime(fmt)
+    fraction = f".{value.microsecond:06d}" if value.microsecond else ""
+    # The year by hand: strftime's %Y drops the zeros of a year before 1000 ("98-04-25").
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}{fraction}Z"
 
 
 def parse_datetime(value: Any) -> str:
