@@ -8,7 +8,6 @@ gunicorn, and stops every process it started however the server ends.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import subprocess
@@ -21,13 +20,17 @@ from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
-from vellum import create_app
+from vellum import create_app, logs
 from vellum.api.envelope import HTTP_CODES
 from vellum.errors import SiteError
 from vellum.services import Vellum
 from vellum.settings_check import settings_problems
 from vellum.store import journal, outbox
 from vellum.store.indexer import SyncReport
+
+ACCESS_LOG_FORMAT = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+)
 
 
 class JsonErrorWorker(ThreadWorker):
@@ -70,6 +73,9 @@ class VellumServer(BaseApplication):
             "threads": c["THREADS"],
             "worker_class": JsonErrorWorker,
             "accesslog": "-",
+            # gunicorn's own line, then the request's id (the X-Request-Id answered).
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "logger_class": logs.server_logs(c["LOG_FORMAT"]),
             "timeout": 60,
             "graceful_timeout": 10,
             # Two sites served side by side must not fight over one control socket.
@@ -78,21 +84,8 @@ class VellumServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        _log_like_gunicorn()
+        logs.configure(self.vellum_config["LOG_FORMAT"])
         return create_app({**self.vellum_config, "SYNC_ON_START": False})
-
-
-def _log_like_gunicorn() -> None:
-    """Vellum's own log lines (failed sign-ins, repaired permissions, errors) reach the
-    server's log with a time, the worker's pid and their level, as gunicorn's lines do."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-    )
-    logger = logging.getLogger("vellum")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def check_address(host: str, port: int) -> None:
@@ -159,10 +152,15 @@ def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:
     """The processes beside the server: the full-text indexer and the live process."""
     command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
     # Full-text search fills in beside the server so lists and gets answer at once.
-    indexer = subprocess.Popen([*command, "index", "--text-only"])
+    log_env = {**os.environ, "VELLUM_LOG_FORMAT": config["LOG_FORMAT"]}
+    indexer = subprocess.Popen([*command, "index", "--text-only"], env=log_env)
     # One watcher and one webhook dispatcher per site (vellum.live.leader); it stops by
     # itself when this process is gone, however that happens.
-    remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
+    remote_env = {
+        "VELLUM_REMOTE": config["REMOTE"] or "",
+        "VELLUM_POLL": str(config["POLL"]),
+        "VELLUM_LOG_FORMAT": config["LOG_FORMAT"],
+    }
     live_process = subprocess.Popen(
         [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
     )
