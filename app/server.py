@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gunicorn import util
@@ -21,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from vellum import create_app, logs
+from vellum.api import metrics
 from vellum.api.envelope import HTTP_CODES
 from vellum.errors import SiteError
 from vellum.services import Vellum
@@ -80,6 +82,8 @@ class VellumServer(BaseApplication):
             "graceful_timeout": 10,
             # Two sites served side by side must not fight over one control socket.
             "control_socket_disable": True,
+            # A worker gone (restarted, killed) leaves no open streams counted.
+            "child_exit": lambda _server, worker: metrics.process_ended(worker.pid),
         }.items():
             self.cfg.set(key, value)
 
@@ -131,7 +135,7 @@ def prepare(config: dict[str, Any]) -> Prepared:
         report = vellum.sync(text=False)
         outbox.take_cursor(vellum)
         vellum.repo.accept_pushes()  # writers may `git push` to this checked-out branch
-        served = {**config, "SITE": str(vellum.site.root)}
+        served = {**config, "SITE": str(vellum.site.root), "STATE_DIR": str(vellum.state_dir)}
         return Prepared(served, vellum.site.title, report)
     finally:
         vellum.close()
@@ -140,6 +144,8 @@ def prepare(config: dict[str, Any]) -> Prepared:
 def serve(config: dict[str, Any], announce: Callable[[str], None] = print) -> None:
     """Serve until interrupted, with the helper processes beside the workers; a server that
     stops, or fails to start, stops everything it started."""
+    # Every worker counts requests in its own file there; /metrics sums them.
+    metrics.use_directory(Path(config["STATE_DIR"]) / "metrics")
     helpers = start_helpers(config)
     try:
         announce(f"Serving on http://{config['HOST']}:{config['PORT']}/api")

@@ -10,6 +10,7 @@ import urllib.request
 from tests.helpers import build_app
 from tests.servers import free_port, running_server
 from tests.test_auth import site_with
+from vellum.auth import keys
 
 LIMITED = "auth:\n  public_read: true\nrate_limits:\n  anonymous: 2 per minute\n"
 
@@ -109,3 +110,62 @@ def test_json_logs_carry_the_request_id_in_every_process_line(tmp_path):
     assert all({"time", "level", "pid", "logger", "message"} <= set(r) for r in records)
     started = [r for r in records if r["logger"] == "gunicorn.error"]
     assert started, "gunicorn's own lines are JSON too"
+
+
+# -- metrics ---------------------------------------------------------------------------
+def series(text: str, name: str, **labels) -> float | None:
+    """The value of one series in Prometheus' text format (labels in any order)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+        if found == {k: str(v) for k, v in labels.items()}:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_metrics_need_admin_or_the_scrape_token(tmp_path):
+    application = build_app(
+        site_with(tmp_path, "auth:\n  public_read: true\n"),
+        tmp_path / "state",
+        METRICS_TOKEN="scrape-secret-0123456789",
+    )
+    browser = application.test_client()
+    assert browser.get("/metrics").status_code == 401
+    assert browser.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    _, reader = keys.create_key(application.extensions["vellum"].state, "r", ["read"])
+    assert browser.get("/metrics", headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+    browser.get("/api/post/alpha")
+    scraped = browser.get("/metrics", headers={"Authorization": "Bearer scrape-secret-0123456789"})
+    assert scraped.status_code == 200 and scraped.content_type.startswith("text/plain")
+    text = scraped.get_data(as_text=True)
+    route = {"route": "/api/<model:model>/<record_id>", "method": "GET", "status": "200"}
+    assert series(text, "vellum_http_requests_total", **route) >= 1
+    assert series(text, "vellum_index_generation") >= 1
+    assert series(text, "vellum_index_records") == len(
+        application.extensions["vellum"].catalog().by_key
+    )
+    assert series(text, "vellum_webhook_deliveries", state="pending") == 0
+    _, admin = keys.create_key(application.extensions["vellum"].state, "a", ["admin"])
+    assert browser.get("/metrics", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+    application.extensions["vellum"].close()
+
+
+def test_metrics_sum_every_worker_of_a_real_server(tmp_path, monkeypatch):
+    monkeypatch.setenv("VELLUM_METRICS_TOKEN", "scrape-secret-0123456789")
+    site = site_with(tmp_path, "auth:\n  public_read: true\n")
+    token = {"Authorization": "Bearer scrape-secret-0123456789"}
+    with running_server(site, tmp_path / "state", tmp_path / "serve.log", workers=2) as (base, _):
+        for n in range(30):
+            assert _get(f"{base}/api/post?limit={n % 5 + 1}", {}) == 200
+        stream = urllib.request.urlopen(f"{base}/api/events/stream", timeout=20)
+        stream.readline()  # connected: the stream is open
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/metrics", headers=token)) as r:
+            text = r.read().decode()
+        stream.close()
+    route = {"route": "/api/<model:model>", "method": "GET", "status": "200"}
+    assert series(text, "vellum_http_requests_total", **route) == 30
+    assert (
+        series(text, "vellum_http_request_seconds_count", route=route["route"], method="GET") == 30
+    )
+    assert series(text, "vellum_event_streams_open") == 1

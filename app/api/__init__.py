@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from vellum.api import accounts, envelope, git_hooks, graphql, health, oauth, rest
+from vellum.api import accounts, envelope, git_hooks, graphql, health, metrics, oauth, rest
 from vellum.api import content as api_content
 from vellum.api import events as api_events
 from vellum.api import history as api_history
@@ -34,3 +34,4 @@ def init_app(app: Flask) -> None:
     git_hooks.init_app(app)
     api_openapi.init_app(app)
     health.init_app(app)
+    metrics.init_app(app)

@@ -7,7 +7,6 @@ spends a caller's budget, or needs a key, takes healthy servers out of rotation.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
@@ -16,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app
 from vellum.api.envelope import json_response
 from vellum.auth import limits
 from vellum.context import current_vellum
-from vellum.live.remote import remote_status
+from vellum.live.remote import remote_lag, remote_status
 
 health = Blueprint("health", __name__)
 log = logging.getLogger("vellum.health")
@@ -93,10 +92,7 @@ def _limits() -> dict:
 
 
 def _remote() -> dict:
-    """Seconds since the last successful fetch of the Git remote (None before the first)."""
-    status = remote_status(current_vellum().state) or {}
-    found: dict = {"state": status.get("state", "unknown"), "lag_seconds": None}
-    if status.get("state") == "ok" and status.get("at"):
-        at = dt.datetime.fromisoformat(status["at"].replace("Z", "+00:00"))
-        found["lag_seconds"] = round((dt.datetime.now(dt.UTC) - at).total_seconds(), 1)
-    return found
+    """The last fetch's outcome, and seconds since the last successful one."""
+    state = current_vellum().state
+    status = remote_status(state) or {}
+    return {"state": status.get("state", "unknown"), "lag_seconds": remote_lag(state)}

@@ -134,6 +134,12 @@ SETTINGS: tuple[Setting, ...] = (
         " line, for log shippers); every line of a request carries its X-Request-Id.",
         lambda value: parse_choice(value, ("text", "json")),
     ),
+    Setting(
+        "METRICS_TOKEN",
+        None,
+        "A bearer token that may read GET /metrics (for Prometheus); admins may without it.",
+        parse_optional,
+    ),
     Setting("REMOTE", None, "A Git remote to pull from and push API writes to.", parse_optional),
     Setting("POLL", 0.0, "Seconds between fetches of REMOTE (0: only on a push webhook).", float),
     Setting(
