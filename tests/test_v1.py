@@ -9,6 +9,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
 
 from tests.helpers import authorised_client, git
 from vellum.api import wire
@@ -257,3 +259,37 @@ def test_sync_shapes_records_and_keeps_deletions(admin):
 def test_every_shaped_answer_is_a_route(app):
     assert set(wire.SHAPES) <= set(app.view_functions)
     assert all(name.split(".")[0].endswith("_v1") for name in wire.SHAPES)
+
+
+def test_the_v1_document_describes_the_v1_answers(admin):
+    doc = admin.get("/api/v1/openapi.json").get_json()
+    validate(doc)
+    alpha = admin.get("/api/post/alpha").headers["ETag"].strip('"')
+    calls = [
+        ("get", "/api/v1/post", "/api/v1/post", None, "200"),
+        ("get", "/api/v1/post/alpha?populate=author", "/api/v1/post/{record_id}", None, "200"),
+        ("get", "/api/v1/models", "/api/v1/models", None, "200"),
+        ("get", "/api/v1/search?q=alpha", "/api/v1/search", None, "200"),
+        ("get", "/api/v1/content", "/api/v1/content", None, "200"),
+        ("get", "/api/v1/post/alpha/versions", "/api/v1/post/{record_id}/versions", None, "200"),
+        ("get", "/api/v1/sync", "/api/v1/sync", None, "200"),
+        ("get", "/api/v1/auth/me", "/api/v1/auth/me", None, "200"),
+        ("get", "/api/v1/keys", "/api/v1/keys", None, "200"),
+        ("post", "/api/v1/content", "/api/v1/content", GUIDE_REQUEST, "201"),
+        ("patch", "/api/v1/post/alpha", "/api/v1/post/{record_id}",
+         {"data": {"type": "post", "attributes": {"views": 3}}, "meta": {"version": alpha}},
+         "200"),
+    ]  # fmt: skip
+    for method, url, path, body, status in calls:
+        op = doc["paths"][path][method]
+        if body is not None:
+            sent = op["requestBody"]["content"]["application/json"]["schema"]
+            Draft202012Validator({**sent, "components": doc["components"]}).validate(body)
+        answer = getattr(admin, method)(url, json=body)
+        assert answer.status_code == int(status), (url, answer.get_json())
+        schema = op["responses"][status]["content"]["application/json"]["schema"]
+        validator = Draft202012Validator({**schema, "components": doc["components"]})
+        assert list(validator.iter_errors(answer.get_json())) == [], url
+    flat = admin.get("/api/openapi.json").get_json()["paths"]["/api/post/{record_id}"]["get"]
+    schema = flat["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["data"] == {"$ref": "#/components/schemas/Record.post"}

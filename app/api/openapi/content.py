@@ -176,10 +176,12 @@ def update_record(ctx: Ctx) -> Schema:
     )
 
 
+def _delete_body() -> Schema:
+    meta = obj({"meta": ref("WriteMeta")}, additionalProperties=False)
+    return json_body(meta, "Optional.", required=False)
+
+
 def delete_record(ctx: Ctx) -> Schema:
-    body = json_body(
-        obj({"meta": ref("WriteMeta")}, additionalProperties=False), "Optional.", required=False
-    )
     return operation(
         ctx,
         f"Delete a {ctx.model} (one commit)",
@@ -187,7 +189,7 @@ def delete_record(ctx: Ctx) -> Schema:
         "write",
         {"204": empty_answer("Deleted")},
         params=[write_locale(ctx), if_match()],
-        body=body,
+        body=_delete_body(),
         fails=(404, 409, 412, 422),
     )
 
@@ -310,7 +312,8 @@ def _content_body() -> Schema:
         ("data",),
         additionalProperties=False,
     )
-    return json_body({"anyOf": [ref("ContentInput"), envelope]})
+    resource = records.resource_body("ContentInput")
+    return json_body({"anyOf": [ref("ContentInput"), envelope, resource]})
 
 
 def create_content(ctx: Ctx) -> Schema:
@@ -335,7 +338,11 @@ def update_content(ctx: Ctx) -> Schema:
         "Content",
         "write",
         {"200": json_answer("Written", data(ref("Content"), ANY_OBJECT))},
-        params=[_content_type(ctx, "The model, when two hold the id."), write_locale(ctx)],
+        params=[
+            _content_type(ctx, "The model, when two hold the id."),
+            write_locale(ctx),
+            if_match(),
+        ],
         body=_content_body(),
         fails=(404, 409, 412, 422),
     )
@@ -348,7 +355,12 @@ def delete_content(ctx: Ctx) -> Schema:
         "Content",
         "write",
         {"204": empty_answer("Deleted")},
-        params=[_content_type(ctx, "The model, when two hold the id."), write_locale(ctx)],
+        params=[
+            _content_type(ctx, "The model, when two hold the id."),
+            write_locale(ctx),
+            if_match(),
+        ],
+        body=_delete_body(),
         fails=(400, 404, 409, 412, 422),
     )
 
