@@ -12,13 +12,22 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from tests.helpers import authorised_client, git
+from tests.helpers import authorised_client, build_app, commit, git, make_repo, write_files
 from vellum.api import wire
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 STALE = "0" * 40  # a record version no file has
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
+PRODUCTS = """\
+models:
+  product:
+    folder: products
+    format: json
+    fields:
+      name: {type: string, required: true}
+      attributes: {type: object}
+"""
 # The guide's "Request Format" example, as written.
 GUIDE_REQUEST = {
     "data": {"title": "Example Content", "body": "Content body...", "status": "draft"},
@@ -293,3 +302,36 @@ def test_the_v1_document_describes_the_v1_answers(admin):
     flat = admin.get("/api/openapi.json").get_json()["paths"]["/api/post/{record_id}"]["get"]
     schema = flat["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["properties"]["data"] == {"$ref": "#/components/schemas/Record.post"}
+
+
+def test_media_and_keys_take_v1_resources(admin):
+    upload = admin.post("/api/v1/upload", data={"file": (io.BytesIO(PNG), "b.png")})
+    media = upload.get_json()["data"]
+    sent = {"data": {"id": media["id"], "type": "media", "attributes": {"alt": "A B"}}}
+    changed = admin.put(f"/api/v1/media/{media['id']}", json=sent)
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["data"]["attributes"]["alt"] == "A B"
+    wrong = {"data": {"type": "post", "attributes": {"alt": "x"}}}
+    assert admin.put(f"/api/media/{media['id']}", json=wrong).status_code == 422
+    key = {"data": {"type": "key", "attributes": {"name": "ci", "scopes": ["read"]}}}
+    made = admin.post("/api/v1/keys", json=key)
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["data"]["type"] == "key"
+    assert made.get_json()["data"]["attributes"]["key"].startswith("vk_")
+
+
+def test_a_field_called_attributes_is_not_a_resource(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    site = PRODUCTS
+    write_files(repo, {"vellum.yml": site, "products/cup.json": '{"name": "Cup"}\n'})
+    commit(repo, "Add a product")
+    application = build_app(repo, tmp_path / "state")
+    try:
+        editor = authorised_client(application, ("read", "read:drafts", "write"))
+        sent = {"data": {"attributes": {"colour": "red"}}}
+        changed = editor.patch("/api/v1/product/cup", json=sent)
+        assert changed.status_code == 200, changed.get_json()
+        attributes = changed.get_json()["data"]["attributes"]
+        assert attributes["attributes"] == {"colour": "red"} and attributes["name"] == "Cup"
+    finally:
+        application.extensions["vellum"].close()

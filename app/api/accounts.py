@@ -147,6 +147,8 @@ def list_keys() -> Response:
 @access.require("admin")
 def create_key() -> Response:
     data = body()
+    if data.get("type") == "key":  # a v1 resource names its type
+        data = {k: v for k, v in data.items() if k != "type"}
     unknown = sorted(set(data) - KEY_FIELDS)
     if unknown or not isinstance(data.get("name") or "", str):
         details = [

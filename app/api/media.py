@@ -90,6 +90,8 @@ def update_media(media_id: str) -> Response:
     them. A new file is a new upload (POST /api/upload): a name never changes content."""
     body = json_object()
     data = body.get("data") if isinstance(body.get("data"), dict) else body
+    if data.get("type") == "media":  # a v1 resource names its type
+        data = {k: v for k, v in data.items() if k != "type"}
     details = [
         Detail(k, "unknown field of a media record; only alt can change")
         for k in sorted(set(data) - media.RECORD_KEYS)

@@ -147,11 +147,12 @@ def _encode(payload: Any) -> bytes:
 
 def unwrap(body: Any) -> Any:
     """A v1 request `{"data": {"id"?, "type", "attributes": {…}}, "meta"}` as the
-    `{"data": {…fields}, "meta"}` every write reads; any other body as it is."""
+    `{"data": {…fields}, "meta"}` every write reads; any other body as it is. Without its
+    `type` it is not a resource: it may be a record whose field is called `attributes`."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
         return body
-    if set(data) - {"id", "type", "attributes"}:
+    if "type" not in data or set(data) - {"id", "type", "attributes"}:
         return body
     fields = {**data["attributes"], **{k: data[k] for k in ("id", "type") if k in data}}
     return {**body, "data": fields}

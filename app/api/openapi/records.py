@@ -165,7 +165,7 @@ def resource_body(name: str) -> Schema:
     """{"data": {"id", "type", "attributes": fields}, "meta"}: a v1 resource, written."""
     resource = obj(
         {"id": STRING, "type": STRING, "attributes": ref(name)},
-        ("attributes",),
+        ("type", "attributes"),
         additionalProperties=False,
     )
     return obj({"data": resource, "meta": ref("WriteMeta")}, ("data",), additionalProperties=False)
