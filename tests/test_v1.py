@@ -335,3 +335,58 @@ def test_a_field_called_attributes_is_not_a_resource(tmp_path):
         assert attributes["attributes"] == {"colour": "red"} and attributes["name"] == "Cup"
     finally:
         application.extensions["vellum"].close()
+
+
+# The guide's REST endpoints, as written (":id" filled in below).
+GUIDE_ENDPOINTS = """
+GET    /api/v1/content
+POST   /api/v1/content
+GET    /api/v1/content/:id
+PUT    /api/v1/content/:id
+DELETE /api/v1/content/:id
+GET    /api/v1/media
+POST   /api/v1/media
+GET    /api/v1/media/:id
+PUT    /api/v1/media/:id
+DELETE /api/v1/media/:id
+GET    /api/v1/users
+POST   /api/v1/users
+GET    /api/v1/users/:id
+PUT    /api/v1/users/:id
+DELETE /api/v1/users/:id
+"""
+
+
+def test_the_guides_endpoints_all_answer_in_v1(admin):
+    ids, statuses = {}, []
+    for line in GUIDE_ENDPOINTS.strip().splitlines():
+        method, path = line.split()
+        kind = path.split("/")[3]
+        body = {
+            "content": {"json": GUIDE_REQUEST},
+            "media": {"data": {"file": (io.BytesIO(PNG), "guide.png")}},
+            "users": {
+                "json": {
+                    "data": {
+                        "type": "user",
+                        "attributes": {"name": "guide", "password": "a long enough password"},
+                    }
+                }
+            },  # fmt: skip
+        }[kind]
+        if method == "PUT":
+            body = {"json": {"title": "Put"} if kind == "content" else {"role": "editor"}}
+            if kind == "media":
+                body = {"json": {"data": {"type": "media", "attributes": {"alt": "Put"}}}}
+        url = path.replace(":id", ids.get(kind, ""))
+        kwargs = body if method in ("POST", "PUT") else {}
+        answer = admin.open(url, method=method, **kwargs)
+        statuses.append((method, url, answer.status_code))
+        if method == "POST":
+            ids[kind] = answer.get_json()["data"]["id"]
+        if answer.status_code != 204:
+            data = answer.get_json()["data"]
+            for item in data if isinstance(data, list) else [data]:
+                assert set(item) == {"id", "type", "attributes"}, url
+            assert TIMESTAMP.match(answer.get_json()["meta"]["timestamp"]), url
+    assert [s for _, _, s in statuses] == [200, 201, 200, 200, 204] * 3, statuses

@@ -35,6 +35,7 @@ def _author():
 
 
 @api_media.post("/upload")
+@api_media.post("/media")  # the same, where the SveltyCMS guide lists it
 @access.require("write")
 def upload() -> Response:
     items = _items("file") if "file" in request.files else _items("file", "files")
