@@ -390,3 +390,10 @@ def test_the_guides_endpoints_all_answer_in_v1(admin):
                 assert set(item) == {"id", "type", "attributes"}, url
             assert TIMESTAMP.match(answer.get_json()["meta"]["timestamp"]), url
     assert [s for _, _, s in statuses] == [200, 201, 200, 200, 204] * 3, statuses
+
+
+def test_a_custom_events_data_is_never_taken_for_a_resource(admin):
+    data = {"type": "deploy", "attributes": {"env": "prod"}}
+    sent = admin.post("/api/v1/events", json={"event": "custom.deploy", "data": data})
+    assert sent.status_code == 202
+    assert sent.get_json()["data"]["data"] == data

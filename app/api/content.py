@@ -52,7 +52,9 @@ def get_content(record_id: str) -> Response:
 
 
 def _input() -> dict:
-    body = json_object(text=False)  # writes name the field of a value they cannot store
+    body = wire.unwrap(
+        json_object(text=False)
+    )  # writes name the field of a value they cannot store
     # {"data": ContentInput, "meta": {locale, message}}, or the ContentInput itself, whose
     # own locale and message count when meta does not say.
     envelope = set(body) <= {"data", "meta"} and isinstance(body.get("data"), dict)

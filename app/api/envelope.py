@@ -12,7 +12,6 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
-from vellum.api import wire
 from vellum.errors import BadRequest, Detail, ValidationError, VellumError
 from vellum.site.site import RESERVED_NAMES
 
@@ -51,8 +50,7 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
 def json_body(required: bool = True, text: bool = True) -> Any:
     """The request's JSON body, or None when there is none and none is required.
 
-    Strict JSON (no NaN or Infinity); a body that does not parse is a 400 saying where. A
-    v1 resource (`{"data": {"type", "attributes"}}`) comes back as the fields it holds.
+    Strict JSON (no NaN or Infinity); a body that does not parse is a 400 saying where.
     With `text`, a string holding a lone surrogate (`"\\ud800"`: JSON can say it, no UTF-8
     text can hold it) is a 422 naming where; record writes check their values themselves.
     """
@@ -76,7 +74,7 @@ def json_body(required: bool = True, text: bool = True) -> Any:
     if where is not None:
         detail = Detail(where or None, "contains a lone surrogate, which is not Unicode text")
         raise ValidationError("The body holds text that is not Unicode", [detail])
-    return wire.unwrap(body)
+    return body
 
 
 def _surrogate_in(value: Any, path: str = "") -> str | None:

@@ -148,7 +148,8 @@ def _encode(payload: Any) -> bytes:
 def unwrap(body: Any) -> Any:
     """A v1 request `{"data": {"id"?, "type", "attributes": {…}}, "meta"}` as the
     `{"data": {…fields}, "meta"}` every write reads; any other body as it is. Without its
-    `type` it is not a resource: it may be a record whose field is called `attributes`."""
+    `type` it is not a resource: it may be a record whose field is called `attributes`.
+    Only writes of resources call this: a custom event's `data` is the sender's own."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
         return body

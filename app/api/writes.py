@@ -21,7 +21,8 @@ def init_app(app: Flask) -> None:
 
 
 def _payload() -> write_request.WriteRequest:
-    return write_request.parse_payload(json_body(text=False), request.args.get("locale"))
+    body = wire.unwrap(json_body(text=False))
+    return write_request.parse_payload(body, request.args.get("locale"))
 
 
 def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
