@@ -52,9 +52,8 @@ def get_content(record_id: str) -> Response:
 
 
 def _input() -> dict:
-    body = wire.unwrap(
-        json_object(text=False)
-    )  # writes name the field of a value they cannot store
+    # text=False: writes name the field of a value they cannot store themselves
+    body = wire.unwrap(json_object(text=False))
     # {"data": ContentInput, "meta": {locale, message}}, or the ContentInput itself, whose
     # own locale and message count when meta does not say.
     envelope = set(body) <= {"data", "meta"} and isinstance(body.get("data"), dict)
