@@ -4,16 +4,14 @@ and the API reference at /docs, which works in a browser with no network but Vel
 from __future__ import annotations
 
 import re
-from urllib.parse import urlparse
 
 import pytest
 from flask import Blueprint
 from openapi_spec_validator import validate
-from playwright.sync_api import sync_playwright
 
+from tests.browser import offline_page
 from tests.helpers import build_app, commit, write_files
 from tests.servers import running_server
-from tests.test_admin import CHROMIUM, CHROMIUM_ARGS
 from vellum.api.openapi.records import read_schema, value_schema
 from vellum.auth import keys
 from vellum.site.models import FIELD_TYPES, Field
@@ -313,35 +311,15 @@ def served(query_repo, tmp_path):
 @pytest.mark.timeout(90)
 def test_the_reference_renders_in_a_browser_cut_off_from_everything_but_vellum(served):
     base = served
-    host = urlparse(base).netloc
-    outside: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            context = browser.new_context()
-
-            def only_vellum(route):  # the network is cut off: only Vellum answers
-                if urlparse(route.request.url).netloc == host:
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
-
-            context.route("**/*", only_vellum)
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            with page.expect_response(lambda r: r.url.endswith("/api/openapi.json")) as spec:
-                page.goto(f"{base}/docs")
-            assert spec.value.status == 200
-            page.wait_for_selector(".opblock-summary-path[data-path='/api/post/{record_id}']")
-            title = page.inner_text(".information-container .title")
-            page.click("#operations-post-getApiPost .opblock-summary")
-            page.wait_for_selector("tr[data-param-name='filter[views][$gt]']")
-            authorize = page.is_visible("button.authorize")
-        finally:
-            browser.close()
+    with offline_page(base, timeout_ms=30_000) as (page, outside):
+        with page.expect_response(lambda r: r.url.endswith("/api/openapi.json")) as spec:
+            page.goto(f"{base}/docs")
+        assert spec.value.status == 200
+        page.wait_for_selector(".opblock-summary-path[data-path='/api/post/{record_id}']")
+        title = page.inner_text(".information-container .title")
+        page.click("#operations-post-getApiPost .opblock-summary")
+        page.wait_for_selector("tr[data-param-name='filter[views][$gt]']")
+        authorize = page.is_visible("button.authorize")
     assert "Query fixture" in title
     assert authorize  # the security schemes are offered
     assert outside == []
