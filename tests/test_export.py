@@ -202,12 +202,11 @@ def test_the_search_index_finds_records_by_all_their_words(sample, tmp_path):
     export(sample, tmp_path / "state", out)
     index = json.loads((out / "search.json").read_text())
 
+    assert index["fields"] == ["url", "type", "id", "locale", "title", "words"]
+
     def search(q: str) -> set[str]:
-        hits = None
-        for word in q.lower().split():
-            docs = set(index["terms"].get(word, []))
-            hits = docs if hits is None else hits & docs
-        return {index["docs"][n][0] for n in hits or ()}
+        wanted = set(q.lower().split())
+        return {doc[0] for doc in index["docs"] if wanted <= set(doc[5].split())}
 
     found = search("hello world")
     assert "/api/blogPost/hello-world.json" in found

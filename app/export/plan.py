@@ -5,53 +5,131 @@ rendered again, which keeps one commit's export to the files it touched.
 A fingerprint covers everything the answer is made of: the record's blob and Git times,
 the records its relations name (a relation to a record the reader cannot see is left out
 of the answer), and the model's fields; a list page's covers its records and the total.
+Planning after a commit redoes only the ids the commit touched and those relating to them
+(`Memory` carries the rest from the plan before).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from vellum.api.file_paths import PAGE_SIZE, page_path, record_path
 from vellum.site.audience import Audience
+from vellum.site.site import Site
 from vellum.store import media
 from vellum.store.catalog import Catalog, relation_ids
 from vellum.store.records import Record
 
 MODELS = "/api/models.json"
+Key = tuple[str, str]  # (model, id)
 
 
 def fingerprint(*parts) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
+@dataclass(frozen=True)
+class IdFiles:
+    """The files of one id (none when the audience cannot see it) and its record's print."""
+
+    files: dict[str, str]
+    print: str | None
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What a plan keeps for the next one: the records it saw and the prints it made."""
+
+    site: Site
+    audience: Audience
+    models: dict[str, str]
+    stamps: dict[str, tuple]  # path → (model, id, sha, created, updated)
+    prints: dict[str, str]  # path → record print
+    ids: dict[Key, IdFiles]
+
+
 class Planner:
     """The files of one catalog as one audience sees it, each with its fingerprint."""
 
-    def __init__(self, catalog: Catalog, audience: Audience) -> None:
+    def __init__(self, catalog: Catalog, audience: Audience, previous: Memory | None = None):
         self.catalog = catalog
         self.audience = audience
         self.site = catalog.site
-        self._models = {
+        self.models = {
             name: fingerprint([f.as_dict() for f in fields.values()])
             for name, fields in catalog.fields.items()
         }
-        self._records: dict[str, str] = {}
+        self.stamps = {
+            rec.path: (rec.model, rec.id, rec.sha, rec.created, rec.updated)
+            for rec in catalog.by_key.values()
+        }
+        self.prints: dict[str, str] = {}
+        self.ids: dict[Key, IdFiles] = {}
+        if previous is not None and self._comparable(previous):
+            self._carry(previous)
+
+    def memory(self) -> Memory:
+        return Memory(self.site, self.audience, self.models, self.stamps, self.prints, self.ids)
 
     def files(self) -> dict[str, str]:
         """URL path → fingerprint for every file but the manifest, models.json and the
         search index (those are made every time)."""
         found: dict[str, str] = {}
-        for name in sorted(self.catalog.records):
-            found.update(self._model_files(name))
-        found.update(self._content_files())
+        holders: dict[str, list[IdFiles]] = {}
+        for model in sorted(self.catalog.records):
+            for rid in sorted(self.catalog.records[model]):
+                entry = self._id_files(model, rid)
+                if entry.print is not None:
+                    found.update(entry.files)
+                    holders.setdefault(rid, []).append(entry)
+            found.update(self._pages(model, self.catalog.view(model, None, self.audience)))
+        found.update(self._content_files(holders))
         found.update(self._media_files())
         return found
 
+    # -- what changed since the plan before ----------------------------------------------
+    def _comparable(self, previous: Memory) -> bool:
+        same = previous.site is self.site and previous.audience == self.audience
+        return same and previous.models == self.models
+
+    def _carry(self, previous: Memory) -> None:
+        """Keep the prints and files of every id the commits since did not touch."""
+        old, new = previous.stamps, self.stamps
+        changed = {new[p][:2] for p in new if old.get(p) != new[p]}
+        changed |= {old[p][:2] for p in old if p not in new}
+        stale = changed | self._relating_to(changed)
+        self.ids = {key: files for key, files in previous.ids.items() if key not in stale}
+        self.prints = {
+            path: value
+            for path, value in previous.prints.items()
+            if path in new and new[path][:2] not in stale
+        }
+
+    def _relating_to(self, changed: set[Key]) -> set[Key]:
+        """Ids with a relation to a changed id: their answers show its visibility."""
+        found: set[Key] = set()
+        if not changed:
+            return found
+        for model, fields in self.catalog.fields.items():
+            relations = [f for f in fields.values() if f.type == "relation"]
+            if not relations:
+                continue
+            for rid, variants in self.catalog.records.get(model, {}).items():
+                for rec in variants.values():
+                    if any(
+                        (f.to, t) in changed
+                        for f in relations
+                        for t in relation_ids(rec.data.get(f.name))
+                    ):
+                        found.add((model, rid))
+        return found
+
+    # -- prints ----------------------------------------------------------------------
     def record_print(self, rec: Record) -> str:
         """A record's answer, as far as the catalog decides it."""
-        known = self._records.get(rec.path)
+        known = self.prints.get(rec.path)
         if known is None:
             related = []
             for f in self.catalog.fields[rec.model].values():
@@ -59,27 +137,28 @@ class Planner:
                     for rid in relation_ids(rec.data.get(f.name)):
                         other = self.catalog.get(f.to, rid, None, self.audience)
                         related.append(other.sha if other is not None else None)
-            parts = (self._models[rec.model], rec.path, rec.sha, rec.created, rec.updated)
-            known = self._records[rec.path] = fingerprint(*parts, related)
+            parts = (self.models[rec.model], rec.path, rec.sha, rec.created, rec.updated)
+            known = self.prints[rec.path] = fingerprint(*parts, related)
         return known
 
-    def visible_ids(self, model: str) -> Iterator[str]:
-        """Ids a reader of this audience can get."""
-        for rid in sorted(self.catalog.records[model]):
-            if self.catalog.get(model, rid, None, self.audience) is not None:
-                yield rid
-
-    def _model_files(self, model: str) -> dict[str, str]:
-        get, found = self.catalog.get, {}
-        for rid in self.visible_ids(model):
+    def _id_files(self, model: str, rid: str) -> IdFiles:
+        """A record's file, and one per locale (the site's, else the record's own)."""
+        known = self.ids.get((model, rid))
+        if known is not None:
+            return known
+        get = self.catalog.get
+        shown = get(model, rid, None, self.audience)
+        if shown is None:
+            entry = IdFiles({}, None)
+        else:
+            files = {record_path(model, rid): self.record_print(shown)}
             variants = self.catalog.records[model][rid]
-            found[record_path(model, rid)] = self.record_print(get(model, rid, None, self.audience))
             for locale in self.site.locales or sorted(v for v in variants if v):
                 rec = get(model, rid, locale, self.audience)
-                found[record_path(model, rid, locale)] = self.record_print(rec)
-        view = self.catalog.view(model, None, self.audience)
-        found.update(self._pages(model, view))
-        return found
+                files[record_path(model, rid, locale)] = self.record_print(rec)
+            entry = IdFiles(files, files[record_path(model, rid)])
+        self.ids[(model, rid)] = entry
+        return entry
 
     def _pages(self, name: str, records: list[Record]) -> dict[str, str]:
         """`page/1.json` always, then one page per 100 records."""
@@ -92,20 +171,17 @@ class Planner:
             for n in range(1, count + 1)
         }
 
-    def _content_files(self) -> dict[str, str]:
+    def _content_files(self, holders: dict[str, list[IdFiles]]) -> dict[str, str]:
         """The content API: a record by bare id where one model holds it (two holders make
         the live answer a 400 asking which), and the list of every model's records."""
-        holders: dict[str, list[str]] = {}
+        found = {
+            record_path("content", rid): entries[0].print
+            for rid, entries in sorted(holders.items())
+            if len(entries) == 1
+        }
         every: list[Record] = []
         for model in sorted(self.catalog.records):
-            for rid in self.visible_ids(model):
-                holders.setdefault(rid, []).append(model)
             every.extend(self.catalog.view(model, None, self.audience))
-        found = {}
-        for rid, models in sorted(holders.items()):
-            if len(models) == 1:
-                rec = self.catalog.get(models[0], rid, None, self.audience)
-                found[record_path("content", rid)] = self.record_print(rec)
         found.update(self._pages("content", every))
         return found
 

@@ -21,7 +21,7 @@ from flask import Flask
 from vellum.auth.access import IN_PROCESS, Principal
 from vellum.errors import BadRequest
 from vellum.export import files
-from vellum.export.plan import MODELS, Planner
+from vellum.export.plan import MODELS, Memory, Planner
 from vellum.export.search import SearchIndex
 from vellum.site.audience import EDITORS, PUBLIC
 from vellum.store.state import private_folder
@@ -68,6 +68,8 @@ class Exporter:
         scopes = {"read", "read:drafts"} if drafts else {"read"}
         self.principal = Principal("export", None, "export", frozenset(scopes))
         self.search = SearchIndex()
+        self._memory: Memory | None = None  # the last plan, for the next
+        self._last: tuple[tuple, dict] | None = None  # (manifest's stat, files) last written
         vellum = app.extensions["vellum"]
         name = hashlib.sha1(str(self.root).encode()).hexdigest()[:16]
         self.state_file = vellum.state_dir / "exports" / f"{name}.json"
@@ -78,7 +80,8 @@ class Exporter:
         vellum = self.app.extensions["vellum"]
         catalog = vellum.catalog()
         before = self._previous()
-        planned = Planner(catalog, self.audience).files()
+        planner = Planner(catalog, self.audience, self._memory)
+        planned = planner.files()
         report = Report(catalog.head)
         after: dict[str, list] = {}
         with self.app.test_client() as client:
@@ -92,6 +95,9 @@ class Exporter:
             report.changed.append(rel)
         if vellum.catalog() is not catalog:  # a commit landed meanwhile: check all next time
             after = {rel: [None, sha] for rel, (_, sha) in after.items()}
+            self._memory = None
+        else:
+            self._memory = planner.memory()
         self._finish(catalog, after, report)
         report.seconds = time.perf_counter() - started
         return report
@@ -131,6 +137,8 @@ class Exporter:
         """rel path → [fingerprint, sha256] of the last export into this folder. Unless the
         state matches the folder's manifest, neither is trusted ([None, None]: render the
         file, and compare with the bytes on disk), but the files named are still ours."""
+        if self._last is not None and self._last[0] == self._manifest_stat():
+            return self._last[1]  # the folder is as this exporter left it
         listed = self._manifest_files()
         try:
             state = orjson.loads(self.state_file.read_bytes())
@@ -164,3 +172,11 @@ class Exporter:
         state = {"drafts": self.drafts, "files": after}
         private_folder(self.state_file.parent)
         files.write_atomic(self.state_file, orjson.dumps(state), mode=0o600)
+        self._last = (self._manifest_stat(), after)
+
+    def _manifest_stat(self) -> tuple | None:
+        try:
+            found = files.target(self.root, MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return (found.st_ino, found.st_size, found.st_mtime_ns)

@@ -1,9 +1,11 @@
 """A search index a page can query with no server: one compact JSON file.
 
-`{"docs": [[url, type, id, locale, title], …], "terms": {"word": [doc, …], …}}`: each word
-of a record's readable text (title, body, text fields, lists of words), lowercased, with
-the numbers of the documents holding it, ascending. A query's words are looked up the same
-way and the lists intersected: every word must match, as `q` does in the API.
+`{"fields": [...], "docs": [[url, type, id, locale, title, words], …]}`: one document per
+record variant the audience can see, `words` its distinct lowercased words (title, body,
+text fields, lists of words) joined by spaces. A page splits each document's words into a
+set once, then keeps the documents holding every word of the query, as `q` does in the
+API. A forward index rather than an inverted one: each document's entry depends on its
+record alone, so after a commit only the records that changed are read again.
 """
 
 from __future__ import annotations
@@ -19,37 +21,39 @@ from vellum.store.records import Record
 
 WORD = re.compile(r"\w+")
 NOT_TEXT = {"enum", "media", "relation"}
+FIELDS = ["url", "type", "id", "locale", "title", "words"]
 
 
 class SearchIndex:
-    """Builds the index; each record's words are kept by blob sha, so that an export after
-    one commit reads only the records that changed."""
+    """Builds the index, keeping each document's JSON by blob sha for the next build."""
 
     def __init__(self) -> None:
-        self._words: dict[str, frozenset[str]] = {}
+        self._docs: dict[tuple, bytes] = {}
 
     def build(self, catalog: Catalog, audience: Audience) -> bytes:
         """The index of every record variant the audience can see."""
-        docs: list[list] = []
-        terms: dict[str, list[int]] = {}
-        seen: dict[str, frozenset[str]] = {}
+        made: dict[tuple, bytes] = {}
+        default = catalog.site.default_locale
         for model in sorted(catalog.records):
-            for rid, variants in sorted(catalog.records[model].items()):
+            for _, variants in sorted(catalog.records[model].items()):
                 for locale, rec in sorted(variants.items(), key=lambda v: v[0] or ""):
                     if not (audience.drafts or catalog.published(rec)):
                         continue
-                    number = len(docs)
-                    shown = locale if locale and locale != catalog.site.default_locale else None
-                    title = rec.data.get("title") or rec.data.get("name") or rec.id
-                    docs.append([record_path(model, rid, shown), model, rid, locale, title])
-                    words = seen[rec.sha] = self._words.get(rec.sha) or self.words(catalog, rec)
-                    for word in words:
-                        terms.setdefault(word, []).append(number)
-        self._words = seen
-        return orjson.dumps({"docs": docs, "terms": terms}, option=orjson.OPT_SORT_KEYS)
+                    key = (rec.path, rec.sha, locale == default)
+                    made[key] = self._docs.get(key) or self._doc(catalog, rec, locale != default)
+        self._docs = made
+        head = b'{"fields":' + orjson.dumps(FIELDS) + b',"docs":['
+        return head + b",".join(made.values()) + b"]}"
 
     @staticmethod
-    def words(catalog: Catalog, rec: Record) -> frozenset[str]:
+    def _doc(catalog: Catalog, rec: Record, own_path: bool) -> bytes:
+        title = rec.data.get("title") or rec.data.get("name") or rec.id
+        url = record_path(rec.model, rec.id, rec.locale if own_path and rec.locale else None)
+        words = " ".join(sorted(SearchIndex.words(catalog, rec)))
+        return orjson.dumps([url, rec.model, rec.id, rec.locale, title, words])
+
+    @staticmethod
+    def words(catalog: Catalog, rec: Record) -> set[str]:
         """The distinct lowercased words of a record's readable text."""
         fields = catalog.fields[rec.model]
         texts = [rec.id, plain_text(rec.body) if rec.body else ""]
@@ -61,4 +65,4 @@ class SearchIndex:
                 texts.append(plain_text(value) if kind == "markdown" else value)
             elif isinstance(value, list):
                 texts.extend(v for v in value if isinstance(v, str))
-        return frozenset(WORD.findall(" ".join(texts).lower()))
+        return set(WORD.findall(" ".join(texts).lower()))
