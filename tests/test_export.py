@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 
-from tests.helpers import build_app, commit, git
+from tests.helpers import authorised_client, build_app, commit, git
 from tests.servers import running_server
 from vellum.cli.main import cli
 from vellum.errors import BadRequest
@@ -229,4 +229,44 @@ def test_an_exporter_in_process_renders_without_spending_the_rate_limit(sample, 
     app = build_app(sample, tmp_path / "state")
     report = Exporter(app, tmp_path / "out").run()
     assert report.skipped == [] and report.files > 100
+    app.extensions["vellum"].close()
+
+
+def test_anonymous_reads_are_public_for_a_while_and_revalidate(sample, tmp_path):
+    app = build_app(sample, tmp_path / "state")
+    client = app.test_client()
+    for path in (
+        "/api/blogPost",
+        "/api/blogPost/hello-world",
+        "/api/blogPost/page/1.json",
+        "/api/models",
+        "/api/content",
+        "/api/content/hello-world",
+        "/api/search?q=git",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["Cache-Control"] == (
+            "public, max-age=10, stale-while-revalidate=60"
+        ), path
+        assert {"Authorization", "X-API-Key"} <= set(answer.vary), path
+        again = client.get(path, headers={"If-None-Match": answer.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b"", path
+        assert "max-age=10" in again.headers["Cache-Control"], path
+    # With credentials: private, whatever the route.
+    keyed = authorised_client(app, scopes=("read",))
+    private = keyed.get("/api/blogPost")
+    assert private.headers["Cache-Control"] == "private"
+    # Writes, errors and the API's other answers are not made public.
+    assert "Cache-Control" not in client.get("/api/blogPost/nope").headers
+    assert "Cache-Control" not in client.get("/api/_status").headers
+    app.extensions["vellum"].close()
+
+
+def test_cache_lifetimes_come_from_vellum_yml(sample, tmp_path):
+    config = sample / "vellum.yml"
+    config.write_text(config.read_text() + "cache:\n  max_age: 300\n  stale_while_revalidate: 0\n")
+    app = build_app(sample, tmp_path / "state")
+    answer = app.test_client().get("/api/blogPost/hello-world.json")
+    assert answer.headers["Cache-Control"] == "public, max-age=300, stale-while-revalidate=0"
     app.extensions["vellum"].close()
