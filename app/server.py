@@ -163,6 +163,7 @@ def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:
     # One watcher and one webhook dispatcher per site (vellum.live.leader); it stops by
     # itself when this process is gone, however that happens.
     remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
+    remote_env["VELLUM_EXPORT"] = config["EXPORT"] or ""  # the live process keeps it current
     live_process = subprocess.Popen(
         [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
     )

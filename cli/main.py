@@ -58,10 +58,19 @@ def init(directory: Path) -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (default 2).")
 @click.option("--remote", default=None, help="A Git remote to pull from and push writes to.")
 @click.option("--poll", type=float, default=None, help="Seconds between fetches of --remote.")
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep a static export of the read API in this folder, current on every commit.",
+)
 @click.pass_context
-def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll) -> None:
+def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll, export_dir):
     """Serve SITE (default: --site) with a production WSGI server."""
     overrides = {"SITE": site or ctx.obj["site"]}
+    if export_dir is not None:
+        overrides["EXPORT"] = str(export_dir.absolute())
     options = (("HOST", host), ("PORT", port), ("WORKERS", workers), ("REMOTE", remote))
     overrides.update({key: value for key, value in (*options, ("POLL", poll)) if value is not None})
     try:

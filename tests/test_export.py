@@ -7,7 +7,11 @@ import functools
 import hashlib
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -270,3 +274,98 @@ def test_cache_lifetimes_come_from_vellum_yml(sample, tmp_path):
     answer = app.test_client().get("/api/blogPost/hello-world.json")
     assert answer.headers["Cache-Control"] == "public, max-age=300, stale-while-revalidate=0"
     app.extensions["vellum"].close()
+
+
+def wait_for(predicate, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_serve_keeps_the_export_current_on_every_commit(sample, tmp_path):
+    out, state = tmp_path / "out", tmp_path / "state"
+    head = git(sample.parent, "rev-parse", "HEAD")
+    options = ("--export", str(out))
+    with running_server(sample, state, tmp_path / "serve.log", options=options) as (live, _):
+        wait_for(lambda: (out / "manifest.json").exists() and manifest(out)["commit"] == head)
+        post = sample / "posts" / "2024" / "hello-world.md"
+        post.write_text(post.read_text().replace('title: "Hello', 'title: "Served Hello', 1))
+        head = commit(sample.parent, "Retitle a post")
+        wait_for(lambda: manifest(out)["commit"] == head)
+        exported = (out / "api/blogPost/hello-world.json").read_bytes()
+        assert b"Served Hello" in exported
+        assert fetch(live + "/api/blogPost/hello-world.json") == (200, exported)
+
+
+def test_vellum_yml_can_name_the_export_folder(sample, tmp_path):
+    config = sample / "vellum.yml"
+    config.write_text(config.read_text() + "export: _public\n")
+    commit(sample.parent, "Export into _public")
+    with running_server(sample, tmp_path / "state", tmp_path / "serve.log"):
+        wait_for(lambda: (sample / "_public" / "manifest.json").exists())
+    assert (sample / "_public" / "api/blogPost/hello-world.json").exists()
+
+
+HUGO_CONFIG = """\
+baseURL = "http://example.org/"
+disableKinds = ["taxonomy", "term", "rss", "sitemap", "robotstxt", "404", "section"]
+[security.funcs]
+getenv = ["^VELLUM_"]
+[security.http]
+urls = ['^http://127\\.0\\.0\\.1:']
+"""
+HUGO_HOME = """\
+{{ $api := printf "%s/api" (os.Getenv "VELLUM_API") }}
+{{ $models := resources.GetRemote (printf "%s/models.json" $api) }}
+<ul>{{ range ($models.Content | transform.Unmarshal).data }}<li>{{ .name }}: {{ .count }}</li>
+{{ end }}</ul>
+{{ $posts := resources.GetRemote (printf "%s/blogPost/page/1.json" $api) }}
+{{ range ($posts.Content | transform.Unmarshal).data }}
+<article><h2>{{ .title }}</h2>
+{{ with resources.GetRemote (printf "%s/blogPost/%s.fr.json" $api .id) }}
+<p lang="fr">{{ (.Content | transform.Unmarshal).data.title }}</p>
+{{ end }}
+{{ with .author }}
+{{ $author := resources.GetRemote (printf "%s/author/%s.json" $api .) }}
+<p>{{ ($author.Content | transform.Unmarshal).data.name }}</p>
+{{ end }}
+{{ .html | safeHTML }}</article>
+{{ end }}
+"""
+
+
+def hugo_build(project: Path, api: str, name: str) -> str:
+    """Build the Hugo site against an API base URL; its home page."""
+    hugo = Path(sys.executable).parent / "hugo"
+    out = project.parent / name
+    done = subprocess.run(
+        [str(hugo), "--source", str(project), "--destination", str(out), "--quiet"]
+        + ["--cacheDir", str(project.parent / f"{name}-cache"), "--ignoreCache"],
+        env={**os.environ, "VELLUM_API": api, "HOME": str(project.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return (out / "index.html").read_text()
+
+
+def test_a_hugo_site_built_against_the_export_equals_one_built_against_the_live_api(
+    sample, tmp_path
+):
+    out, state = tmp_path / "out", tmp_path / "state"
+    export(sample, state, out)
+    project = tmp_path / "hugo" / "site"
+    (project / "layouts").mkdir(parents=True)
+    (project / "hugo.toml").write_text(HUGO_CONFIG)
+    (project / "layouts" / "index.html").write_text(HUGO_HOME)
+    with (
+        running_server(sample, state, tmp_path / "serve.log") as (live, _),
+        static_server(out) as static,
+    ):
+        from_live = hugo_build(project, live, "live")
+        from_export = hugo_build(project, static, "static")
+    assert from_export == from_live
+    assert "Hello, world: welcome to Field Notes" in from_live
+    assert "Bonjour, le monde" in from_live and "Jane Doe" in from_live

@@ -2,5 +2,5 @@
 answers (`vellum export DIR`, `vellum serve --export DIR`). Answers are rendered by the
 Flask app itself, so the files cannot drift from what the server says.
 
-Imports: errors, site, store, query, auth, api.
+Imports: errors, site, store, query, auth, live, api.
 """

@@ -67,6 +67,7 @@ class Planner:
         }
         self.prints: dict[str, str] = {}
         self.ids: dict[Key, IdFiles] = {}
+        self.counts: dict[str, int] = {}  # records each model shows, as /api/models counts
         if previous is not None and self._comparable(previous):
             self._carry(previous)
 
@@ -74,20 +75,32 @@ class Planner:
         return Memory(self.site, self.audience, self.models, self.stamps, self.prints, self.ids)
 
     def files(self) -> dict[str, str]:
-        """URL path → fingerprint for every file but the manifest, models.json and the
-        search index (those are made every time)."""
+        """URL path → fingerprint for every file but the manifest and the search index
+        (made every time)."""
         found: dict[str, str] = {}
         holders: dict[str, list[IdFiles]] = {}
         for model in sorted(self.catalog.records):
+            self.counts[model] = 0
             for rid in sorted(self.catalog.records[model]):
                 entry = self._id_files(model, rid)
                 if entry.print is not None:
                     found.update(entry.files)
                     holders.setdefault(rid, []).append(entry)
+                    self.counts[model] += 1
             found.update(self._pages(model, self.catalog.view(model, None, self.audience)))
         found.update(self._content_files(holders))
         found.update(self._media_files())
+        found[MODELS] = self._models_print()
         return found
+
+    def _models_print(self) -> str:
+        """/api/models: each model's names, fields and count, and the locales."""
+        shown = [
+            (name, m.list_name, m.folder, m.format, m.inferred)
+            for name, m in sorted(self.site.models.items())
+        ]
+        site = (self.site.locales, self.site.default_locale)
+        return fingerprint(shown, sorted(self.models.items()), sorted(self.counts.items()), site)
 
     # -- what changed since the plan before ----------------------------------------------
     def _comparable(self, previous: Memory) -> bool:

@@ -21,7 +21,7 @@ from flask import Flask
 from vellum.auth.access import IN_PROCESS, Principal
 from vellum.errors import BadRequest
 from vellum.export import files
-from vellum.export.plan import MODELS, Memory, Planner
+from vellum.export.plan import Memory, Planner
 from vellum.export.search import SearchIndex
 from vellum.site.audience import EDITORS, PUBLIC
 from vellum.store.state import private_folder
@@ -70,6 +70,8 @@ class Exporter:
         self.search = SearchIndex()
         self._memory: Memory | None = None  # the last plan, for the next
         self._last: tuple[tuple, dict] | None = None  # (manifest's stat, files) last written
+        self._rels: dict[str, str | None] = {}  # URL path → file, None for one refused
+        self._warming: tuple | None = None  # (catalog, records whose HTML is still to make)
         vellum = app.extensions["vellum"]
         name = hashlib.sha1(str(self.root).encode()).hexdigest()[:16]
         self.state_file = vellum.state_dir / "exports" / f"{name}.json"
@@ -85,7 +87,7 @@ class Exporter:
         report = Report(catalog.head)
         after: dict[str, list] = {}
         with self.app.test_client() as client:
-            for url, print_ in [*planned.items(), (MODELS, None)]:
+            for url, print_ in planned.items():
                 self._file(client, url, print_, before, after, report)
         search = self.search.build(catalog, self.audience)
         after[SEARCH] = [None, self._put(SEARCH, search, before.get(SEARCH), report)]
@@ -98,16 +100,28 @@ class Exporter:
             self._memory = None
         else:
             self._memory = planner.memory()
-        self._finish(catalog, after, report)
+        self._finish(catalog, planner.counts, after, report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def warm(self, limit: int = 50) -> bool:
+        """Render the HTML of up to `limit` more records (the catalog keeps it across
+        commits), so that the list page a commit touches renders at once; False once every
+        record has its HTML."""
+        catalog = self.app.extensions["vellum"].catalog()
+        if self._warming is None or self._warming[0] is not catalog:
+            self._warming = (catalog, iter(list(catalog.by_key.values())))
+        for done, rec in enumerate(self._warming[1], start=1):
+            catalog.html(rec)
+            if done == limit:
+                return True
+        return False
 
     def _file(self, client, url: str, print_, before: dict, after: dict, report: Report) -> None:
         """One file into `after` as [fingerprint, sha256], rendered and written only when
         it moved."""
-        try:
-            rel = files.relative(url)
-        except BadRequest:
+        rel = self._relative(url)
+        if rel is None:
             report.skipped.append(url)
             return
         old = before.get(rel)
@@ -121,6 +135,14 @@ class Exporter:
             report.skipped.append(url)
             return
         after[rel] = [print_, self._put(rel, answer.get_data(), old, report)]
+
+    def _relative(self, url: str) -> str | None:
+        if url not in self._rels:
+            try:
+                self._rels[url] = files.relative(url)
+            except BadRequest:
+                self._rels[url] = None
+        return self._rels[url]
 
     def _put(self, rel: str, data: bytes, old: list | None, report: Report) -> str:
         sha = files.digest(data)
@@ -156,10 +178,9 @@ class Exporter:
         except (FileNotFoundError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None
 
-    def _finish(self, catalog, after: dict[str, list], report: Report) -> None:
+    def _finish(self, catalog, counts: dict, after: dict[str, list], report: Report) -> None:
         """The manifest last, so that it lists only files in place; then the state."""
         report.files = len(after)
-        counts = {name: catalog.count(name, self.audience) for name in sorted(catalog.records)}
         manifest = {
             "commit": catalog.head,
             "exportedAt": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
