@@ -59,6 +59,12 @@ def init(directory: Path) -> None:
 @click.option("--remote", default=None, help="A Git remote to pull from and push writes to.")
 @click.option("--poll", type=float, default=None, help="Seconds between fetches of --remote.")
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines like gunicorn's (text, the default) or one JSON object per line.",
+)
+@click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -66,12 +72,20 @@ def init(directory: Path) -> None:
     help="Keep a static export of the read API in this folder, current on every commit.",
 )
 @click.pass_context
-def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll, export_dir):
+def serve(
+    ctx: click.Context, site: str | None, host, port, workers, remote, poll, log_format, export_dir
+) -> None:
     """Serve SITE (default: --site) with a production WSGI server."""
     overrides = {"SITE": site or ctx.obj["site"]}
     if export_dir is not None:
         overrides["EXPORT"] = str(export_dir.absolute())
-    options = (("HOST", host), ("PORT", port), ("WORKERS", workers), ("REMOTE", remote))
+    options = (
+        ("HOST", host),
+        ("PORT", port),
+        ("WORKERS", workers),
+        ("REMOTE", remote),
+        ("LOG_FORMAT", log_format),
+    )
     overrides.update({key: value for key, value in (*options, ("POLL", poll)) if value is not None})
     try:
         prepared = server.prepare(load_config(overrides))

@@ -286,8 +286,8 @@ def wait_for(predicate, seconds: float = 30.0) -> None:
 def test_serve_keeps_the_export_current_on_every_commit(sample, tmp_path):
     out, state = tmp_path / "out", tmp_path / "state"
     head = git(sample.parent, "rev-parse", "HEAD")
-    options = ("--export", str(out))
-    with running_server(sample, state, tmp_path / "serve.log", options=options) as (live, _):
+    args = ["--export", str(out)]
+    with running_server(sample, state, tmp_path / "serve.log", args=args) as (live, _):
         wait_for(lambda: (out / "manifest.json").exists() and manifest(out)["commit"] == head)
         post = sample / "posts" / "2024" / "hello-world.md"
         post.write_text(post.read_text().replace('title: "Hello', 'title: "Served Hello', 1))
