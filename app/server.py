@@ -167,6 +167,7 @@ def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:
         "VELLUM_POLL": str(config["POLL"]),
         "VELLUM_LOG_FORMAT": config["LOG_FORMAT"],
     }
+    remote_env["VELLUM_EXPORT"] = config["EXPORT"] or ""  # the live process keeps it current
     live_process = subprocess.Popen(
         [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
     )

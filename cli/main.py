@@ -13,7 +13,7 @@ from vellum.auth import keys, oauth
 from vellum.auth import users as accounts
 from vellum.auth.limits import check_rate
 from vellum.auth.users import ROLES
-from vellum.cli import live, reads, records
+from vellum.cli import export, live, reads, records
 from vellum.cli.common import _echo_json, json_option, open_site, site_services, with_site
 from vellum.errors import VellumError
 from vellum.services import Vellum
@@ -64,12 +64,21 @@ def init(directory: Path) -> None:
     default=None,
     help="Log lines like gunicorn's (text, the default) or one JSON object per line.",
 )
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep a static export of the read API in this folder, current on every commit.",
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, site: str | None, host, port, workers, remote, poll, log_format
+    ctx: click.Context, site: str | None, host, port, workers, remote, poll, log_format, export_dir
 ) -> None:
     """Serve SITE (default: --site) with a production WSGI server."""
     overrides = {"SITE": site or ctx.obj["site"]}
+    if export_dir is not None:
+        overrides["EXPORT"] = str(export_dir.absolute())
     options = (
         ("HOST", host),
         ("PORT", port),
@@ -383,7 +392,7 @@ def apps_remove(ctx, client_id: str) -> None:
     click.echo(f"Removed application {client.name} ({client.id}).")
 
 
-for command in reads.COMMANDS + records.COMMANDS + live.COMMANDS:
+for command in reads.COMMANDS + records.COMMANDS + live.COMMANDS + export.COMMANDS:
     cli.add_command(command)
 
 

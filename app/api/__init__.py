@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from vellum.api import accounts, envelope, git_hooks, graphql, health, metrics, oauth, rest, wire
+from vellum.api import (
+    accounts,
+    caching,
+    envelope,
+    file_paths,
+    git_hooks,
+    graphql,
+    health,
+    metrics,
+    oauth,
+    rest,
+    wire,
+)
 from vellum.api import content as api_content
 from vellum.api import events as api_events
 from vellum.api import history as api_history
@@ -36,3 +48,6 @@ def init_app(app: Flask) -> None:
     api_openapi.init_app(app)
     health.init_app(app)
     metrics.init_app(app)
+    caching.init_app(app)
+    # /api/{model}/{id}.json and the rest of the export's layout, answered by the views above
+    app.wsgi_app = file_paths.FilePaths(app.wsgi_app, lambda: app.extensions["vellum"].site)

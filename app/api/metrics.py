@@ -128,8 +128,8 @@ def _start() -> None:
 
 def _count(response: Response) -> Response:
     started = getattr(g, "metrics_started", None)
-    if started is None or request.endpoint == "metrics.scrape":
-        return response
+    if started is None or request.endpoint == "metrics.scrape" or access.in_process():
+        return response  # the static export's renders are not traffic
     # The rule, not the path: `/api/<model>/<record_id>` is one series, not one per record.
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
     meters = _meters()

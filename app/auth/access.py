@@ -54,6 +54,16 @@ class Principal:
         return {"kind": self.kind, "id": self.id, "name": self.name, "scopes": sorted(self.scopes)}
 
 
+# A WSGI environ key no HTTP request can set (headers arrive as HTTP_*): code in this
+# process (the static export) renders answers as the Principal it puts there.
+IN_PROCESS = "vellum.principal"
+
+
+def in_process() -> bool:
+    """Whether this request comes from code in this process rather than over HTTP."""
+    return isinstance(request.environ.get(IN_PROCESS), Principal)
+
+
 def anonymous(public_read: bool) -> Principal:
     return Principal("anonymous", None, "anonymous", frozenset({"read"} if public_read else ()))
 
@@ -125,6 +135,8 @@ def presented_token() -> str | None:
 
 
 def _resolve() -> Principal:
+    if in_process():
+        return request.environ[IN_PROCESS]
     vellum = current_vellum()
     token = presented_token()
     if token is None:

@@ -123,6 +123,7 @@ def init_app(app: Flask, site: Site, state: StateStore) -> Limiter:
         in_memory_fallback_enabled=True,
     )
     limiter.request_filter(_preflight)
+    limiter.request_filter(access.in_process)  # the static export renders every answer
     if settings.origins:
         CORS(app, origins=settings.origins, expose_headers=EXPOSED_HEADERS, max_age=600)
         app.after_request(_vary_on_origin)

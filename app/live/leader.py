@@ -12,11 +12,12 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vellum.live.dispatcher import Dispatcher
+from vellum.live.loop import Loop
 from vellum.live.remote import Puller
 from vellum.live.retention import Pruner
 from vellum.live.watcher import Watcher
@@ -73,9 +74,13 @@ class Leader:
 
 
 def run_live(
-    vellum: Vellum, stop: threading.Event, alive: Callable[[], bool] = lambda: True
+    vellum: Vellum,
+    stop: threading.Event,
+    alive: Callable[[], bool] = lambda: True,
+    extra: Sequence[Loop] = (),
 ) -> bool:
-    """Wait for leadership, catch up on missed commits, run both loops until `stop`."""
+    """Wait for leadership, catch up on missed commits, run both loops (and `extra`, woken
+    by the watcher as the dispatcher is: the static export) until `stop`."""
     with Leader(vellum.state_dir / "live.lock") as leader:
         if not leader.wait(stop, alive=alive):
             return False
@@ -92,6 +97,7 @@ def run_live(
         with contextlib.ExitStack() as loops:
             loops.enter_context(watcher)
             woken.append(loops.enter_context(Dispatcher(vellum)))
+            woken.extend(loops.enter_context(loop) for loop in extra)
             loops.enter_context(Pruner(vellum))
             remote = vellum.config.get("REMOTE")
             if remote:

@@ -141,6 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
         parse_optional,
     ),
     Setting("REMOTE", None, "A Git remote to pull from and push API writes to.", parse_optional),
+    Setting(
+        "EXPORT",
+        None,
+        "A folder `vellum serve` keeps a static export of the read API in (as `vellum export`).",
+        parse_optional,
+    ),
     Setting("POLL", 0.0, "Seconds between fetches of REMOTE (0: only on a push webhook).", float),
     Setting(
         "GIT_WEBHOOK_SECRET",

@@ -70,6 +70,8 @@ GRAPHQL_DEPTH = 10
 GRAPHQL_COMPLEXITY = 1000
 DEFAULT_RETRY = {"max_attempts": 8, "backoff": 2.0, "max_delay": 3600.0}
 RETENTION_DAYS = {"events": 30, "deliveries": 30, "activity": 90}
+CACHE_MAX_AGE = 10
+CACHE_STALE = 60
 
 # What vellum.yml must get right for a site to load at all; a mistake anywhere else is
 # reported (`vellum validate`, /api/_status, `vellum serve` refuses) and leaves that
@@ -127,6 +129,7 @@ Text = Annotated[str, BeforeValidator(_text)]
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 PositiveNumber = Annotated[float, Field(strict=True, gt=0)]
 Days = Annotated[float, Field(strict=True, ge=0)]
+Seconds = Annotated[int, Field(strict=True, ge=0)]
 FieldType = Literal[FIELD_TYPES]
 Format = Literal[tuple(FORMATS)]
 ModelName = Annotated[
@@ -139,6 +142,7 @@ POSITIVE_INTEGER = Says("{path} must be a positive integer")
 POSITIVE_NUMBER = Says("{path} must be a positive number")
 BYTES = Says("{path} must be a positive number of bytes")
 DAYS = Says("{path} must be a number of days (0: keep)")
+SECONDS = Says("{path} must be a whole number of seconds (0 or more)")
 
 
 class Section(BaseModel):
@@ -349,6 +353,17 @@ class RetentionSettings(Section):
     )
 
 
+class CacheSettings(Section):
+    """How long shared caches (a CDN) may keep anonymous reads."""
+
+    max_age: Annotated[Seconds, SECONDS] = Field(
+        CACHE_MAX_AGE, description="Seconds an anonymous read stays fresh."
+    )
+    stale_while_revalidate: Annotated[Seconds, SECONDS] = Field(
+        CACHE_STALE, description="Seconds more it may be served while fetched again."
+    )
+
+
 class SiteConfig(Section):
     """vellum.yml: a site's title, locales, models and settings."""
 
@@ -382,6 +397,12 @@ class SiteConfig(Section):
         (), description="Endpoints events are POSTed to."
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    export: Text | None = Field(
+        None,
+        description="A folder `vellum serve` keeps a static export of the read API in"
+        " (relative to the site).",
+    )
 
 
 # -- checking --------------------------------------------------------------------------------

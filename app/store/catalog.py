@@ -89,6 +89,9 @@ class Catalog:
         self._made: dict[str, tuple[Entry, Record]] = {}
         reuse = previous._made if previous is not None and previous.site is site else {}
         self._load(sorted(entries, key=lambda e: e.key), reuse)
+        if previous is not None:  # HTML is by blob sha: keep what still has a record
+            shas = {rec.sha for rec in self.by_key.values()}
+            self._html = {sha: h for sha, h in previous._html.items() if sha in shas}
 
     # -- building -----------------------------------------------------------------
     def _load(self, entries: list[Entry], reuse: dict[str, tuple[Entry, Record]]) -> None:

@@ -66,6 +66,9 @@ def run(work: Path, args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
     served = run_json("tests.bench.served", *served_args(work, manifest_path, args))
     step("measuring Vellum in process")
     vellum = run_json("tests.bench.measure", str(site), str(state), str(manifest_path), str(seed))
+    step("measuring the static export")
+    places = (site, work / "export-state", work / "export")
+    vellum["export"] = run_json("tests.bench.export", *map(str, places), str(seed))
     return manifest, peer, vellum, served
 
 

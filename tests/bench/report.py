@@ -78,6 +78,22 @@ def rows(vellum: dict, peer: dict) -> list[Row]:
         millis("save -> API shows it, p50", statistics.median(live["save_s"]) * 1000, 200),
         millis("commit -> webhook received, p50", statistics.median(live["commit_s"]) * 1000, 400),
         seconds("checkout of 1,000 files -> index consistent", live["checkout_s"], 5),
+        *export_rows(vellum["export"]),
+    ]
+
+
+def export_rows(export: dict) -> list[Row]:
+    """The static export: in full, after one commit, and as the whole command."""
+    return [
+        seconds(f"vellum export, full ({export['files']} files)", export["full_s"]),
+        seconds(
+            "export after one commit (median of 3)", statistics.median(export["after_commit_s"]), 1
+        ),
+        seconds(
+            "commit -> export current, indexing included (median of 3)",
+            statistics.median(export["with_index_s"]),
+        ),
+        seconds("vellum export command after one commit", export["command_s"]),
     ]
 
 
