@@ -26,6 +26,8 @@ class Principal:
     name: str
     scopes: frozenset[str]  # as granted (shown by /api/auth/me)
     rate_limit: str | None = None
+    connections: int | None = None  # a key's own limits, else the site's
+    bandwidth: str | None = None
     # What the scopes allow: whatever granted them (a key, a role, an OAuth token), they
     # carry what they imply (`write` brings `read:drafts`), so every check agrees.
     allowed: frozenset[str] = field(init=False, repr=False, compare=False)

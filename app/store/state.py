@@ -163,12 +163,6 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
--- Rate limits: one fixed window per caller and limit, counted by every server process.
-CREATE TABLE IF NOT EXISTS rate_windows (
-    key TEXT PRIMARY KEY,
-    hits INTEGER NOT NULL,
-    expires_at REAL NOT NULL
-) WITHOUT ROWID;
 """
 
 
