@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 
@@ -9,7 +10,9 @@ import pytest
 
 from tests.helpers import commit, write_files
 from tests.servers import call, running_server
+from vellum.auth import keys, users
 from vellum.auth.quotas import check_bandwidth
+from vellum.cli.main import cli
 from vellum.errors import ValidationError
 
 
@@ -88,3 +91,61 @@ def test_a_bandwidth_that_does_not_read_names_its_setting():
     with pytest.raises(ValidationError) as raised:
         check_bandwidth("lots per day", "rate_limits.bandwidth.anonymous")
     assert raised.value.details[0].field == "rate_limits.bandwidth.anonymous"
+
+
+def test_a_key_has_its_own_connection_and_bandwidth_limits(app):
+    store = app.extensions["vellum"].state
+    _, narrow = keys.create_key(store, "narrow", ["read"], connections=1)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {narrow}"
+    stream = client.get("/api/events/stream", buffered=False)  # held open: one in flight
+    assert stream.status_code == 200 and stream.headers["X-Connection-Limit"] == "1"
+    refused = client.get("/api/post")
+    assert (
+        refused.status_code == 429
+        and "1 may be in flight" in refused.get_json()["error"]["message"]
+    )
+    stream.close()
+    assert client.get("/api/post").status_code == 200
+    _, thin = keys.create_key(store, "thin", ["read"], bandwidth="100 B per hour")
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {thin}"
+    first = client.get("/api/post")
+    assert first.status_code == 200 and first.headers["X-Bandwidth-Limit"] == "100"
+    second = client.get("/api/post")
+    assert second.status_code == 429
+    assert second.get_json()["error"]["message"] == "Bandwidth limit exceeded: 100 B per hour"
+
+
+def test_keys_take_their_limits_from_the_cli_and_the_api(app, runner, query_repo):
+    made = runner.invoke(
+        cli,
+        ["--site", str(query_repo), "keys", "create", "feed", "--connections", "3"]
+        + ["--bandwidth", "1 GB per hour", "--json"],
+    )
+    assert made.exit_code == 0, made.output
+    shown = json.loads(made.output)["data"]
+    assert (shown["connections"], shown["bandwidth"]) == (3, "1 GB per hour")
+    bad = runner.invoke(
+        cli, ["--site", str(query_repo), "keys", "create", "x", "--bandwidth", "lots"]
+    )
+    assert bad.exit_code != 0 and "bandwidth" in bad.output
+    users.create_user(app.extensions["vellum"].state, "root", "correct horse", "admin")
+    admin = app.test_client()
+    token = admin.post(
+        "/api/auth/login", json={"username": "root", "password": "correct horse"}
+    ).get_json()["data"]["accessToken"]
+    admin.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    created = admin.post(
+        "/api/keys", json={"name": "app", "connections": 2, "bandwidth": "5 MB per minute"}
+    )
+    assert created.status_code == 201
+    assert (created.get_json()["data"]["connections"], created.get_json()["data"]["bandwidth"]) == (
+        2,
+        "5 MB per minute",
+    )
+    refused = admin.post("/api/keys", json={"name": "app", "bandwidth": "fast"})
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["details"][0]["field"] == "bandwidth"
+    refused = admin.post("/api/keys", json={"name": "app", "connections": 0})
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["details"][0]["field"] == "connections"

@@ -134,7 +134,9 @@ def _resolve() -> Principal:
     if token.startswith(keys.PREFIX):
         key = keys.verify_key(vellum.state, token, client_ip())
         g.api_key = key
-        return Principal("key", key.id, key.name, key.scopes, key.rate_limit)
+        return Principal(
+            "key", key.id, key.name, key.scopes, key.rate_limit, key.connections, key.bandwidth
+        )
     if token.count(".") != 2:  # neither an API key (vk_…) nor a JWT: say which were expected
         raise Unauthorized("Not an API key (vk_…) nor a token from /api/auth/login or OAuth")
     claims = tokens.decode(vellum.state, token)

@@ -23,7 +23,7 @@ from vellum.auth.counts import Counts
 from vellum.errors import Detail, RateLimited, ValidationError
 
 IN_FLIGHT_SECONDS = 3600  # a process killed mid-request leaves its count this long at most
-_BANDWIDTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b|bytes?)?\s+(?:per|/)\s*(.+)$", re.I)
+_BANDWIDTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b|bytes?)?\s*(?:per\s|/)\s*(.+)$", re.I)
 _UNITS = {
     "b": 1,
     "byte": 1,
