@@ -60,3 +60,9 @@ def test_many_callers_each_keep_their_own_count(tmp_path):
         tally.add(f"ip:{n}", n % 7 + 1, 60)
     assert all(tally.get(f"ip:{n}")[0] == n % 7 + 1 for n in range(5000))
     tally.close()
+
+
+def test_a_health_check_can_reach_the_counts(tmp_path):
+    tally = Tally(tmp_path / "tally.bin")
+    assert tally.check() is True
+    tally.close()

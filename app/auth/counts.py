@@ -23,6 +23,9 @@ class Counts(Protocol):
     def get(self, key: str) -> tuple[int, float]:
         """A key's live count and when it ends."""
 
+    def check(self) -> bool:
+        """Whether the counts can be reached (a health check)."""
+
     def close(self) -> None: ...
 
 
@@ -50,6 +53,12 @@ class StorageCounts:
 
     def get(self, key: str) -> tuple[int, float]:
         return self._either(lambda storage: (storage.get(key), storage.get_expiry(key)))
+
+    def check(self) -> bool:
+        try:
+            return bool(self.storage.check())
+        except self.storage.base_exceptions:
+            return False
 
     def _either(self, run):
         try:

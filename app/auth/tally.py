@@ -74,6 +74,11 @@ class Tally:
             _, count, ends = self._find(_digest(key), now)
         return (count, ends) if ends > now else (0, now)
 
+    def check(self) -> bool:
+        """The file can be locked and read."""
+        with self._locked():
+            return len(self._map[: SLOT.size]) == SLOT.size
+
     def clear(self) -> None:
         """Forget every count."""
         with self._locked():
