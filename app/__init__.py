@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tokens.init_app(app, vellum.state, secret)
     access.init_app(app)
     web.init_app(app)
-    limits.init_app(app, vellum.site, vellum.state)
+    limits.init_app(app, vellum.site, vellum.state.folder)
     api.init_app(app)
     admin.init_app(app)
     consent.init_app(app)

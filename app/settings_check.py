@@ -3,7 +3,7 @@
 The schema (vellum.site.schema) checks every key and type of every section, and names a key
 nobody reads (a typo such as `retenton:`) with the line it is on. What needs more than
 vellum.yml to check is checked where it is used, and gathered here: a rate limit's notation
-(flask-limiter), a webhook's URL and event names, `default_model` among the inferred models.
+and a bandwidth limit's, a webhook's URL and event names, `default_model` among the inferred models.
 Checking them all here lets `vellum validate` and `/api/_status` report a mistake before a
 server trips on it.
 """
@@ -26,7 +26,7 @@ def settings_problems(site: Site) -> list[Problem]:
     found = [Problem(CONFIG_FILE, p.message, p.line) for p in site.setting_problems()]
     checks: list[tuple[tuple, Callable[[], object]]] = [
         (("default_model",), lambda: _check_default_model(site)),
-        ((), lambda: limits.settings_of(site)),  # rate limits in flask-limiter's notation
+        ((), lambda: limits.settings_of(site)),  # rate and bandwidth limits in their notation
     ]
     entries = site.settings.get("webhooks")
     for n in range(len(entries) if isinstance(entries, list) else 0):

@@ -12,6 +12,7 @@ from vellum import server
 from vellum.auth import keys, oauth
 from vellum.auth import users as accounts
 from vellum.auth.limits import check_rate
+from vellum.auth.quotas import check_bandwidth
 from vellum.auth.users import ROLES
 from vellum.cli import export, live, reads, records
 from vellum.cli.common import _echo_json, json_option, open_site, site_services, with_site
@@ -247,9 +248,11 @@ def keys_group() -> None:
 @click.option("--ip", "ips", multiple=True, help="Allowed IP or CIDR (repeatable).")
 @click.option("--usage-limit", type=int, default=None, help="Requests allowed in all.")
 @click.option("--rate-limit", default=None, help="e.g. '100 per minute' (default: the site's).")
+@click.option("--connections", type=int, default=None, help="Requests in flight at once.")
+@click.option("--bandwidth", default=None, help="e.g. '1 GB per hour' (default: the site's).")
 @json_option
 @click.pass_context
-def keys_create(ctx, name, scopes, expires, ips, usage_limit, rate_limit, as_json) -> None:
+def keys_create(ctx, name, scopes, expires, ips, usage_limit, rate_limit, as_json, **quotas):
     """Create a key; its secret is printed once and cannot be shown again."""
     with site_services(ctx) as vellum:
         key, secret = keys.create_key(
@@ -260,6 +263,8 @@ def keys_create(ctx, name, scopes, expires, ips, usage_limit, rate_limit, as_jso
             allowed_ips=list(ips),
             usage_limit=usage_limit,
             rate_limit=check_rate(rate_limit, "rate-limit") if rate_limit else None,
+            connections=quotas["connections"],
+            bandwidth=check_bandwidth(quotas["bandwidth"], "bandwidth") and quotas["bandwidth"],
             created_by="cli",
         )
     _show({**key.as_dict(), "key": secret}, as_json, f"{key.prefix} created. Key (shown once):")

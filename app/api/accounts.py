@@ -9,6 +9,7 @@ from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_int
 from vellum.auth import access, keys, tokens, users
 from vellum.auth.limits import check_rate
+from vellum.auth.quotas import check_bandwidth
 from vellum.context import current_vellum
 from vellum.errors import BadRequest, Detail, Unauthorized, ValidationError
 
@@ -134,7 +135,16 @@ def delete_user(user_id: str) -> Response:
 
 
 # -- API keys --------------------------------------------------------------------------
-KEY_FIELDS = {"name", "scopes", "expiresIn", "allowedIps", "usageLimit", "rateLimit"}
+KEY_FIELDS = {
+    "name",
+    "scopes",
+    "expiresIn",
+    "allowedIps",
+    "usageLimit",
+    "rateLimit",
+    "connections",
+    "bandwidth",
+}
 
 
 @accounts.get("/keys")
@@ -167,6 +177,8 @@ def create_key() -> Response:
         allowed_ips=_list(data, "allowedIps"),
         usage_limit=data.get("usageLimit"),
         rate_limit=_rate(data.get("rateLimit")),
+        connections=data.get("connections"),
+        bandwidth=_bandwidth(data.get("bandwidth")),
         created_by=access.current().name,
     )
     payload = {"data": {**key.as_dict(), "key": secret}}
@@ -213,6 +225,11 @@ def _list(data: dict, name: str) -> list[str]:
 
 def _rate(value) -> str | None:
     return check_rate(value, "rateLimit") if value else None
+
+
+def _bandwidth(value) -> str | None:
+    """A key's own bandwidth, checked: '1 GB per hour'."""
+    return str(value) if check_bandwidth(value, "bandwidth") else None
 
 
 def _int_arg(name: str, default: int, high: int) -> int:

@@ -39,12 +39,17 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
+    """A JSON answer of the payload."""
+    body = json_bytes(payload)
+    return Response(body, status=status, headers=headers, mimetype="application/json")
+
+
+def json_bytes(payload) -> bytes:
     """Serialise with orjson: several times faster than the stdlib on record lists."""
     try:
-        body = orjson.dumps(payload)
+        return orjson.dumps(payload)
     except TypeError:  # a lone surrogate echoed from a request: send it escaped
-        body = json.dumps(payload, ensure_ascii=True).encode()
-    return Response(body, status=status, headers=headers, mimetype="application/json")
+        return json.dumps(payload, ensure_ascii=True).encode()
 
 
 def json_body(required: bool = True, text: bool = True) -> Any:

@@ -23,7 +23,6 @@ log = logging.getLogger("vellum.health")
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(health, url_prefix="/api")
-    app.register_blueprint(health, url_prefix="/api/v1", name="health_v1")
     limits.exempt(app, health)
 
 
@@ -82,13 +81,12 @@ def _state() -> dict:
 
 
 def _limits() -> dict:
-    """The storage rate limits count in (the state store, Redis): if it is gone, limits
-    fall back to per-process counts, so the server still answers but counts apart."""
-    for limiter in current_app.extensions.get("limiter", ()):
-        if not limiter.storage.check():
-            raise ConnectionError("rate-limit storage does not answer")
-        return {"storage": type(limiter.storage).__name__}
-    return {}
+    """The storage rate limits count in (the state folder's tally, Redis): if it is gone,
+    limits count apart per process, so the server still answers but not as configured."""
+    counts = current_app.extensions["vellum_limits"].counts
+    if not counts.check():
+        raise ConnectionError("rate-limit storage does not answer")
+    return {"storage": type(counts).__name__}
 
 
 def _remote() -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 
-from vellum.api.envelope import json_response
+from vellum.api.answers import Answer, Answers
+from vellum.api.envelope import json_bytes, json_response
 from vellum.api.params import parse_list_query, parse_search_query
 from vellum.auth import access
 from vellum.context import current_vellum
@@ -20,6 +21,7 @@ api = Blueprint("api", __name__)
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["vellum.answers"] = Answers()
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(api, url_prefix="/api/v1", name="api_v1")
     app.add_url_rule("/", "index", _root)
@@ -147,12 +149,17 @@ def list_records(model: str) -> Response:
     v = current_vellum()
     catalog = v.catalog()
     audience = access.current().audience
-    query = parse_list_query(catalog, model, request.args.to_dict(flat=False), audience)
-    page = v.list(model, query)
-    payload = {"data": [to_json(catalog, r, query) for r in page.records], "meta": page.meta}
-    response = json_response(payload)
-    response.set_etag(_digest(response.get_data()), weak=True)
-    return response.make_conditional(request)
+    args = request.args.to_dict(flat=False)
+    key = (request.blueprint, "list", model, _normalised(args), audience)
+
+    def make() -> Answer:
+        query = parse_list_query(catalog, model, args, audience)
+        page = v.list(model, query)
+        payload = {"data": [to_json(catalog, r, query) for r in page.records], "meta": page.meta}
+        body = json_bytes(payload)
+        return Answer(body, _digest(body), weak=True)
+
+    return _answer(_answers().get(catalog, key, make))
 
 
 @api.get("/<model:model>/<record_id>")
@@ -160,17 +167,38 @@ def list_records(model: str) -> Response:
 def get_one(model: str, record_id: str) -> Response:
     v = current_vellum()
     catalog = v.catalog()
-    args = request.args.to_dict(flat=False)
-    wanted = {k: a for k, a in args.items() if k in _GET_ARGS}
-    query = parse_list_query(catalog, model, wanted, access.current().audience)
-    rec = get_record(catalog, model, record_id, query.locale, query.audience)
-    # The ETag is the file's blob sha; a populated answer also depends on other files.
-    etag = rec.sha if not query.populate else _digest(rec.sha, catalog.generation)
-    if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly
+    audience = access.current().audience
+    wanted = {k: a for k, a in request.args.to_dict(flat=False).items() if k in _GET_ARGS}
+    key = (request.blueprint, "get", model, record_id, _normalised(wanted), audience)
+
+    def make() -> Answer:
+        query = parse_list_query(catalog, model, wanted, audience)
+        rec = get_record(catalog, model, record_id, query.locale, query.audience)
+        body = json_bytes({"data": to_json(catalog, rec, query), "meta": {}})
+        # The ETag is the file's blob sha; a populated answer also depends on other files.
+        if query.populate:
+            return Answer(body, _digest(rec.sha, catalog.generation), weak=True)
+        return Answer(body, rec.sha, weak=False)
+
+    return _answer(_answers().get(catalog, key, make))
+
+
+def _answers() -> Answers:
+    return current_app.extensions["vellum.answers"]
+
+
+def _normalised(args: dict[str, list[str]]) -> tuple:
+    """The query string as a key: the order of its parameters does not change the answer."""
+    return tuple(sorted((name, tuple(values)) for name, values in args.items()))
+
+
+def _answer(answer: Answer) -> Response:
+    """The answer, or 304 when the client holds it (If-None-Match compares weakly)."""
+    if request.if_none_match.contains_weak(answer.etag):
         response = Response(status=304)
     else:
-        response = json_response({"data": to_json(catalog, rec, query), "meta": {}})
-    response.set_etag(etag, weak=bool(query.populate))
+        response = Response(answer.body, mimetype="application/json")
+    response.set_etag(answer.etag, weak=answer.weak)
     return response
 
 

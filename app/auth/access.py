@@ -26,6 +26,8 @@ class Principal:
     name: str
     scopes: frozenset[str]  # as granted (shown by /api/auth/me)
     rate_limit: str | None = None
+    connections: int | None = None  # a key's own limits, else the site's
+    bandwidth: str | None = None
     # What the scopes allow: whatever granted them (a key, a role, an OAuth token), they
     # carry what they imply (`write` brings `read:drafts`), so every check agrees.
     allowed: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -144,7 +146,9 @@ def _resolve() -> Principal:
     if token.startswith(keys.PREFIX):
         key = keys.verify_key(vellum.state, token, client_ip())
         g.api_key = key
-        return Principal("key", key.id, key.name, key.scopes, key.rate_limit)
+        return Principal(
+            "key", key.id, key.name, key.scopes, key.rate_limit, key.connections, key.bandwidth
+        )
     if token.count(".") != 2:  # neither an API key (vk_…) nor a JWT: say which were expected
         raise Unauthorized("Not an API key (vk_…) nor a token from /api/auth/login or OAuth")
     claims = tokens.decode(vellum.state, token)

@@ -47,6 +47,8 @@ class ApiKey:
     allowed_ips: tuple[str, ...]
     usage_limit: int | None
     rate_limit: str | None
+    connections: int | None  # requests in flight at once; None: the site's
+    bandwidth: str | None  # bytes answered per period; None: the site's
     request_count: int
     last_used_at: str | None
     last_ip: str | None
@@ -71,6 +73,8 @@ class ApiKey:
             "allowedIps": list(self.allowed_ips),
             "usageLimit": self.usage_limit,
             "rateLimit": self.rate_limit,
+            "connections": self.connections,
+            "bandwidth": self.bandwidth,
             "usage": {
                 "requests": self.request_count,
                 "lastUsedAt": self.last_used_at,
@@ -117,10 +121,13 @@ def create_key(
     allowed_ips: list[str] | tuple[str, ...] = (),
     usage_limit: int | None = None,
     rate_limit: str | None = None,
+    connections: int | None = None,
+    bandwidth: str | None = None,
     created_by: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Make a key; returns it and its secret, which is never shown again."""
-    details = _check(name, scopes, allowed_ips, usage_limit)
+    """Make a key; returns it and its secret, which is never shown again (the caller
+    checks the notation of `rate_limit` and `bandwidth`)."""
+    details = _check(name, scopes, allowed_ips, usage_limit, connections)
     if details:
         raise ValidationError("Invalid API key settings", details)
     key_id = secrets.token_hex(6)
@@ -130,7 +137,8 @@ def create_key(
     with state.transaction() as db:
         db.execute(
             "INSERT INTO api_keys (id, name, key_hash, scopes, expires_at, allowed_ips,"
-            " usage_limit, rate_limit, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " usage_limit, rate_limit, connections, bandwidth, created_by, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 key_id,
                 name.strip(),
@@ -140,6 +148,8 @@ def create_key(
                 json.dumps([str(ipaddress.ip_network(n, strict=False)) for n in allowed_ips]),
                 usage_limit,
                 rate_limit,
+                connections,
+                bandwidth,
                 created_by,
                 iso(now),
             ),
@@ -255,7 +265,7 @@ def activity(state: StateStore, key_id: str, limit: int = 50, offset: int = 0) -
     return [dict(row) for row in rows]
 
 
-def _check(name, scopes, allowed_ips, usage_limit) -> list[Detail]:
+def _check(name, scopes, allowed_ips, usage_limit, connections=None) -> list[Detail]:
     details = []
     if not (name or "").strip():
         details.append(Detail("name", "is required"))
@@ -269,6 +279,10 @@ def _check(name, scopes, allowed_ips, usage_limit) -> list[Detail]:
             details.append(Detail("allowedIps", f"{network!r} is not an IP address or CIDR"))
     if usage_limit is not None and (not isinstance(usage_limit, int) or usage_limit < 1):
         details.append(Detail("usageLimit", "must be a positive integer"))
+    if connections is not None and (
+        not isinstance(connections, int) or isinstance(connections, bool) or connections < 1
+    ):
+        details.append(Detail("connections", "must be a positive integer"))
     return details
 
 
@@ -297,6 +311,8 @@ def _key(row) -> ApiKey:
         allowed_ips=tuple(json.loads(row["allowed_ips"])),
         usage_limit=row["usage_limit"],
         rate_limit=row["rate_limit"],
+        connections=row["connections"],
+        bandwidth=row["bandwidth"],
         request_count=row["request_count"],
         last_used_at=row["last_used_at"],
         last_ip=row["last_ip"],

@@ -1,42 +1,44 @@
-"""Rate limits (flask-limiter), request size and CORS, as the site's vellum.yml sets them.
+"""Rate, bandwidth and connection limits, request size and CORS, as vellum.yml sets them.
 
 ```yaml
 rate_limits:
-  anonymous: 100 per 15 minutes        # per IP
+  anonymous: 100 per 15 minutes        # requests per IP
   authenticated: 1000 per 15 minutes   # per API key or user; a key may set its own
-  storage: state://                    # the state store; redis://host:6379/0 for several machines
+  connections:                         # requests in flight at once (event streams too)
+    anonymous: 20
+    authenticated: 50
+  bandwidth:                           # bytes answered per period (none: no limit)
+    anonymous: 100 MB per 15 minutes
+    authenticated: 1 GB per 15 minutes
+  storage: state://                    # the state folder; redis://host:6379/0 for several machines
 limits:
   max_body: 10485760                   # bytes
-  max_conditions: 100                  # filter conditions in one list (REST and GraphQL)
-  max_values: 1000                     # values in one $in / $nin
 cors:
   origins: ["https://example.com"]
 ```
 
-A caller has one budget, whatever the route and whichever server process answers: the
-limit is an application-wide one, counted in the state store (SQLite) that every process
-of a site shares.
+A caller has one budget of each kind, whatever the route and whichever server process
+answers, counted in `vellum.auth.counts` (a shared file in the state folder by default).
+The checks run before every request and cost a few microseconds: no database write.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import functools
+import math
 import time
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, g, request
 from flask_cors import CORS
-from flask_limiter import ExemptionScope, Limiter
-from limits import parse
-from limits.storage import Storage
+from limits import RateLimitItem, parse
 
-from vellum.auth import access
-from vellum.errors import Detail, SiteError, ValidationError, VellumError
+from vellum.auth import access, quotas
+from vellum.auth.counts import Counts, open_counts
+from vellum.auth.quotas import Bandwidth, check_bandwidth
+from vellum.errors import Detail, RateLimited, ValidationError, VellumError
 from vellum.site.site import Site
-from vellum.store.state import StateStore
 
-PRUNE_SECONDS = 60  # how often a process drops ended windows from the state store
 EXPOSED_HEADERS = [
     "ETag",
     "Location",
@@ -44,12 +46,16 @@ EXPOSED_HEADERS = [
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
     "X-RateLimit-Reset",
+    "X-Bandwidth-Limit",
+    "X-Bandwidth-Remaining",
+    "X-Bandwidth-Reset",
+    "X-Connection-Limit",
     "X-Request-Id",
 ]
 
 
 def check_rate(value: str, field: str) -> str:
-    """A limit in flask-limiter's notation ('100 per 15 minutes', '10/minute')."""
+    """A limit in the notation '100 per 15 minutes' (or '10/minute')."""
     try:
         parse(str(value))
     except ValueError as exc:
@@ -65,6 +71,8 @@ class Settings:
 
     anonymous: str
     authenticated: str
+    connections: tuple[int, int]  # anonymous, authenticated
+    bandwidth: tuple[Bandwidth | None, Bandwidth | None]
     storage: str
     max_body: int
     origins: list[str] | str | None
@@ -72,11 +80,17 @@ class Settings:
 
 def settings_of(site: Site) -> Settings:
     """The sections this module reads, typed; an error naming the setting when one is wrong
-    (the schema checks their keys and types, flask-limiter the rates' notation)."""
+    (the schema checks their keys and types, this the rates' notation)."""
     rates, sizes = site.setting("rate_limits"), site.setting("limits")
+    width = rates.bandwidth
     return Settings(
         anonymous=check_rate(rates.anonymous, "rate_limits.anonymous"),
         authenticated=check_rate(rates.authenticated, "rate_limits.authenticated"),
+        connections=(rates.connections.anonymous, rates.connections.authenticated),
+        bandwidth=(
+            check_bandwidth(width.anonymous, "rate_limits.bandwidth.anonymous"),
+            check_bandwidth(width.authenticated, "rate_limits.bandwidth.authenticated"),
+        ),
         storage=rates.storage,
         max_body=sizes.max_body,
         origins=_origins(site.setting("cors").origins),
@@ -88,56 +102,106 @@ def _origins(given: str | tuple[str, ...] | None) -> list[str] | str | None:
     return list(given) if isinstance(given, tuple) else given
 
 
-def init_app(app: Flask, site: Site, state: StateStore) -> Limiter:
-    settings = settings_of(site)
-    anonymous, signed_in = settings.anonymous, settings.authenticated
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+@dataclass
+class Limits:
+    """A site's limits and the counts they spend from (one per app, on app.extensions)."""
 
-    def limit_for_request() -> str:
+    settings: Settings
+    counts: Counts
+    exempt: set[str]
+
+    def caller(self) -> tuple[str, access.Principal | None]:
+        """Whose budget a request spends; bad credentials count like anonymous requests."""
         try:
             principal = access.current()
         except VellumError:
-            return anonymous  # bad credentials are counted like anonymous requests
-        return anonymous if principal.anonymous else (principal.rate_limit or signed_in)
+            return f"ip:{access.client_ip()}", None
+        return principal.limit_key, principal
 
-    def budget_key() -> str:
-        try:
-            return access.current().limit_key
-        except VellumError:
-            return f"ip:{access.client_ip()}"
 
-    # Registered before the limiter, so that it runs after the limiter's header injection.
-    app.after_request(_retry_after_where_it_means_something)
-    limiter = Limiter(
-        key_func=budget_key,
-        app=app,
-        # An application limit is one count per caller across every route (a default
-        # limit would be one count per caller and route).
-        application_limits=[limit_for_request],
-        application_limits_cost=request_cost,
-        storage_uri=settings.storage,
-        storage_options=_storage_options(settings.storage, state),
-        headers_enabled=True,
-        strategy="fixed-window",
-        # If Redis goes away, count in memory rather than fail requests.
-        in_memory_fallback_enabled=True,
-    )
-    limiter.request_filter(_preflight)
-    limiter.request_filter(access.in_process)  # the static export renders every answer
+def init_app(app: Flask, site: Site, state_folder) -> Limits:
+    settings = settings_of(site)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    limits = Limits(settings, open_counts(settings.storage, state_folder), set())
+    app.extensions["vellum_limits"] = limits
+    app.before_request(functools.partial(_before, limits))
+    app.after_request(functools.partial(_after, limits))
+    app.teardown_request(functools.partial(_teardown, limits))
     if settings.origins:
         CORS(app, origins=settings.origins, expose_headers=EXPOSED_HEADERS, max_age=600)
         app.after_request(_vary_on_origin)
-    return limiter
+    return limits
 
 
-def _storage_options(storage: str, state: StateStore) -> dict:
-    """The state store is handed to our own storage; other storages take only their URI."""
-    return {"state": state} if urlparse(storage).scheme == "state" else {}
+@functools.lru_cache(maxsize=256)
+def _item(rate: str) -> RateLimitItem:
+    return parse(rate)
 
 
-def _preflight() -> bool:
-    """An OPTIONS request (a CORS preflight) reads nothing: it spends no budget."""
-    return request.method == "OPTIONS"
+@functools.lru_cache(maxsize=256)
+def _bandwidth(text: str | None) -> Bandwidth | None:
+    return check_bandwidth(text, "bandwidth")
+
+
+def _rate_for(limits: Limits, principal: access.Principal | None) -> RateLimitItem:
+    if principal is None or principal.anonymous:
+        return _item(limits.settings.anonymous)
+    return _item(principal.rate_limit or limits.settings.authenticated)
+
+
+def _before(limits: Limits) -> None:
+    """Spend from the request budget, then check bandwidth, then take a connection."""
+    if request.endpoint is None or request.method == "OPTIONS":
+        return  # no such route, or a CORS preflight: nothing is read
+    if access.in_process():
+        return  # the static export renders every answer through the app
+    if limits.exempt.intersection(request.blueprints):
+        return  # pages with limits of their own
+    key, principal = limits.caller()
+    item = _rate_for(limits, principal)
+    seconds = item.get_expiry()
+    count, ends = limits.counts.add(f"req:{key}:{item.amount}/{seconds}", request_cost(), seconds)
+    g.rate_window = (item.amount, count, ends)
+    if count > item.amount:
+        access.retry_after(_seconds_until(ends))
+        raise RateLimited(f"Rate limit exceeded: {item.amount} requests per {_period(seconds)}")
+    anonymous = principal is None or principal.anonymous
+    connections = limits.settings.connections[0 if anonymous else 1]
+    width = limits.settings.bandwidth[0 if anonymous else 1]
+    if principal is not None and not anonymous:
+        connections = principal.connections or connections
+        width = _bandwidth(principal.bandwidth) or width
+    quotas.before(limits.counts, key, connections, width)
+
+
+def _after(limits: Limits, response: Response) -> Response:
+    window = g.get("rate_window")
+    if window is not None:
+        amount, count, ends = window
+        response.headers["X-RateLimit-Limit"] = str(amount)
+        response.headers["X-RateLimit-Remaining"] = str(max(amount - count, 0))
+        response.headers["X-RateLimit-Reset"] = str(math.ceil(ends))
+    quotas.after(limits.counts, response)
+    asked = access.asked_retry_after()
+    if asked is not None:
+        response.headers["Retry-After"] = str(asked)
+    return response
+
+
+def _teardown(limits: Limits, _exc) -> None:
+    quotas.teardown(limits.counts)
+
+
+def _seconds_until(moment: float) -> int:
+    return max(math.ceil(moment - time.time()), 1)
+
+
+def _period(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}s" if n != 1 else unit
+    return f"{seconds} seconds"
 
 
 def _vary_on_origin(response: Response) -> Response:
@@ -145,79 +209,6 @@ def _vary_on_origin(response: Response) -> Response:
     front must keep one copy per origin, or hand one origin's answer to another."""
     response.vary.add("Origin")
     return response
-
-
-class StateWindows(Storage):
-    """Fixed windows in the state store's SQLite (WAL), so that every process of one
-    `vellum serve` spends from one count per caller with no Redis: flask-limiter's only
-    storages that processes share are servers (Redis, Memcached, MongoDB). A hit is one
-    UPSERT, atomic on its own; no lock is held beyond that statement."""
-
-    STORAGE_SCHEME = ["state"]
-
-    def __init__(
-        self,
-        uri: str | None = None,
-        wrap_exceptions: bool = False,
-        state: StateStore | None = None,
-        **options,
-    ) -> None:
-        super().__init__(uri, wrap_exceptions)
-        if state is None:
-            raise SiteError("rate_limits.storage: state:// counts in the site's state store")
-        self.state = state
-        self._prune_at = 0.0
-
-    @property
-    def base_exceptions(self) -> type[Exception]:
-        return sqlite3.Error
-
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        """Add `amount` hits and return the window's count; an ended window starts again."""
-        now = time.time()
-        self._prune(now)
-        rows = self._run(
-            "INSERT INTO rate_windows (key, hits, expires_at) VALUES (:key, :amount, :ends)"
-            " ON CONFLICT (key) DO UPDATE SET"
-            " hits = CASE WHEN expires_at <= :now THEN :amount ELSE hits + :amount END,"
-            " expires_at = CASE WHEN expires_at <= :now THEN :ends ELSE expires_at END"
-            " RETURNING hits",
-            {"key": key, "amount": amount, "now": now, "ends": now + expiry},
-        )
-        return rows[0][0]
-
-    def get(self, key: str) -> int:
-        rows = self._run(
-            "SELECT hits FROM rate_windows WHERE key = ? AND expires_at > ?", (key, time.time())
-        )
-        return rows[0][0] if rows else 0
-
-    def get_expiry(self, key: str) -> float:
-        now = time.time()
-        rows = self._run(
-            "SELECT expires_at FROM rate_windows WHERE key = ? AND expires_at > ?", (key, now)
-        )
-        return rows[0][0] if rows else now
-
-    def check(self) -> bool:
-        self._run("SELECT 1")
-        return True
-
-    def reset(self) -> int | None:
-        return self.state.connection().execute("DELETE FROM rate_windows").rowcount
-
-    def clear(self, key: str) -> None:
-        self._run("DELETE FROM rate_windows WHERE key = ?", (key,))
-
-    def _prune(self, now: float) -> None:
-        """Now and then drop ended windows, so the table holds only recent callers."""
-        if now >= self._prune_at:
-            self._prune_at = now + PRUNE_SECONDS
-            self._run("DELETE FROM rate_windows WHERE expires_at <= ?", (now,))
-
-    def _run(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        """Run one statement to its end (so that a write commits at once)."""
-        return self.state.connection().execute(sql, params).fetchall()
 
 
 def request_cost() -> int:
@@ -230,27 +221,26 @@ def request_cost() -> int:
     return 1
 
 
-def _retry_after_where_it_means_something(response: Response) -> Response:
-    """flask-limiter puts Retry-After (the end of its window) on every response; it
-    means something only on a 429, or where a view asked for its own."""
-    asked = access.asked_retry_after()
-    if asked is not None:
-        response.headers["Retry-After"] = str(asked)
-    elif response.status_code != 429:
-        response.headers.pop("Retry-After", None)
-    return response
-
-
 def exempt(app: Flask, blueprint: Blueprint) -> None:
-    """Take a blueprint, and those nested in it, off the API's default limits."""
-    flags = ExemptionScope.APPLICATION | ExemptionScope.DEFAULT | ExemptionScope.META
-    for limiter in app.extensions.get("limiter", ()):
-        limiter.exempt(blueprint, flags=flags | ExemptionScope.DESCENDENTS)
+    """Take a blueprint, and those nested in it, off the API's budgets."""
+    app.extensions["vellum_limits"].exempt.add(blueprint.name)
 
 
 def limit_view(app: Flask, endpoint: str, limit: str, methods: list[str] | None = None) -> None:
-    """Give one registered view its own limit, for `methods` (all when None). The wrapped
-    function must replace the registered one: a limit counts only inside its wrapper."""
-    for limiter in app.extensions.get("limiter", ()):
-        wrapped = limiter.limit(limit, methods=methods)(app.view_functions[endpoint])
-        app.view_functions[endpoint] = wrapped
+    """Give one registered view its own limit per caller, for `methods` (all when None)."""
+    limits: Limits = app.extensions["vellum_limits"]
+    item = _item(check_rate(limit, endpoint))
+    view = app.view_functions[endpoint]
+
+    @functools.wraps(view)
+    def limited(*args, **kwargs):
+        if methods is None or request.method in methods:
+            key, _ = limits.caller()
+            seconds = item.get_expiry()
+            count, ends = limits.counts.add(f"view:{endpoint}:{key}", 1, seconds)
+            if count > item.amount:
+                access.retry_after(_seconds_until(ends))
+                raise RateLimited(f"Too many tries: {item.amount} per {_period(seconds)}")
+        return view(*args, **kwargs)
+
+    app.view_functions[endpoint] = limited

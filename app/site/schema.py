@@ -61,6 +61,8 @@ MEDIA_TYPES = (
 MEDIA_MAX_SIZE = 10 * 1024 * 1024
 ANONYMOUS = "100 per 15 minutes"
 AUTHENTICATED = "1000 per 15 minutes"
+ANONYMOUS_CONNECTIONS = 20
+AUTHENTICATED_CONNECTIONS = 50
 STATE_STORAGE = "state://"
 MAX_BODY = 10 * 1024 * 1024
 MAX_CONDITIONS = 100
@@ -255,20 +257,41 @@ class MediaSettings(Section):
     )
 
 
+class ConnectionSettings(Section):
+    """Requests a caller may have in flight at once (an open event stream is one)."""
+
+    anonymous: Annotated[PositiveInt, POSITIVE_INTEGER] = Field(
+        ANONYMOUS_CONNECTIONS, description="Per IP."
+    )
+    authenticated: Annotated[PositiveInt, POSITIVE_INTEGER] = Field(
+        AUTHENTICATED_CONNECTIONS, description="Per key or user (a key may set its own)."
+    )
+
+
+class BandwidthSettings(Section):
+    """Bytes answered to a caller per period, e.g. '100 MB per 15 minutes'; none: no limit."""
+
+    anonymous: Text | None = Field(None, description="Per IP, e.g. '100 MB per 15 minutes'.")
+    authenticated: Text | None = Field(None, description="Per key or user (a key may set its own).")
+
+
 class RateLimitSettings(Section):
-    """Requests a caller may make, in flask-limiter's notation, and where they are counted."""
+    """Requests a caller may make ('100 per 15 minutes'), at once and in bytes, and where
+    they are counted."""
 
     anonymous: Text = Field(ANONYMOUS, description="Per IP, e.g. '100 per 15 minutes'.")
     authenticated: Text = Field(
         AUTHENTICATED, description="Per key or user (a key may set its own)."
     )
+    connections: ConnectionSettings = Field(default_factory=ConnectionSettings)
+    bandwidth: BandwidthSettings = Field(default_factory=BandwidthSettings)
     storage: Annotated[
         Text,
         AfterValidator(_storage),
         Says("{path} must be state://, memory:// or a redis:// URL"),
     ] = Field(
         STATE_STORAGE,
-        description="state:// (the state store), memory:// (per process) or redis://host:6379/0.",
+        description="state:// (the state folder), memory:// (per process) or redis://host:6379/0.",
     )
 
 

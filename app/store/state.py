@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     allowed_ips TEXT NOT NULL DEFAULT '[]',
     usage_limit INTEGER,
     rate_limit TEXT,
+    connections INTEGER,
+    bandwidth TEXT,
     request_count INTEGER NOT NULL DEFAULT 0,
     last_used_at TEXT,
     last_ip TEXT,
@@ -163,13 +165,20 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
--- Rate limits: one fixed window per caller and limit, counted by every server process.
-CREATE TABLE IF NOT EXISTS rate_windows (
-    key TEXT PRIMARY KEY,
-    hits INTEGER NOT NULL,
-    expires_at REAL NOT NULL
-) WITHOUT ROWID;
 """
+
+
+def _add_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    """Columns added since a state folder was made: ALTER TABLE adds each that is missing
+    (a process racing to add the same one finds it there)."""
+    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    for name, kind in columns.items():
+        if name not in have:
+            try:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def utcnow() -> dt.datetime:
@@ -199,6 +208,7 @@ class StateStore:
         self._all_lock = threading.Lock()
         db = self.connection()
         db.executescript(SCHEMA)  # idempotent; runs in its own transaction
+        _add_columns(db, "api_keys", {"connections": "INTEGER", "bandwidth": "TEXT"})
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def connection(self) -> sqlite3.Connection:

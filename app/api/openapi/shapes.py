@@ -290,6 +290,8 @@ def api_key() -> Schema:
             "allowedIps": array(STRING),
             "usageLimit": NULLABLE_INTEGER,
             "rateLimit": NULLABLE_STRING,
+            "connections": NULLABLE_INTEGER,
+            "bandwidth": NULLABLE_STRING,
             "usage": obj(
                 {"requests": INTEGER, "lastUsedAt": NULLABLE_STRING, "lastIp": NULLABLE_STRING}
             ),
@@ -314,6 +316,12 @@ def api_key_input() -> Schema:
             "allowedIps": array(STRING),
             "usageLimit": {"type": ["integer", "null"], "minimum": 1},
             "rateLimit": {**NULLABLE_STRING, "description": "e.g. `100 per minute`."},
+            "connections": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "Requests in flight at once (default: the site's).",
+            },
+            "bandwidth": {**NULLABLE_STRING, "description": "e.g. `1 GB per hour`."},
         },
         ("name",),
         additionalProperties=False,
