@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from whoosh import analysis, fields, index, query, scoring
+from whoosh import analysis, fields, index, scoring
 from whoosh.filedb.filestore import FileStorage, ReadOnlyError
 from whoosh.filedb.structfile import StructFile
 from whoosh.highlight import ContextFragmenter, HtmlFormatter, get_text, highlight
@@ -31,6 +31,7 @@ from whoosh.support.charset import accent_map
 from vellum.errors import IndexBusy, InvalidParameter
 from vellum.store import flock
 from vellum.store.state import PRIVATE_FILE, private_folder
+from vellum.store.textview import Hit, TextView
 
 META_KEY = "\x00meta"
 # The keys each recent commit changed, so other processes can catch up by reading
@@ -119,12 +120,6 @@ class TextDoc:
     content: str
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    key: str
-    score: float
-
-
 class PrivateStorage(FileStorage):
     """Whoosh's file storage, with folders and files only their owner may read (0700,
     0600): the index holds every record, drafts included."""
@@ -156,14 +151,14 @@ class Store:
         self.folder = private_folder(folder)
         self.records = _open(folder / "records", RECORDS_SCHEMA)
         self.text = _open(folder / "text", TEXT_SCHEMA)
-        self._searcher = None
+        self._view = None
         self._searcher_lock = threading.Lock()
 
     def close(self) -> None:
         with self._searcher_lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+            if self._view is not None:
+                self._view.close()
+                self._view = None
 
     def generation(self) -> int:
         """The records index's generation: moves whenever any process commits to it."""
@@ -241,9 +236,9 @@ class Store:
             time.sleep(0.05)
         try:
             with self._searcher_lock:
-                if self._searcher is not None:
-                    self._searcher.close()
-                    self._searcher = None
+                if self._view is not None:
+                    self._view.close()
+                    self._view = None
                 folder = self.folder / "text"
                 for path in folder.iterdir():
                     if "WRITELOCK" in path.name:
@@ -310,16 +305,13 @@ class Store:
             parsed = parser.parse(text)
         except Exception as exc:  # whoosh raises plain exceptions on odd syntax
             raise InvalidParameter("q", f"cannot parse the search query: {exc}") from exc
-        allow = None
-        if models is not None:
-            allow = query.Or([query.Term("model", m) for m in models])
         # A Whoosh searcher reads files through shared handles: one thread at a time.
         with self._searcher_lock:
+            view = self._current_view()
             try:
-                results = self._current_searcher().search(parsed, limit=limit, filter=allow)
+                hits = view.search(parsed, view.allowed(models), limit)
             except QueryError as exc:
                 raise InvalidParameter("q", f"cannot run this search query: {exc}") from exc
-            hits = [Hit(hit["key"], round(hit.score, 4)) for hit in results]
         words = [w for field, w in parsed.iter_all_terms() if field == "content"]
         return hits, tuple(dict.fromkeys(w.decode() if isinstance(w, bytes) else w for w in words))
 
@@ -335,18 +327,18 @@ class Store:
             top=2,
         )
 
-    def _current_searcher(self):
-        """The shared searcher, opened anew after each commit; call with the lock held.
+    def _current_view(self) -> TextView:
+        """The shared view, opened anew after each commit; call with the lock held.
 
         Not `Searcher.refresh()`: it reuses the reader of a segment whose name has not
         changed, with the deletions it had, so a replaced document was found twice.
         """
-        if self._searcher is not None and not self._searcher.up_to_date():
-            self._searcher.close()
-            self._searcher = None
-        if self._searcher is None:
-            self._searcher = self.text.searcher(weighting=scoring.BM25F())
-        return self._searcher
+        if self._view is not None and not self._view.up_to_date():
+            self._view.close()
+            self._view = None
+        if self._view is None:
+            self._view = TextView(self.text.searcher(weighting=scoring.BM25F()), "content")
+        return self._view
 
 
 class RecordsWriter:
