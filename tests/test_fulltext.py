@@ -1,4 +1,5 @@
-"""Full-text search on a real Whoosh index: the kept tables answer as Whoosh itself would."""
+"""Full-text search on a real Whoosh index: the kept tables answer as Whoosh itself would,
+and snippets are the passages Whoosh's highlighter picks."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import random
 
 import pytest
 from whoosh import scoring
+from whoosh.highlight import ContextFragmenter, HtmlFormatter, get_text, highlight
 from whoosh.qparser import AndGroup, QueryParser
 
-from vellum.store.index import TEXT_SCHEMA, Store, TextDoc
+from vellum.store.index import _ANALYZER, TEXT_SCHEMA, Store, TextDoc
+from vellum.store.snippets import snippet
 
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
 
@@ -80,3 +83,72 @@ def test_a_commit_is_searched_at_once(tmp_path):
         assert [h.key for h in store.search("kilo")[0]] == ["x.md"]  # once, not twice
     finally:
         store.close()
+
+
+class _WhooshMarks(HtmlFormatter):
+    """The marks snippets have always had, for Whoosh's own highlighter."""
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        super().__init__(tagname="mark", between=" … ")
+        self.numbers = {w: n % self.maxclasses for n, w in enumerate(words)}
+
+    def format_token(self, text, token, replace=False):
+        shown = self._text(get_text(text, token, replace))
+        return f'<mark class="{self.htmlclass}{self.numbers.get(token.text, 0)}">{shown}</mark>'
+
+
+def _whoosh_snippet(text: str, terms: tuple[str, ...]) -> str:
+    fragmenter = ContextFragmenter(maxchars=160, surround=60)
+    return highlight(text, set(terms), _ANALYZER, fragmenter, _WhooshMarks(terms), top=2)
+
+
+PIECES = [
+    *WORDS,
+    "Alpha",
+    "BRAVO",
+    "Écho",
+    "écho",
+    "İndia",
+    "the",
+    "a",
+    "x",
+    "golf.hotel",
+    "kilo's",
+    "<b>",
+    "&",
+    "—",
+    ",",
+    ".",
+    "\n\n",
+    "7",
+    "3.14",
+    "w" * 70,
+    "alpha" * 40,
+]
+
+
+def _text(rng: random.Random, size: int) -> str:
+    out = []
+    for _ in range(size):
+        out.append(rng.choice(PIECES))
+        out.append(rng.choice([" ", " ", " ", "", "  ", "\n"]))
+    return "".join(out)
+
+
+def test_snippets_are_the_passages_whoosh_highlights():
+    rng = random.Random(11)
+    folded = [*WORDS, "echo", "india", "golf.hotel", "kilo's", "3.14", "alpha" * 40, "w" * 70]
+    for case in range(2000):
+        text = _text(rng, rng.choice([0, 3, 20, 80, 300]))
+        terms = tuple(rng.sample(folded, rng.randint(1, 3)))
+        assert snippet(text, terms) == _whoosh_snippet(text, terms), (case, text, terms)
+
+
+def test_a_snippet_of_a_long_text_looks_at_its_first_32k_characters():
+    rng = random.Random(5)
+    text = _text(rng, 9000)
+    assert len(text) > 2**15
+    for terms in [("alpha",), ("bravo", "lima"), ("echo", "india"), ("nosuchword",)]:
+        assert snippet(text, terms) == _whoosh_snippet(text, terms)
+    late = "filler " * 5000 + "zulu here"
+    assert snippet(late, ("zulu",)) == "" == _whoosh_snippet(late, ("zulu",))

@@ -22,14 +22,13 @@ import orjson
 from whoosh import analysis, fields, index, scoring
 from whoosh.filedb.filestore import FileStorage, ReadOnlyError
 from whoosh.filedb.structfile import StructFile
-from whoosh.highlight import ContextFragmenter, HtmlFormatter, get_text, highlight
 from whoosh.index import LockError
 from whoosh.qparser import AndGroup, FieldsPlugin, OperatorsPlugin, PhrasePlugin, QueryParser
 from whoosh.query import QueryError
 from whoosh.support.charset import accent_map
 
 from vellum.errors import IndexBusy, InvalidParameter
-from vellum.store import flock
+from vellum.store import flock, snippets
 from vellum.store.state import PRIVATE_FILE, private_folder
 from vellum.store.textview import Hit, TextView
 
@@ -55,24 +54,10 @@ class FoldAccents(analysis.Filter):
             yield token
 
 
-class _Marks(HtmlFormatter):
-    """`<mark class="match termN">`, N the word's place in the query: a word is marked
-    alike whatever its case or accents, in every passage of every hit."""
-
-    def __init__(self, words: tuple[str, ...]) -> None:
-        super().__init__(tagname="mark", between=" … ")
-        self.numbers = {w: n % self.maxclasses for n, w in enumerate(words)}
-
-    def format_token(self, text, token, replace=False):
-        shown = self._text(get_text(text, token, replace))
-        number = self.numbers.get(token.text, 0)
-        return f'<mark class="{self.htmlclass}{number}">{shown}</mark>'
-
-
 # Words are runs of letters and digits: punctuation such as Markdown's '*' and '_' never
 # sticks to a word (the stock StandardAnalyzer keeps '*' for wildcards).
 _ANALYZER = (
-    analysis.RegexTokenizer(r"\w+(?:[.']\w+)*")
+    analysis.RegexTokenizer(snippets.WORD.pattern)
     | analysis.LowercaseFilter()
     | analysis.StopFilter()
     | FoldAccents()
@@ -318,14 +303,7 @@ class Store:
     def snippet(self, text: str, terms: tuple[str, ...]) -> str:
         """The best passages of `text` around the query's words, each word in <mark>; ""
         when none of them is in it."""
-        return highlight(
-            text,
-            set(terms),
-            _ANALYZER,
-            ContextFragmenter(maxchars=160, surround=60),
-            _Marks(terms),
-            top=2,
-        )
+        return snippets.snippet(text, terms)
 
     def _current_view(self) -> TextView:
         """The shared view, opened anew after each commit; call with the lock held.
