@@ -123,6 +123,7 @@ class Vellum:
         self._catalog: Catalog | None = None
         self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
+        self._visible_keys: tuple[Catalog, dict] | None = None
         self._text_checked = False
         self.site_error: SiteError | None = None  # why a changed vellum.yml could not be loaded
         # False from a reload of vellum.yml until catalog() checked the index's models
@@ -291,17 +292,30 @@ class Vellum:
         """Ranked (record, score, snippet) across models for one locale, and the total;
         only records the audience can see."""
         catalog = self.catalog()
-        hits, terms = self.store.search(q, models=models)
-        wanted = locale or catalog.site.default_locale
-        found = []
-        for hit in hits:
-            rec = catalog.by_key.get(hit.key)
-            if rec is not None and catalog.get(rec.model, rec.id, wanted, audience) is rec:
-                found.append((rec, hit.score))
+        visible = self._visible(catalog, locale or catalog.site.default_locale, audience)
+        hits, total, terms = self.store.search_page(q, models, visible, offset, limit)
         page = []
-        for rec, score in found[offset : offset + limit]:
-            page.append((rec, score, self._snippet(catalog, rec, terms)))
-        return page, len(found)
+        for hit in hits:
+            rec = catalog.by_key[hit.key]
+            page.append((rec, hit.score, self._snippet(catalog, rec, terms)))
+        return page, total
+
+    def _visible(self, catalog: Catalog, locale: str, audience: Audience) -> frozenset[str]:
+        """The keys of the records this audience sees in this locale, one per id: found
+        once per catalog, not for every hit of every search."""
+        kept = self._visible_keys
+        if kept is None or kept[0] is not catalog:
+            kept = self._visible_keys = (catalog, {})
+        keys = kept[1].get((locale, audience))
+        if keys is None:
+            keys = frozenset(
+                rec.path
+                for model, ids in catalog.records.items()
+                for rid in ids
+                if (rec := catalog.get(model, rid, locale, audience)) is not None
+            )
+            kept[1][(locale, audience)] = keys
+        return keys
 
     def _snippet(self, catalog: Catalog, rec, terms: tuple[str, ...]) -> str:
         """Readable passages around the words: of the body, else of the field that matched;

@@ -279,26 +279,30 @@ class Store:
         self, text: str, models: Iterable[str] | None = None, limit: int | None = None
     ) -> tuple[list[Hit], tuple[str, ...]]:
         """Full-text hits, best first, and the query's words in order (for snippets)."""
-        parser = QueryParser("content", TEXT_SCHEMA, group=AndGroup)
-        # The text index keeps no word positions (a build ~15% faster), so a quoted
-        # phrase means its words, all of them, rather than an error.
-        parser.remove_plugin_class(PhrasePlugin)
-        # Words, all of them: no AND/OR/NOT and no field: prefixes, as the docs promise.
-        parser.remove_plugin_class(OperatorsPlugin)
-        parser.remove_plugin_class(FieldsPlugin)
-        try:
-            parsed = parser.parse(text)
-        except Exception as exc:  # whoosh raises plain exceptions on odd syntax
-            raise InvalidParameter("q", f"cannot parse the search query: {exc}") from exc
+        hits, _, words = self.search_page(text, models, limit=limit)
+        return hits, words
+
+    def search_page(
+        self,
+        text: str,
+        models: Iterable[str] | None = None,
+        keys: frozenset[str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[Hit], int, tuple[str, ...]]:
+        """One page of hits among the documents of `models` whose keys are in `keys` (a
+        set kept by the caller: it is indexed once), how many match, and the words."""
+        parsed = _parse(text)
         # A Whoosh searcher reads files through shared handles: one thread at a time.
         with self._searcher_lock:
             view = self._current_view()
             try:
-                hits = view.search(parsed, view.allowed(models), limit)
+                hits, total = view.page(parsed, view.allowed(models, keys), offset, limit)
             except QueryError as exc:
                 raise InvalidParameter("q", f"cannot run this search query: {exc}") from exc
         words = [w for field, w in parsed.iter_all_terms() if field == "content"]
-        return hits, tuple(dict.fromkeys(w.decode() if isinstance(w, bytes) else w for w in words))
+        words = [w.decode() if isinstance(w, bytes) else w for w in words]
+        return hits, total, tuple(dict.fromkeys(words))
 
     def snippet(self, text: str, terms: tuple[str, ...]) -> str:
         """The best passages of `text` around the query's words, each word in <mark>; ""
@@ -359,6 +363,20 @@ class RecordsWriter:
         if not self.changed:
             return self.before
         return Snapshot(self._writer.generation, self.meta, self.entries)
+
+
+def _parse(text: str):
+    """A search's words, all of them: no AND/OR/NOT and no field: prefixes, as the docs
+    promise. The text index keeps no word positions (a build ~15% faster), so a quoted
+    phrase means its words, all of them, rather than an error."""
+    parser = QueryParser("content", TEXT_SCHEMA, group=AndGroup)
+    parser.remove_plugin_class(PhrasePlugin)
+    parser.remove_plugin_class(OperatorsPlugin)
+    parser.remove_plugin_class(FieldsPlugin)
+    try:
+        return parser.parse(text)
+    except Exception as exc:  # whoosh raises plain exceptions on odd syntax
+        raise InvalidParameter("q", f"cannot parse the search query: {exc}") from exc
 
 
 def _open(path: Path, schema) -> index.Index:
