@@ -12,11 +12,13 @@ import heapq
 import re
 from collections.abc import Iterator
 from html import escape
+from itertools import accumulate
 
 from whoosh.support.charset import accent_map
 
 # The text index's tokenizer: runs of letters and digits, joined by a '.' or an apostrophe.
 WORD = re.compile(r"\w+(?:[.']\w+)*")
+SPLIT = re.compile(f"({WORD.pattern})")  # the text between words, then a word, and so on
 MAX_CHARS = 160
 SURROUND = 60
 PASSAGES = 2
@@ -52,15 +54,14 @@ def _passages(text: str, wanted: frozenset[str]) -> Iterator[tuple]:
     word to the next: outside a passage it only remembers the words of the last
     SURROUND characters, and those are found again by looking back from the match.
     """
-    # Lower case keeps an ASCII text's length, so its words are the text's words.
-    words = WORD.findall(text.lower()) if text.isascii() else [fold(w) for w in WORD.findall(text)]
-    matched = [n for n, word in enumerate(words) if word in wanted]
+    spans = _Spans(text)
+    words = spans.words
+    matched = sorted(n for word in wanted for n in _places(words, word))
     if not matched:
         return
-    spans = [m.span() for m in WORD.finditer(text)]
     limit = len(spans)
     if len(text) > CHAR_LIMIT:
-        limit = next((n for n, (_, end) in enumerate(spans) if end > CHAR_LIMIT), limit)
+        limit = next((n for n in range(len(spans)) if spans[n][1] > CHAR_LIMIT), limit)
     after = 0  # the first word after the last passage
     for n in matched:
         if n < after:
@@ -104,7 +105,35 @@ def _passages(text: str, wanted: frozenset[str]) -> Iterator[tuple]:
             after += 1
 
 
-def _context_start(spans: list[tuple[int, int]], after: int, n: int) -> int | None:
+class _Spans:
+    """The words of a text as the index holds them, and where each one is, from one split
+    of the text and running sums of its parts' lengths (no object per word)."""
+
+    def __init__(self, text: str) -> None:
+        # Lower case keeps an ASCII text's length, so its parts are the text's parts.
+        parts = SPLIT.split(text.lower() if text.isascii() else text)
+        self.words = parts[1::2] if text.isascii() else [fold(w) for w in parts[1::2]]
+        self._offsets = list(accumulate(map(len, parts)))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __getitem__(self, n: int) -> tuple[int, int]:
+        return self._offsets[2 * n], self._offsets[2 * n + 1]
+
+
+def _places(words: list[str], word: str) -> Iterator[int]:
+    """Every place of `word` in `words` (list.index runs in C: most words match none)."""
+    n = -1
+    while True:
+        try:
+            n = words.index(word, n + 1)
+        except ValueError:
+            return
+        yield n
+
+
+def _context_start(spans: _Spans, after: int, n: int) -> int | None:
     """Where the context before word n starts: the first of the words since `after`
     that start within SURROUND characters of the end of the word before n."""
     if n - 1 < after:
