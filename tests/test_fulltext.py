@@ -10,7 +10,7 @@ from whoosh import scoring
 from whoosh.highlight import ContextFragmenter, HtmlFormatter, get_text, highlight
 from whoosh.qparser import AndGroup, QueryParser
 
-from vellum.store.index import _ANALYZER, TEXT_SCHEMA, Store, TextDoc
+from vellum.store.index import _ANALYZER, _CHAIN, TEXT_SCHEMA, Store, TextDoc
 from vellum.store.snippets import snippet
 
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
@@ -99,7 +99,7 @@ class _WhooshMarks(HtmlFormatter):
 
 def _whoosh_snippet(text: str, terms: tuple[str, ...]) -> str:
     fragmenter = ContextFragmenter(maxchars=160, surround=60)
-    return highlight(text, set(terms), _ANALYZER, fragmenter, _WhooshMarks(terms), top=2)
+    return highlight(text, set(terms), _CHAIN, fragmenter, _WhooshMarks(terms), top=2)
 
 
 PIECES = [
@@ -152,3 +152,12 @@ def test_a_snippet_of_a_long_text_looks_at_its_first_32k_characters():
         assert snippet(text, terms) == _whoosh_snippet(text, terms)
     late = "filler " * 5000 + "zulu here"
     assert snippet(late, ("zulu",)) == "" == _whoosh_snippet(late, ("zulu",))
+
+
+def test_the_one_pass_analyzer_gives_the_chains_words():
+    rng = random.Random(3)
+    for _ in range(1000):
+        text = _text(rng, rng.choice([0, 5, 50, 300]))
+        for options in ({"mode": "index", "boosts": True}, {"mode": "query"}):
+            ours = [t.text for t in _ANALYZER(text, **options) if not t.stopped]
+            assert ours == [t.text for t in _CHAIN(text, **options) if not t.stopped], text
