@@ -54,22 +54,21 @@ def _passages(text: str, wanted: frozenset[str]) -> Iterator[tuple]:
     word to the next: outside a passage it only remembers the words of the last
     SURROUND characters, and those are found again by looking back from the match.
     """
-    spans = _Spans(text)
-    words = spans.words
+    words, offsets = _words(text)
     matched = sorted(n for word in wanted for n in _places(words, word))
     if not matched:
         return
-    limit = len(spans)
+    count = limit = len(words)  # word k runs from offsets[2k] to offsets[2k + 1]
     if len(text) > CHAR_LIMIT:
-        limit = next((n for n in range(len(spans)) if spans[n][1] > CHAR_LIMIT), limit)
+        limit = next((k for k in range(count) if offsets[2 * k + 1] > CHAR_LIMIT), count)
     after = 0  # the first word after the last passage
     for n in matched:
         if n < after:
             continue
         if n >= limit:
             return
-        first = _context_start(spans, after, n)
-        start, end = spans[n]
+        first = _context_start(offsets, after, n)
+        start, end = offsets[2 * n], offsets[2 * n + 1]
         if end - start > MAX_CHARS:  # a word longer than a passage: an empty passage
             yield (0, 0, min(len(text), end), [])
             after = n + 1
@@ -84,11 +83,10 @@ def _passages(text: str, wanted: frozenset[str]) -> Iterator[tuple]:
         k = n
         while countdown > 0:
             k += 1
-            if k >= len(spans) or k >= limit:
-                last = spans[min(k, len(spans) - 1)][1]
-                yield _scored(text, marks, first, last)
+            if k >= limit:  # the text's last word, or the first past CHAR_LIMIT
+                yield _scored(text, marks, first, offsets[2 * min(k, count - 1) + 1])
                 return
-            start, end = spans[k]
+            start, end = offsets[2 * k], offsets[2 * k + 1]
             size = end - start
             if length + size > MAX_CHARS:
                 countdown = 0  # the passage is full: it ends with this word
@@ -105,21 +103,14 @@ def _passages(text: str, wanted: frozenset[str]) -> Iterator[tuple]:
             after += 1
 
 
-class _Spans:
-    """The words of a text as the index holds them, and where each one is, from one split
-    of the text and running sums of its parts' lengths (no object per word)."""
-
-    def __init__(self, text: str) -> None:
-        # Lower case keeps an ASCII text's length, so its parts are the text's parts.
-        parts = SPLIT.split(text.lower() if text.isascii() else text)
-        self.words = parts[1::2] if text.isascii() else [fold(w) for w in parts[1::2]]
-        self._offsets = list(accumulate(map(len, parts)))
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-    def __getitem__(self, n: int) -> tuple[int, int]:
-        return self._offsets[2 * n], self._offsets[2 * n + 1]
+def _words(text: str) -> tuple[list[str], list[int]]:
+    """The words of a text as the index holds them, and the running sums of the lengths
+    of the text's parts (between words, word, between, ...): where each word starts and
+    ends, from one split and no object per word."""
+    # Lower case keeps an ASCII text's length, so its parts are the text's parts.
+    parts = SPLIT.split(text.lower() if text.isascii() else text)
+    words = parts[1::2] if text.isascii() else [fold(w) for w in parts[1::2]]
+    return words, list(accumulate(map(len, parts)))
 
 
 def _places(words: list[str], word: str) -> Iterator[int]:
@@ -133,16 +124,16 @@ def _places(words: list[str], word: str) -> Iterator[int]:
         yield n
 
 
-def _context_start(spans: _Spans, after: int, n: int) -> int | None:
+def _context_start(offsets: list[int], after: int, n: int) -> int | None:
     """Where the context before word n starts: the first of the words since `after`
     that start within SURROUND characters of the end of the word before n."""
     if n - 1 < after:
         return None
-    edge = spans[n - 1][1] - SURROUND
+    edge = offsets[2 * n - 1] - SURROUND
     k = n - 1
-    while k >= after and spans[k][0] >= edge:
+    while k >= after and offsets[2 * k] >= edge:
         k -= 1
-    return spans[k + 1][0] if k + 1 <= n - 1 else None
+    return offsets[2 * k + 2] if k + 1 <= n - 1 else None
 
 
 def _scored(text: str, marks: list, first: int | None, end: int) -> tuple:
