@@ -274,8 +274,8 @@ class Vellum:
 
     def _search_ids(self, catalog: Catalog) -> Callable[[str, str], list[str]]:
         def search(q: str, model: str) -> list[str]:
-            hits, _ = self.store.search(q, models=[model])
-            return [catalog.by_key[h.key].id for h in hits if h.key in catalog.by_key]
+            by_key = catalog.by_key
+            return [by_key[k].id for k in self.store.search_keys(q, [model]) if k in by_key]
 
         return search
 

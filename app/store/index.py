@@ -320,6 +320,17 @@ class Store:
         hits, _, words = self.search_page(text, models, limit=limit)
         return hits, words
 
+    def search_keys(self, text: str, models: Iterable[str] | None = None) -> list[str]:
+        """The keys of every hit, best first (what a list filtered by `q` needs)."""
+        parsed = _parse(text)
+        with self._searcher_lock:
+            view = self._current_view()
+            try:
+                ranked, _ = view.ranked(parsed, view.allowed(models), 0, None)
+            except QueryError as exc:
+                raise InvalidParameter("q", f"cannot run this search query: {exc}") from exc
+            return [view.keys[docnum] for docnum, _ in ranked]
+
     def search_page(
         self,
         text: str,

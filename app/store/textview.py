@@ -84,22 +84,24 @@ class TextView:
     ) -> tuple[list[Hit], int]:
         """The hits from `offset` on (`limit` of them; None: all), ranked as Whoosh ranks
         them, and how many documents match in all."""
+        ranked, total = self.ranked(parsed, allowed, offset, limit)
+        return [Hit(self.keys[docnum], round(score, 4)) for docnum, score in ranked], total
+
+    def ranked(
+        self, parsed: query.Query, allowed: set[int] | None, offset: int, limit: int | None
+    ) -> tuple[list[tuple[int, float]], int]:
+        """(docnum, score) from `offset` on, best first, and how many match in all."""
         if allowed is not None and not allowed:
             return [], 0  # Whoosh would take an empty filter for no filter at all
         stop = None if limit is None else offset + limit
         words = _plain_words(parsed, self.field)
         if words is None:
             top = self.searcher.search(parsed, limit=None, filter=allowed).top_n
-            ranked = [(docnum, score) for score, docnum in top[offset:stop]]
-            total = len(top)
-        else:
-            scored = self._score(words, allowed)
-            if stop is None:
-                ranked = sorted(scored.items(), key=_rank)[offset:]
-            else:
-                ranked = heapq.nsmallest(stop, scored.items(), key=_rank)[offset:]
-            total = len(scored)
-        return [Hit(self.keys[docnum], round(score, 4)) for docnum, score in ranked], total
+            return [(docnum, score) for score, docnum in top[offset:stop]], len(top)
+        scored = self._score(words, allowed)
+        if stop is None:
+            return sorted(scored.items(), key=_rank)[offset:], len(scored)
+        return heapq.nsmallest(stop, scored.items(), key=_rank)[offset:], len(scored)
 
     def _score(self, words: list[str], allowed: set[int] | None) -> dict[int, float]:
         """Document → score for every allowed document holding all the words (at most
