@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import threading
@@ -69,19 +70,22 @@ def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) 
 NOT_TEXT = {"enum", "media"}
 PROSE = {"text", "markdown"}
 SNIPPET_CHARS = 160
+# Readable text of the bodies searches show, kept by text: Markdown parsing was half the
+# time of a search. Enough for the distinct hits of a few hundred different queries.
+_plain_text = functools.lru_cache(maxsize=8192)(plain_text)
 
 
 def readable_texts(fields: dict[str, Field], rec) -> list[str]:
     """A record's texts as a reader sees them, best for a snippet first: the body, prose
     fields, other strings, lists of words; Markdown stripped."""
-    texts = [plain_text(rec.body)] if rec.body else []
+    texts = [_plain_text(rec.body)] if rec.body else []
     ranked: list[tuple[int, str]] = []
     for name, value in rec.data.items():
         kind = fields[name].type if name in fields else "string"
         if kind in NOT_TEXT:
             continue
         if isinstance(value, str) and value.strip():
-            text = plain_text(value) if kind == "markdown" else " ".join(value.split())
+            text = _plain_text(value) if kind == "markdown" else " ".join(value.split())
             ranked.append((0 if kind in PROSE else 1, text))
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             ranked.append((2, ", ".join(value)))
@@ -119,6 +123,7 @@ class Vellum:
         self._catalog: Catalog | None = None
         self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
+        self._visible_keys: tuple[Catalog, dict] | None = None
         self._text_checked = False
         self.site_error: SiteError | None = None  # why a changed vellum.yml could not be loaded
         # False from a reload of vellum.yml until catalog() checked the index's models
@@ -269,8 +274,8 @@ class Vellum:
 
     def _search_ids(self, catalog: Catalog) -> Callable[[str, str], list[str]]:
         def search(q: str, model: str) -> list[str]:
-            hits, _ = self.store.search(q, models=[model])
-            return [catalog.by_key[h.key].id for h in hits if h.key in catalog.by_key]
+            by_key = catalog.by_key
+            return [by_key[k].id for k in self.store.search_keys(q, [model]) if k in by_key]
 
         return search
 
@@ -287,17 +292,30 @@ class Vellum:
         """Ranked (record, score, snippet) across models for one locale, and the total;
         only records the audience can see."""
         catalog = self.catalog()
-        hits, terms = self.store.search(q, models=models)
-        wanted = locale or catalog.site.default_locale
-        found = []
-        for hit in hits:
-            rec = catalog.by_key.get(hit.key)
-            if rec is not None and catalog.get(rec.model, rec.id, wanted, audience) is rec:
-                found.append((rec, hit.score))
+        visible = self._visible(catalog, locale or catalog.site.default_locale, audience)
+        hits, total, terms = self.store.search_page(q, models, visible, offset, limit)
         page = []
-        for rec, score in found[offset : offset + limit]:
-            page.append((rec, score, self._snippet(catalog, rec, terms)))
-        return page, len(found)
+        for hit in hits:
+            rec = catalog.by_key[hit.key]
+            page.append((rec, hit.score, self._snippet(catalog, rec, terms)))
+        return page, total
+
+    def _visible(self, catalog: Catalog, locale: str, audience: Audience) -> frozenset[str]:
+        """The keys of the records this audience sees in this locale, one per id: found
+        once per catalog, not for every hit of every search."""
+        kept = self._visible_keys
+        if kept is None or kept[0] is not catalog:
+            kept = self._visible_keys = (catalog, {})
+        keys = kept[1].get((locale, audience))
+        if keys is None:
+            keys = frozenset(
+                rec.path
+                for model, ids in catalog.records.items()
+                for rid in ids
+                if (rec := catalog.get(model, rid, locale, audience)) is not None
+            )
+            kept[1][(locale, audience)] = keys
+        return keys
 
     def _snippet(self, catalog: Catalog, rec, terms: tuple[str, ...]) -> str:
         """Readable passages around the words: of the body, else of the field that matched;

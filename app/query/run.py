@@ -64,9 +64,15 @@ def _matching(catalog: Catalog, model: str, query: ListQuery, search) -> list[Re
     if query.q:
         ranked = search(query.q, model) if search else []
         position = {rid: n for n, rid in enumerate(ranked)}
-        records = [r for r in records if r.id in position]
-        if not query.sort:
-            records.sort(key=lambda r: position[r.id])
+        if query.sort:
+            records = [r for r in records if r.id in position]
+        else:  # the hits in rank order, without a pass over every record of the model
+            by_id = catalog.memo(
+                ("by id", model, query.locale, query.audience), lambda: {r.id: r for r in records}
+            )
+            records = sorted(
+                (by_id[i] for i in position if i in by_id), key=lambda r: position[r.id]
+            )
     for n, flt in enumerate(query.filters):
         if query.q:
             test = _condition(catalog, model, flt, query)

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from whoosh import analysis, fields, index, query, scoring
+from whoosh import analysis, fields, index, scoring
 from whoosh.filedb.filestore import FileStorage, ReadOnlyError
 from whoosh.filedb.structfile import StructFile
-from whoosh.highlight import ContextFragmenter, HtmlFormatter, get_text, highlight
 from whoosh.index import LockError
 from whoosh.qparser import AndGroup, FieldsPlugin, OperatorsPlugin, PhrasePlugin, QueryParser
 from whoosh.query import QueryError
 from whoosh.support.charset import accent_map
 
 from vellum.errors import IndexBusy, InvalidParameter
-from vellum.store import flock
+from vellum.store import flock, snippets
 from vellum.store.state import PRIVATE_FILE, private_folder
+from vellum.store.textview import Hit, TextView
 
 META_KEY = "\x00meta"
 # The keys each recent commit changed, so other processes can catch up by reading
@@ -54,28 +54,52 @@ class FoldAccents(analysis.Filter):
             yield token
 
 
-class _Marks(HtmlFormatter):
-    """`<mark class="match termN">`, N the word's place in the query: a word is marked
-    alike whatever its case or accents, in every passage of every hit."""
-
-    def __init__(self, words: tuple[str, ...]) -> None:
-        super().__init__(tagname="mark", between=" … ")
-        self.numbers = {w: n % self.maxclasses for n, w in enumerate(words)}
-
-    def format_token(self, text, token, replace=False):
-        shown = self._text(get_text(text, token, replace))
-        number = self.numbers.get(token.text, 0)
-        return f'<mark class="{self.htmlclass}{number}">{shown}</mark>'
-
-
 # Words are runs of letters and digits: punctuation such as Markdown's '*' and '_' never
 # sticks to a word (the stock StandardAnalyzer keeps '*' for wildcards).
-_ANALYZER = (
-    analysis.RegexTokenizer(r"\w+(?:[.']\w+)*")
+_CHAIN = (
+    analysis.RegexTokenizer(snippets.WORD.pattern)
     | analysis.LowercaseFilter()
     | analysis.StopFilter()
     | FoldAccents()
 )
+
+
+class WordAnalyzer(analysis.Analyzer):
+    """The chain above, in one pass when only the words are wanted (indexing, queries).
+
+    Each token went through four generators: a quarter of a text build. Words, stops and
+    folding are those of the chain; a caller asking for positions, characters or stop
+    words gets the chain itself. (The name is kept in every text index's schema.)
+    """
+
+    def __init__(self) -> None:
+        self.chain = _CHAIN
+        self.stops = analysis.STOP_WORDS
+
+    def __call__(self, value: str, **options):
+        wanted = ("positions", "chars", "keeporiginal")
+        if any(options.get(name) for name in wanted) or not options.get("removestops", True):
+            return self.chain(value, **options)
+        if not options.get("tokenize", True):
+            return self.chain(value, **options)
+        return self._words(value, analysis.Token(**options))
+
+    def _words(self, value: str, token: analysis.Token):
+        stops = self.stops
+        if value.isascii():  # lower case first: the same words, one call
+            for word in snippets.WORD.findall(value.lower()):
+                if len(word) > 1 and word not in stops:
+                    token.text = word
+                    yield token
+            return
+        for word in snippets.WORD.findall(value):
+            word = word.lower()
+            if len(word) > 1 and word not in stops:
+                token.text = word if word.isascii() else word.translate(accent_map)
+                yield token
+
+
+_ANALYZER = WordAnalyzer()
 
 RECORDS_SCHEMA = fields.Schema(
     key=fields.ID(unique=True, stored=True),
@@ -119,12 +143,6 @@ class TextDoc:
     content: str
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    key: str
-    score: float
-
-
 class PrivateStorage(FileStorage):
     """Whoosh's file storage, with folders and files only their owner may read (0700,
     0600): the index holds every record, drafts included."""
@@ -156,14 +174,14 @@ class Store:
         self.folder = private_folder(folder)
         self.records = _open(folder / "records", RECORDS_SCHEMA)
         self.text = _open(folder / "text", TEXT_SCHEMA)
-        self._searcher = None
+        self._view = None
         self._searcher_lock = threading.Lock()
 
     def close(self) -> None:
         with self._searcher_lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+            if self._view is not None:
+                self._view.close()
+                self._view = None
 
     def generation(self) -> int:
         """The records index's generation: moves whenever any process commits to it."""
@@ -241,9 +259,9 @@ class Store:
             time.sleep(0.05)
         try:
             with self._searcher_lock:
-                if self._searcher is not None:
-                    self._searcher.close()
-                    self._searcher = None
+                if self._view is not None:
+                    self._view.close()
+                    self._view = None
                 folder = self.folder / "text"
                 for path in folder.iterdir():
                     if "WRITELOCK" in path.name:
@@ -299,54 +317,59 @@ class Store:
         self, text: str, models: Iterable[str] | None = None, limit: int | None = None
     ) -> tuple[list[Hit], tuple[str, ...]]:
         """Full-text hits, best first, and the query's words in order (for snippets)."""
-        parser = QueryParser("content", TEXT_SCHEMA, group=AndGroup)
-        # The text index keeps no word positions (a build ~15% faster), so a quoted
-        # phrase means its words, all of them, rather than an error.
-        parser.remove_plugin_class(PhrasePlugin)
-        # Words, all of them: no AND/OR/NOT and no field: prefixes, as the docs promise.
-        parser.remove_plugin_class(OperatorsPlugin)
-        parser.remove_plugin_class(FieldsPlugin)
-        try:
-            parsed = parser.parse(text)
-        except Exception as exc:  # whoosh raises plain exceptions on odd syntax
-            raise InvalidParameter("q", f"cannot parse the search query: {exc}") from exc
-        allow = None
-        if models is not None:
-            allow = query.Or([query.Term("model", m) for m in models])
-        # A Whoosh searcher reads files through shared handles: one thread at a time.
+        hits, _, words = self.search_page(text, models, limit=limit)
+        return hits, words
+
+    def search_keys(self, text: str, models: Iterable[str] | None = None) -> list[str]:
+        """The keys of every hit, best first (what a list filtered by `q` needs)."""
+        parsed = _parse(text)
         with self._searcher_lock:
+            view = self._current_view()
             try:
-                results = self._current_searcher().search(parsed, limit=limit, filter=allow)
+                ranked, _ = view.ranked(parsed, view.allowed(models), 0, None)
             except QueryError as exc:
                 raise InvalidParameter("q", f"cannot run this search query: {exc}") from exc
-            hits = [Hit(hit["key"], round(hit.score, 4)) for hit in results]
+            return [view.keys[docnum] for docnum, _ in ranked]
+
+    def search_page(
+        self,
+        text: str,
+        models: Iterable[str] | None = None,
+        keys: frozenset[str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[Hit], int, tuple[str, ...]]:
+        """One page of hits among the documents of `models` whose keys are in `keys` (a
+        set kept by the caller: it is indexed once), how many match, and the words."""
+        parsed = _parse(text)
+        # A Whoosh searcher reads files through shared handles: one thread at a time.
+        with self._searcher_lock:
+            view = self._current_view()
+            try:
+                hits, total = view.page(parsed, view.allowed(models, keys), offset, limit)
+            except QueryError as exc:
+                raise InvalidParameter("q", f"cannot run this search query: {exc}") from exc
         words = [w for field, w in parsed.iter_all_terms() if field == "content"]
-        return hits, tuple(dict.fromkeys(w.decode() if isinstance(w, bytes) else w for w in words))
+        words = [w.decode() if isinstance(w, bytes) else w for w in words]
+        return hits, total, tuple(dict.fromkeys(words))
 
     def snippet(self, text: str, terms: tuple[str, ...]) -> str:
         """The best passages of `text` around the query's words, each word in <mark>; ""
         when none of them is in it."""
-        return highlight(
-            text,
-            set(terms),
-            _ANALYZER,
-            ContextFragmenter(maxchars=160, surround=60),
-            _Marks(terms),
-            top=2,
-        )
+        return snippets.snippet(text, terms)
 
-    def _current_searcher(self):
-        """The shared searcher, opened anew after each commit; call with the lock held.
+    def _current_view(self) -> TextView:
+        """The shared view, opened anew after each commit; call with the lock held.
 
         Not `Searcher.refresh()`: it reuses the reader of a segment whose name has not
         changed, with the deletions it had, so a replaced document was found twice.
         """
-        if self._searcher is not None and not self._searcher.up_to_date():
-            self._searcher.close()
-            self._searcher = None
-        if self._searcher is None:
-            self._searcher = self.text.searcher(weighting=scoring.BM25F())
-        return self._searcher
+        if self._view is not None and not self._view.up_to_date():
+            self._view.close()
+            self._view = None
+        if self._view is None:
+            self._view = TextView(self.text.searcher(weighting=scoring.BM25F()), "content")
+        return self._view
 
 
 class RecordsWriter:
@@ -389,6 +412,20 @@ class RecordsWriter:
         if not self.changed:
             return self.before
         return Snapshot(self._writer.generation, self.meta, self.entries)
+
+
+def _parse(text: str):
+    """A search's words, all of them: no AND/OR/NOT and no field: prefixes, as the docs
+    promise. The text index keeps no word positions (a build ~15% faster), so a quoted
+    phrase means its words, all of them, rather than an error."""
+    parser = QueryParser("content", TEXT_SCHEMA, group=AndGroup)
+    parser.remove_plugin_class(PhrasePlugin)
+    parser.remove_plugin_class(OperatorsPlugin)
+    parser.remove_plugin_class(FieldsPlugin)
+    try:
+        return parser.parse(text)
+    except Exception as exc:  # whoosh raises plain exceptions on odd syntax
+        raise InvalidParameter("q", f"cannot parse the search query: {exc}") from exc
 
 
 def _open(path: Path, schema) -> index.Index:
