@@ -19,12 +19,14 @@ import resource
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
 from gevent import monkey
+from gevent.monkey import MonkeyPatchWarning
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.ggevent import GeventWorker
@@ -53,7 +55,10 @@ class JsonErrorWorker(GeventWorker):
         super().init_process()
 
     def patch(self) -> None:
-        super().patch()
+        with warnings.catch_warnings():
+            # Its warning is about names bound before the patch: rebound just below.
+            warnings.simplefilter("ignore", MonkeyPatchWarning)
+            super().patch()
         rebind_patched_names()
 
     def notify(self) -> None:
@@ -69,11 +74,12 @@ def rebind_patched_names() -> None:
     works (GitPython's git commands). Point such names at the patched objects too (functions
     and classes only: a flag such as True is shared by every module that holds it)."""
     patched = {}
-    for module_name, originals in monkey.saved.items():
+    for module_name in _PATCHED:
         module = sys.modules.get(module_name)
-        for name, original in originals.items():
-            if module is not None and callable(original) and hasattr(module, name):
-                patched[id(original)] = (original, getattr(module, name))
+        for name in dir(module) if module is not None else ():
+            now, original = getattr(module, name), monkey.get_original(module_name, name)
+            if original is not now and callable(original):
+                patched[id(original)] = (original, now)
     for module_name, module in list(sys.modules.items()):
         if module is None or module_name.split(".")[0] in _LEFT_ALONE:
             continue
@@ -83,10 +89,13 @@ def rebind_patched_names() -> None:
             continue  # the standard library's own modules are patched where it matters
         for name, value in list(vars(module).items()):
             found = patched.get(id(value))
-            if found is not None and found[0] is value and found[1] is not value:
+            if found is not None and found[0] is value:
                 setattr(module, name, found[1])
 
 
+# The modules gevent's patch_all replaces objects of.
+_PATCHED = ("socket", "ssl", "os", "time", "select", "selectors", "threading", "queue")
+_PATCHED += ("subprocess", "signal", "_thread")
 _LEFT_ALONE = {"gevent", "greenlet", "gunicorn", "zope"}
 
 
@@ -121,6 +130,10 @@ class VellumServer(BaseApplication):
             "worker_connections": (c["STREAMS"] or DEFAULT_STREAMS) + CONNECTIONS,
             "accesslog": "-",
             "timeout": 60,
+            # A connection's first request (and a keep-alive client's next) may take this
+            # long to arrive, or to be read: a worker taking a burst of new connections
+            # reads each in turn, so gunicorn's 2 s dropped some. Idle ones cost a greenlet.
+            "keepalive": 5,
             "graceful_timeout": 10,
             # Two sites served side by side must not fight over one control socket.
             "control_socket_disable": True,

@@ -3,9 +3,12 @@ gets a commit's event, the API still answers, and a stopping server ends them al
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from pathlib import Path
 
+from tests.bench.procs import children, command_line
 from tests.bench.streams import StreamClients
 from tests.helpers import commit, write_files
 from tests.servers import call, running_server, stop
@@ -17,6 +20,13 @@ from vellum.store.state import StateStore
 STREAMS = 200
 
 
+def open_databases(proc) -> int:
+    """State-store files the server's workers hold open (one per SQLite connection)."""
+    workers = [p for p in children(proc.pid) if command_line(p) == command_line(proc.pid)]
+    fds = [fd for pid in workers for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    return sum(os.readlink(fd).endswith("state.db") for fd in fds if fd.exists())
+
+
 def test_hundreds_of_streams_on_a_default_server_all_get_a_commits_event(query_repo, tmp_path):
     log = tmp_path / "server.log"
     with running_server(query_repo, tmp_path / "state", log, workers=2) as (base, proc):
@@ -25,6 +35,7 @@ def test_hundreds_of_streams_on_a_default_server_all_get_a_commits_event(query_r
         try:
             assert clients.open() == {200: STREAMS}  # each its own anonymous caller
             assert call("GET", f"{base}/api/post")[0] == 200  # the API answers meanwhile
+            assert open_databases(proc) <= 2 * 10  # a waiting stream holds no connection
             write_files(query_repo, {"people/ann.json": '{"name": "Ann"}\n'})
             sha = commit(query_repo, "Add Ann")
             arrived = clients.wait_for(sha, time.perf_counter(), timeout=30)

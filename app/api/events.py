@@ -171,6 +171,9 @@ def _frames(
     vellum: Vellum, fanout: Fanout, principal: Principal, after: int, seconds: float
 ) -> Iterator[str]:
     state: StateStore = vellum.state
+    # The request is answered (its after-request work too): the stream reads through the
+    # fan-out from here on, so the database connection this thread took goes back.
+    state.release()
     yield f"retry: {RETRY_SECONDS * 1000}\n: connected\n\n"
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()

@@ -42,12 +42,14 @@ class Fanout:
         """Count one stream in (the poller runs while any is); call the result when it ends."""
         with self._changed:
             self._watchers += 1
-            if self._thread is None and not self.stopped:
+            starting = self._thread is None and not self.stopped
+            if starting:
                 self._last = self._floor = outbox.last_seq(self._state)
                 self._rows.clear()
                 self._thread = threading.Thread(target=self._run, name="vellum-events")
                 self._thread.daemon = True
-                self._thread.start()
+        if starting:  # outside the lock: starting a thread waits for it to run
+            self._thread.start()
         return self._unwatch
 
     def _unwatch(self) -> None:

@@ -27,6 +27,9 @@ PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
 
 SCHEMA_VERSION = 1
+# Idle connections kept for the next thread; more are closed (a burst of requests on
+# greenlets must not leave a connection, and its cache, per request it ran at once).
+IDLE = 8
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY,
@@ -234,7 +237,19 @@ class StateStore:
                 return  # closed since
             if db.in_transaction:  # its thread died half way: nothing of it is kept
                 db.execute("ROLLBACK")
-            self._idle.append(db)
+            if len(self._idle) < IDLE:
+                self._idle.append(db)
+                return
+            self._all = [known for known in self._all if known is not db]
+        db.close()
+
+    def release(self) -> None:
+        """Give this thread's connection back now (a thread that lives on without the
+        database: an open event stream), if it holds one outside a transaction."""
+        held = getattr(self._local, "held", None)
+        if held is not None and not held.db.in_transaction:
+            self._local.held = None
+            # the _Held gives it back as it goes
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
