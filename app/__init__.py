@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vellum import api
+from vellum.api import request_id
 from vellum.auth import access, limits, tokens
 from vellum.services import Vellum
 from vellum.site.config import load_config
@@ -31,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     secret = vellum.state.secret("signing", settings["SECRET_KEY"])
     app.config.update(SECRET_KEY=secret, JSON_SORT_KEYS=False)
     app.extensions["vellum"] = vellum
+    request_id.init_app(app)  # first: every answer, a refusal too, carries its id
     tokens.init_app(app, vellum.state, secret)
     access.init_app(app)
     web.init_app(app)

@@ -13,7 +13,6 @@ gunicorn, and stops every process it started however the server ends.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import resource
 import socket
@@ -22,6 +21,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -31,7 +31,8 @@ from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.ggevent import GeventWorker
 
-from vellum import create_app
+from vellum import create_app, logs
+from vellum.api import metrics
 from vellum.api.envelope import HTTP_CODES
 from vellum.api.events import DEFAULT_STREAMS, end_streams
 from vellum.errors import SiteError
@@ -42,6 +43,9 @@ from vellum.store.indexer import SyncReport
 
 # Connections a worker serves at once besides its event streams (keep-alive clients too).
 CONNECTIONS = 1000
+ACCESS_LOG_FORMAT = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+)
 
 
 class JsonErrorWorker(GeventWorker):
@@ -129,6 +133,9 @@ class VellumServer(BaseApplication):
             "worker_class": JsonErrorWorker,
             "worker_connections": (c["STREAMS"] or DEFAULT_STREAMS) + CONNECTIONS,
             "accesslog": "-",
+            # gunicorn's own line, then the request's id (the X-Request-Id answered).
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "logger_class": logs.server_logs(c["LOG_FORMAT"]),
             "timeout": 60,
             # A connection's first request (and a keep-alive client's next) may take this
             # long to arrive, or to be read: a worker taking a burst of new connections
@@ -137,25 +144,14 @@ class VellumServer(BaseApplication):
             "graceful_timeout": 10,
             # Two sites served side by side must not fight over one control socket.
             "control_socket_disable": True,
+            # A worker gone (restarted, killed) leaves no open streams counted.
+            "child_exit": lambda _server, worker: metrics.process_ended(worker.pid),
         }.items():
             self.cfg.set(key, value)
 
     def load(self):
-        _log_like_gunicorn()
+        logs.configure(self.vellum_config["LOG_FORMAT"])
         return create_app({**self.vellum_config, "SYNC_ON_START": False})
-
-
-def _log_like_gunicorn() -> None:
-    """Vellum's own log lines (failed sign-ins, repaired permissions, errors) reach the
-    server's log with a time, the worker's pid and their level, as gunicorn's lines do."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-    )
-    logger = logging.getLogger("vellum")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def check_address(host: str, port: int) -> None:
@@ -201,7 +197,7 @@ def prepare(config: dict[str, Any]) -> Prepared:
         report = vellum.sync(text=False)
         outbox.take_cursor(vellum)
         vellum.repo.accept_pushes()  # writers may `git push` to this checked-out branch
-        served = {**config, "SITE": str(vellum.site.root)}
+        served = {**config, "SITE": str(vellum.site.root), "STATE_DIR": str(vellum.state_dir)}
         return Prepared(served, vellum.site.title, report)
     finally:
         vellum.close()
@@ -211,6 +207,8 @@ def serve(config: dict[str, Any], announce: Callable[[str], None] = print) -> No
     """Serve until interrupted, with the helper processes beside the workers; a server that
     stops, or fails to start, stops everything it started."""
     allow_open_files()
+    # Every worker counts requests in its own file there; /metrics sums them.
+    metrics.use_directory(Path(config["STATE_DIR"]) / "metrics")
     helpers = start_helpers(config)
     try:
         announce(f"Serving on http://{config['HOST']}:{config['PORT']}/api")
@@ -232,10 +230,15 @@ def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:
     """The processes beside the server: the full-text indexer and the live process."""
     command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
     # Full-text search fills in beside the server so lists and gets answer at once.
-    indexer = subprocess.Popen([*command, "index", "--text-only"])
+    log_env = {**os.environ, "VELLUM_LOG_FORMAT": config["LOG_FORMAT"]}
+    indexer = subprocess.Popen([*command, "index", "--text-only"], env=log_env)
     # One watcher and one webhook dispatcher per site (vellum.live.leader); it stops by
     # itself when this process is gone, however that happens.
-    remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
+    remote_env = {
+        "VELLUM_REMOTE": config["REMOTE"] or "",
+        "VELLUM_POLL": str(config["POLL"]),
+        "VELLUM_LOG_FORMAT": config["LOG_FORMAT"],
+    }
     live_process = subprocess.Popen(
         [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
     )

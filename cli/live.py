@@ -14,11 +14,13 @@ from importlib.resources.abc import Traversable
 import click
 import orjson
 
+from vellum import logs
 from vellum.cli.common import _echo_json, json_option, site_services
 from vellum.live import deliveries, retention, webhooks
 from vellum.live.delivery import Clients
 from vellum.live.leader import run_live
 from vellum.live.webhooks import MissingSecret
+from vellum.site.config import load_config
 from vellum.store import outbox
 from vellum.store.events import Event, check_custom
 from vellum.store.staged import staged_problems
@@ -29,7 +31,9 @@ from vellum.store.staged import staged_problems
 @click.pass_context
 def live(ctx: click.Context, parent: int | None) -> None:
     """Run the watcher and the webhook dispatcher once this process holds the site's lock."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s live %(levelname)s %(message)s")
+    log_format = load_config()["LOG_FORMAT"]
+    logging.basicConfig(level=logging.INFO, handlers=[logs.handler(log_format)])
+    logs.configure(log_format)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

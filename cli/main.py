@@ -58,11 +58,25 @@ def init(directory: Path) -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (default 2).")
 @click.option("--remote", default=None, help="A Git remote to pull from and push writes to.")
 @click.option("--poll", type=float, default=None, help="Seconds between fetches of --remote.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines like gunicorn's (text, the default) or one JSON object per line.",
+)
 @click.pass_context
-def serve(ctx: click.Context, site: str | None, host, port, workers, remote, poll) -> None:
+def serve(
+    ctx: click.Context, site: str | None, host, port, workers, remote, poll, log_format
+) -> None:
     """Serve SITE (default: --site) with a production WSGI server."""
     overrides = {"SITE": site or ctx.obj["site"]}
-    options = (("HOST", host), ("PORT", port), ("WORKERS", workers), ("REMOTE", remote))
+    options = (
+        ("HOST", host),
+        ("PORT", port),
+        ("WORKERS", workers),
+        ("REMOTE", remote),
+        ("LOG_FORMAT", log_format),
+    )
     overrides.update({key: value for key, value in (*options, ("POLL", poll)) if value is not None})
     try:
         prepared = server.prepare(load_config(overrides))

@@ -40,12 +40,15 @@ def call(method: str, url: str, body=None, headers: dict | None = None):
 
 
 @contextlib.contextmanager
-def running_server(site: Path, state: Path, log: Path, workers: int = 1) -> Iterator[tuple]:
-    """Start `vellum serve`; yield (base URL, process); kill its process group at the end."""
+def running_server(
+    site: Path, state: Path, log: Path, workers: int = 1, args: list[str] | None = None
+) -> Iterator[tuple]:
+    """Start `vellum serve` (with extra `args`); yield (base URL, process); kill its process
+    group at the end."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VELLUM_STATE_DIR": str(state)}
     command = [sys.executable, "-m", "vellum.cli.main", "serve", str(site), "--port", str(port)]
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers), *(args or [])]
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

@@ -7,24 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
+from tests.browser import browser_page
 from tests.servers import call, running_server
 from vellum.auth import keys, oauth, users
 from vellum.store.state import StateStore
 
 PASSWORD = "correct horse"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path("/tmp/admin.png")
 
 
@@ -361,33 +350,25 @@ def api_get(url: str, secret: str) -> tuple[int, dict]:
 @pytest.mark.timeout(90)
 def test_in_a_real_browser_an_admin_creates_a_key_that_works(served_site):
     base, state_dir = served_site
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.set_default_timeout(10_000)
-            page.goto(f"{base}/admin")
-            assert page.url == f"{base}/admin/sign-in"
-            page.fill("input[name=name]", "root")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button:has-text('Sign in')")
-            page.wait_for_url(f"{base}/admin/keys")
-            page.fill("input[name=name]", "static build")
-            page.check("input[name=scopes][value='read:drafts']")
-            page.fill("input[name=expiresIn]", "30d")
-            page.click("button:has-text('Create key')")
-            secret = page.locator("#new-key").inner_text().strip()
-            assert secret.startswith("vk_")
-            status, body = api_get(f"{base}/api/post/gamma", secret)  # a draft: needs the key
-            assert status == 200 and body["data"]["title"] == "Gamma"
-            page.goto(f"{base}/admin/keys")  # shown once: a fresh load has only the prefix
-            row = page.locator("tr", has_text="static build")
-            assert secret not in page.content()
-            assert row.locator("td").nth(3).inner_text() == "1"
-            assert row.locator("td").nth(7).inner_text() == "active"
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+    with browser_page(10_000, viewport={"width": 1100, "height": 900}) as page:
+        page.goto(f"{base}/admin")
+        assert page.url == f"{base}/admin/sign-in"
+        page.fill("input[name=name]", "root")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_url(f"{base}/admin/keys")
+        page.fill("input[name=name]", "static build")
+        page.check("input[name=scopes][value='read:drafts']")
+        page.fill("input[name=expiresIn]", "30d")
+        page.click("button:has-text('Create key')")
+        secret = page.locator("#new-key").inner_text().strip()
+        assert secret.startswith("vk_")
+        status, body = api_get(f"{base}/api/post/gamma", secret)  # a draft: needs the key
+        assert status == 200 and body["data"]["title"] == "Gamma"
+        page.goto(f"{base}/admin/keys")  # shown once: a fresh load has only the prefix
+        row = page.locator("tr", has_text="static build")
+        assert secret not in page.content()
+        assert row.locator("td").nth(3).inner_text() == "1"
+        assert row.locator("td").nth(7).inner_text() == "active"
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000

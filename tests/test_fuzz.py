@@ -40,6 +40,17 @@ def sample_server(tmp_path):
         yield base, {"Authorization": f"Bearer {secret}"}
 
 
+# hypothesis settings of every run: the same cases each time, no example database, and
+# no health checks (a server answers slower than hypothesis expects of a function).
+SETTINGS = {
+    "derandomize": True,
+    "database": None,
+    "deadline": None,
+    "phases": [Phase.generate],
+    "suppress_health_check": list(HealthCheck),
+}
+
+
 def test_fuzzing_graphql_finds_no_server_error(sample_server):
     base, auth = sample_server
     schema = schemathesis.graphql.from_url(f"{base}/graphql", headers=auth)
@@ -55,14 +66,7 @@ def test_fuzzing_graphql_finds_no_server_error(sample_server):
 def _fuzz(operation, base: str, auth: dict, examples: int, mode, failures: list[str]) -> None:
     """Run one operation with generated arguments; note every server error."""
 
-    @settings(
-        max_examples=examples,
-        derandomize=True,  # the same cases on every run
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(max_examples=examples, **SETTINGS)
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case) -> None:
         case.body = _some_without_locale(case.body)
@@ -147,14 +151,7 @@ def test_fuzzing_the_rest_api_finds_nothing_its_openapi_document_does_not_say(re
 def _call(operation, base: str, auth: dict, examples: int, mode, failures: list[str]) -> None:
     """Send generated requests to one operation; note every answer that breaks the document."""
 
-    @settings(
-        max_examples=examples,
-        derandomize=True,  # the same cases on every run
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(max_examples=examples, **SETTINGS)
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case) -> None:
         try:

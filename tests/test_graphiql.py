@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import sync_playwright
 
+from tests.browser import offline_page
 from tests.servers import running_server
-from tests.test_admin import CHROMIUM, CHROMIUM_ARGS
 from vellum.auth import keys
 from vellum.store.state import StateStore
 
@@ -62,45 +60,25 @@ def _editor(page, selector: str) -> str:
 @pytest.mark.timeout(90)
 def test_graphiql_runs_a_query_offline_with_the_users_token(served):
     base, secret = served
-    host = urlparse(base).netloc
-    outside: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
+    with offline_page(base) as (page, outside):
+        with page.expect_response(_introspection) as schema_answer:
+            page.goto(f"{base}/graphql")  # GraphiQL asks for the whole schema at once
+        introspection = schema_answer.value
+        schema = introspection.json()
+        page.wait_for_selector(".graphiql-query-editor .CodeMirror")
+        page.fill("#token", secret)
+        query = '{ post(id: "gamma") { title status } }'  # a draft: needs the token
+        page.evaluate(
+            "q => document.querySelector('.graphiql-query-editor .CodeMirror')"
+            ".CodeMirror.setValue(q)",
+            query,
         )
-        try:
-            context = browser.new_context()
-
-            def only_vellum(route):  # the network is cut off: only Vellum answers
-                if urlparse(route.request.url).netloc == host:
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
-
-            context.route("**/*", only_vellum)
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            with page.expect_response(_introspection) as schema_answer:
-                page.goto(f"{base}/graphql")  # GraphiQL asks for the whole schema at once
-            introspection = schema_answer.value
-            schema = introspection.json()
-            page.wait_for_selector(".graphiql-query-editor .CodeMirror")
-            page.fill("#token", secret)
-            query = '{ post(id: "gamma") { title status } }'  # a draft: needs the token
-            page.evaluate(
-                "q => document.querySelector('.graphiql-query-editor .CodeMirror')"
-                ".CodeMirror.setValue(q)",
-                query,
-            )
-            page.click(".graphiql-execute-button")
-            page.wait_for_function(
-                "() => document.querySelector('.graphiql-response .CodeMirror')"
-                ".CodeMirror.getValue().includes('Gamma')"
-            )
-            answer = json.loads(_editor(page, ".graphiql-response"))
-        finally:
-            browser.close()
+        page.click(".graphiql-execute-button")
+        page.wait_for_function(
+            "() => document.querySelector('.graphiql-response .CodeMirror')"
+            ".CodeMirror.getValue().includes('Gamma')"
+        )
+        answer = json.loads(_editor(page, ".graphiql-response"))
     assert answer == {"data": {"post": {"title": "Gamma", "status": "DRAFT"}}}
     assert outside == []
     # Its introspection fits the limits: one full schema, counted, answered.

@@ -255,8 +255,11 @@ def test_list_etag_revalidates(client):
     assert again.status_code == 304
 
 
-def test_v1_is_the_same_api(client):
-    assert client.get("/api/v1/post").get_json() == client.get("/api/post").get_json()
+def test_v1_is_the_same_api_as_resources(client):
+    v1, plain = client.get("/api/v1/post").get_json(), client.get("/api/post").get_json()
+    flat = [{"id": r["id"], "type": r["type"], **r["attributes"]} for r in v1["data"]]
+    assert flat == plain["data"]
+    assert {k: v for k, v in v1["meta"].items() if k != "timestamp"} == plain["meta"]
 
 
 def test_models_describe_the_schema(client):

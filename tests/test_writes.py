@@ -433,3 +433,13 @@ def test_a_date_before_the_year_1000_is_written_and_shown_in_rfc_3339(writer):
     shown = writer.get("/api/post/old").get_json()["data"]
     assert shown["createdAt"] == "0098-04-25T17:23:34Z"
     assert shown["updatedAt"] == "0980-01-02T03:04:05.500000Z"
+
+
+def test_the_content_api_writes_records(writer, query_repo):
+    sent = {"data": {"title": "Via content", "body": "Hi."}, "meta": {"message": "Add it"}}
+    created = writer.post("/api/content?type=post", json=sent)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["data"]["title"] == "Via content"
+    assert git(query_repo, "log", "-1", "--format=%s").strip() == "Add it"
+    changed = writer.patch("/api/content/via-content", json={"title": "Renamed", "message": "x"})
+    assert changed.status_code == 200 and changed.get_json()["data"]["title"] == "Renamed"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from vellum.api import accounts, envelope, git_hooks, graphql, oauth, rest
+from vellum.api import accounts, envelope, git_hooks, graphql, health, metrics, oauth, rest, wire
 from vellum.api import content as api_content
 from vellum.api import events as api_events
 from vellum.api import history as api_history
@@ -21,6 +21,7 @@ from vellum.api import writes as api_writes
 def init_app(app: Flask) -> None:
     """Register the error envelope for every failure, then the API blueprints."""
     envelope.register(app)
+    wire.init_app(app)
     accounts.init_app(app)
     oauth.init_app(app)
     rest.init_app(app)
@@ -33,3 +34,5 @@ def init_app(app: Flask) -> None:
     api_webhooks.init_app(app)
     git_hooks.init_app(app)
     api_openapi.init_app(app)
+    health.init_app(app)
+    metrics.init_app(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
+from vellum.api import wire
 from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_int
 from vellum.auth import access, keys, tokens, users
@@ -20,8 +21,8 @@ def init_app(app: Flask) -> None:
 
 
 def body() -> dict:
-    """The JSON object a write sends (flat, or wrapped in {"data": {...}})."""
-    payload = json_object()
+    """The JSON object a write sends (flat, wrapped in {"data": {...}}, or a v1 resource)."""
+    payload = wire.unwrap(json_object())
     if isinstance(payload.get("data"), dict):
         payload = payload["data"]
     return payload
@@ -147,6 +148,8 @@ def list_keys() -> Response:
 @access.require("admin")
 def create_key() -> Response:
     data = body()
+    if data.get("type") == "key":  # a v1 resource names its type
+        data = {k: v for k, v in data.items() if k != "type"}
     unknown = sorted(set(data) - KEY_FIELDS)
     if unknown or not isinstance(data.get("name") or "", str):
         details = [

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request
 
+from vellum.api import wire
 from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_content_query
 from vellum.auth import access
 from vellum.context import current_vellum
 from vellum.query import content
-from vellum.store import writes
+from vellum.store import write_request, writes
 
 # A static /content route: werkzeug matches it before the /<model:model> routes.
 api_content = Blueprint("content", __name__)
@@ -51,17 +52,29 @@ def get_content(record_id: str) -> Response:
 
 
 def _input() -> dict:
-    body = json_object(text=False)  # writes name the field of a value they cannot store
+    # text=False: writes name the field of a value they cannot store themselves
+    body = wire.unwrap(json_object(text=False))
     # {"data": ContentInput, "meta": {locale, message}}, or the ContentInput itself, whose
     # own locale and message count when meta does not say.
     envelope = set(body) <= {"data", "meta"} and isinstance(body.get("data"), dict)
     data = body["data"] if envelope else body
     meta = body.get("meta") if envelope and isinstance(body.get("meta"), dict) else {}
-    return {
+    write_request.record_version(meta.get("version"))  # a 422 if it is no version at all
+    values = {
         **data,
         "locale": meta.get("locale") or data.get("locale") or request.args.get("locale"),
         "message": meta.get("message") or data.get("message"),
     }
+    if values.get("type") == "content":  # a v1 resource's type here: no model in particular
+        del values["type"]
+    return values
+
+
+def _expected_version() -> list[str] | None:
+    """If-Match, and the body's meta.version when it names a record version."""
+    meta = json_object(required=False, text=False).get("meta")
+    version = meta.get("version") if isinstance(meta, dict) else None
+    return wire.expected_versions(write_request.record_version(version))
 
 
 @api_content.post("/content")
@@ -95,7 +108,8 @@ def _update(record_id: str, merge: bool) -> Response:
     model = content.model_for_write(v, record_id, request.args.get("type") or values.get("type"))
     request_ = content.write_request(v, model, {**values, "id": None})
     author = access.commit_author(access.current())
-    rec = writes.update(v, model, record_id, request_, author, merge=merge)
+    if_match = _expected_version()
+    rec = writes.update(v, model, record_id, request_, author, merge=merge, if_match=if_match)
     return json_response({"data": _shape(rec), "meta": {}})
 
 
@@ -106,5 +120,9 @@ def delete_content(record_id: str) -> Response:
     v = current_vellum()
     model = content.model_for_write(v, record_id, request.args.get("type"))
     author = access.commit_author(access.current())
-    writes.delete(v, model, record_id, author, locale=request.args.get("locale"))
+    meta = write_request.parse_meta(json_object(required=False).get("meta"))
+    version = wire.expected_versions(write_request.record_version(meta.get("version")))
+    locale = request.args.get("locale") or meta.get("locale")
+    message = meta.get("message")
+    writes.delete(v, model, record_id, author, locale=locale, message=message, if_match=version)
     return Response(status=204)

@@ -129,7 +129,7 @@ class ModelConverter(BaseConverter):
     """`<model:model>`: any segment but the API's own names, so that POST /api/models is a
     405 (GET only) rather than a create in a model called `models`."""
 
-    taken = sorted({*RESERVED_NAMES, "_status", "v1", "openapi.json"})
+    taken = sorted({*RESERVED_NAMES, "_status", "_health", "v1", "openapi.json"})
     regex = "(?!(?:" + "|".join(map(re.escape, taken)) + ")(?:/|$))[^/]+"
 
 

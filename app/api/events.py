@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
 
+from vellum.api import metrics
 from vellum.api.envelope import json_object, json_response
 from vellum.api.fanout import Fanout
 from vellum.auth import access
@@ -67,9 +68,11 @@ class StreamSlots:
                 )
             self._open += 1
             self._by_caller[caller] = held + 1
+        metrics.stream_opened()
         return _once(lambda: self._give(caller))
 
     def _give(self, caller: str) -> None:
+        metrics.stream_closed()
         with self._lock:
             self._open -= 1
             left = self._by_caller.pop(caller) - 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
+from vellum.api import wire
 from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_int
 from vellum.auth import access
@@ -73,7 +74,7 @@ def diff(model: str, record_id: str) -> Response:
 @api_history.post("/<model:model>/<record_id>/restore")
 @access.require("write")
 def restore(model: str, record_id: str) -> Response:
-    body = json_object(required=False)
+    body = wire.unwrap(json_object(required=False))
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     version = body.get("version") or data.get("version")
     if not version or not isinstance(version, str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
+from vellum.api import wire
 from vellum.api.envelope import json_object, json_response
 from vellum.api.params import parse_int
 from vellum.auth import access
@@ -35,6 +36,7 @@ def _author():
 
 
 @api_media.post("/upload")
+@api_media.post("/media")  # the same, where the SveltyCMS guide lists it
 @access.require("write")
 def upload() -> Response:
     items = _items("file") if "file" in request.files else _items("file", "files")
@@ -88,8 +90,10 @@ def get_media(media_id: str) -> Response:
 def update_media(media_id: str) -> Response:
     """Only `alt` changes; the other keys of a media record may come back as GET gave
     them. A new file is a new upload (POST /api/upload): a name never changes content."""
-    body = json_object()
+    body = wire.unwrap(json_object())
     data = body.get("data") if isinstance(body.get("data"), dict) else body
+    if data.get("type") == "media":  # a v1 resource names its type
+        data = {k: v for k, v in data.items() if k != "type"}
     details = [
         Detail(k, "unknown field of a media record; only alt can change")
         for k in sorted(set(data) - media.RECORD_KEYS)

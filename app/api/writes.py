@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, request
 
+from vellum.api import wire
 from vellum.api.envelope import json_body, json_object, json_response
 from vellum.auth import access
 from vellum.context import current_vellum
@@ -20,7 +21,8 @@ def init_app(app: Flask) -> None:
 
 
 def _payload() -> write_request.WriteRequest:
-    return write_request.parse_payload(json_body(text=False), request.args.get("locale"))
+    body = wire.unwrap(json_body(text=False))
+    return write_request.parse_payload(body, request.args.get("locale"))
 
 
 def _answer(rec, status: int = 200, headers: dict | None = None) -> Response:
@@ -52,9 +54,10 @@ def patch(model: str, record_id: str) -> Response:
 
 def _update(model: str, record_id: str, merge: bool) -> Response:
     author = access.commit_author(access.current())
-    if_match = _if_match()
+    payload = _payload()
+    if_match = wire.expected_versions(payload.version)
     rec = writes.update(
-        current_vellum(), model, record_id, _payload(), author, merge=merge, if_match=if_match
+        current_vellum(), model, record_id, payload, author, merge=merge, if_match=if_match
     )
     return _answer(rec)
 
@@ -71,15 +74,6 @@ def delete(model: str, record_id: str) -> Response:
         author,
         locale=request.args.get("locale") or meta.get("locale"),
         message=meta.get("message"),
-        if_match=_if_match(),
+        if_match=wire.expected_versions(write_request.record_version(meta.get("version"))),
     )
     return Response(status=204)
-
-
-def _if_match() -> list[str] | None:
-    header = request.if_match
-    if not header:
-        return None
-    if header.star_tag:
-        return ["*"]
-    return list(header.as_set())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,16 @@ def remote_status(state: StateStore) -> dict | None:
     """The last outcome of talking to the remote (shown by /api/_status), if any."""
     value = outbox.get_cursor(state, STATUS_CURSOR)
     return orjson.loads(value) if value else None
+
+
+def remote_lag(state: StateStore) -> float | None:
+    """Seconds since the last successful fetch of the remote; None before the first, or
+    while fetches fail."""
+    status = remote_status(state) or {}
+    if status.get("state") != "ok" or not status.get("at"):
+        return None
+    at = dt.datetime.fromisoformat(status["at"].replace("Z", "+00:00"))
+    return round((dt.datetime.now(dt.UTC) - at).total_seconds(), 1)
 
 
 def _failed(state: StateStore, remote: str, exc: RemoteError) -> None:

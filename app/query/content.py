@@ -20,7 +20,7 @@ from vellum.site.models import Field
 from vellum.store import journal, writes
 from vellum.store.catalog import Catalog
 from vellum.store.records import Record
-from vellum.store.write_request import WriteRequest
+from vellum.store.write_request import WriteRequest, check_message
 
 if TYPE_CHECKING:
     from vellum.services import Vellum
@@ -210,7 +210,7 @@ def write_request(vellum: Vellum, model: str, data: Mapping[str, Any]) -> WriteR
     body = data.get("body")
     if body is not None and not isinstance(body, str):
         raise ValidationError(f"The {model} is not valid", [Detail("body", "expected a string")])
-    writes.check_message(data.get("message"))
+    check_message(data.get("message"))
     if body is not None and vellum.site.models[model].format != "markdown":
         raise ValidationError(
             f"The {model} is not valid", [Detail("body", f"{model} records have no body")]

@@ -30,6 +30,13 @@ def parse_count(value: str) -> int:
     return number
 
 
+def parse_choice(value: str, choices: tuple[str, ...]) -> str:
+    lowered = value.strip().lower()
+    if lowered not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+    return lowered
+
+
 def parse_secret(value: str) -> str | None:
     """HMAC-SHA256 wants a key of at least 32 bytes (RFC 7518 §3.2)."""
     if value and len(value.encode()) < 32:
@@ -125,6 +132,19 @@ SETTINGS: tuple[Setting, ...] = (
         0,
         "Proxies in front of Vellum whose X-Forwarded-For/-Proto/-Host to trust (0: none).",
         parse_count,
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "text",
+        "How `vellum serve` logs: 'text' (lines like gunicorn's) or 'json' (one object per"
+        " line, for log shippers); every line of a request carries its X-Request-Id.",
+        lambda value: parse_choice(value, ("text", "json")),
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        None,
+        "A bearer token that may read GET /metrics (for Prometheus); admins may without it.",
+        parse_optional,
     ),
     Setting("REMOTE", None, "A Git remote to pull from and push API writes to.", parse_optional),
     Setting("POLL", 0.0, "Seconds between fetches of REMOTE (0: only on a push webhook).", float),

@@ -17,6 +17,11 @@ IGNORED = {"id", "type", "locale", "version", "html", "body"}
 # A commit message, in bytes of UTF-8: Git takes more, but nobody reads more.
 MAX_MESSAGE = 64 * 1024
 
+# A record's version is its file's Git blob sha (SHA-1, or SHA-256 in such repositories);
+# any other meta.version ("1.0") is the client's own and guards nothing.
+RECORD_VERSION = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+META_KEYS = {"locale", "message", "version"}
+
 
 @dataclass(frozen=True)
 class WriteRequest:
@@ -28,10 +33,11 @@ class WriteRequest:
     message: str | None = None
     id: str | None = None
     type: Any = None  # read-only, as GET shows it: a record may be sent back as it came
+    version: str | None = None  # meta.version when it names a record version: the one to match
 
 
 def parse_payload(payload: Any, locale: str | None = None) -> WriteRequest:
-    """Accept the record flat, or as {"data": {...}, "meta": {"locale", "message"}}."""
+    """Accept the record flat, or as {"data": {...}, "meta": {"locale", "message", "version"}}."""
     meta: dict = {}
     if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
         meta = parse_meta(payload.get("meta"))
@@ -51,21 +57,37 @@ def parse_payload(payload: Any, locale: str | None = None) -> WriteRequest:
         message=meta.get("message"),
         id=str(payload["id"]) if payload.get("id") is not None else None,
         type=payload.get("type"),
+        version=record_version(meta.get("version")),
     )
 
 
 def parse_meta(meta: Any) -> dict:
-    """A write's {"locale", "message"}, checked: strings, and a message Git can take."""
+    """A write's {"locale", "message", "version"}, checked: strings, and a message Git can
+    take."""
     meta = meta or {}
-    if not isinstance(meta, dict) or set(meta) - {"locale", "message"}:
+    if not isinstance(meta, dict) or set(meta) - META_KEYS:
         raise ValidationError(
-            "Invalid meta", [Detail("meta", "expected an object with locale and message")]
+            "Invalid meta",
+            [Detail("meta", "expected an object with locale, message and version")],
         )
     for name in ("locale", "message"):
         if meta.get(name) is not None and not isinstance(meta[name], str):
             raise ValidationError("Invalid meta", [Detail(f"meta.{name}", "expected a string")])
     check_message(meta.get("message"), "meta.message")
+    record_version(meta.get("version"))
     return meta
+
+
+def record_version(version: Any) -> str | None:
+    """meta.version when it names a record version (a blob sha), else None: a client may
+    send its own version there ("1.0"), which is text or a number and guards nothing."""
+    if version is None or isinstance(version, int | float) and not isinstance(version, bool):
+        return None
+    if not isinstance(version, str):
+        raise ValidationError(
+            "Invalid meta", [Detail("meta.version", "expected a string (a record version)")]
+        )
+    return version if RECORD_VERSION.match(version) else None
 
 
 def check_message(message: Any, field: str = "message") -> str | None:

@@ -104,6 +104,40 @@ def document(ctx: Ctx) -> Schema:
     )
 
 
+def health(ctx: Ctx) -> Schema:
+    """Probes answer anyone and are never rate-limited: no 401, no 429, no rate headers."""
+    answer = obj(
+        {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "checks": ANY_OBJECT,
+            "ms": {"type": "number"},
+        },
+        ("status",),
+    )
+    content = {"application/json": {"schema": answer}}
+    return {
+        "tags": ["Site"],
+        "security": [],
+        "summary": "Readiness: the index is loaded and the stores answer (503 naming what failed)",
+        "responses": {
+            "200": {"description": "Ready", "content": content},
+            "503": {"description": "Not ready: a check failed", "content": content},
+        },
+    }
+
+
+def health_live(ctx: Ctx) -> Schema:
+    answer = obj({"status": {"type": "string", "enum": ["ok"]}}, ("status",))
+    return {
+        "tags": ["Site"],
+        "security": [],
+        "summary": "Liveness: the process answers",
+        "responses": {
+            "200": {"description": "Alive", "content": {"application/json": {"schema": answer}}}
+        },
+    }
+
+
 # -- records of one model ----------------------------------------------------------------
 def list_records(ctx: Ctx) -> Schema:
     m = ctx.model
@@ -176,10 +210,12 @@ def update_record(ctx: Ctx) -> Schema:
     )
 
 
+def _delete_body() -> Schema:
+    meta = obj({"meta": ref("WriteMeta")}, additionalProperties=False)
+    return json_body(meta, "Optional.", required=False)
+
+
 def delete_record(ctx: Ctx) -> Schema:
-    body = json_body(
-        obj({"meta": ref("WriteMeta")}, additionalProperties=False), "Optional.", required=False
-    )
     return operation(
         ctx,
         f"Delete a {ctx.model} (one commit)",
@@ -187,7 +223,7 @@ def delete_record(ctx: Ctx) -> Schema:
         "write",
         {"204": empty_answer("Deleted")},
         params=[write_locale(ctx), if_match()],
-        body=body,
+        body=_delete_body(),
         fails=(404, 409, 412, 422),
     )
 
@@ -310,7 +346,8 @@ def _content_body() -> Schema:
         ("data",),
         additionalProperties=False,
     )
-    return json_body({"anyOf": [ref("ContentInput"), envelope]})
+    resource = records.resource_body("ContentInput")
+    return json_body({"anyOf": [ref("ContentInput"), envelope, resource]})
 
 
 def create_content(ctx: Ctx) -> Schema:
@@ -335,7 +372,11 @@ def update_content(ctx: Ctx) -> Schema:
         "Content",
         "write",
         {"200": json_answer("Written", data(ref("Content"), ANY_OBJECT))},
-        params=[_content_type(ctx, "The model, when two hold the id."), write_locale(ctx)],
+        params=[
+            _content_type(ctx, "The model, when two hold the id."),
+            write_locale(ctx),
+            if_match(),
+        ],
         body=_content_body(),
         fails=(404, 409, 412, 422),
     )
@@ -348,7 +389,12 @@ def delete_content(ctx: Ctx) -> Schema:
         "Content",
         "write",
         {"204": empty_answer("Deleted")},
-        params=[_content_type(ctx, "The model, when two hold the id."), write_locale(ctx)],
+        params=[
+            _content_type(ctx, "The model, when two hold the id."),
+            write_locale(ctx),
+            if_match(),
+        ],
+        body=_delete_body(),
         fails=(400, 404, 409, 412, 422),
     )
 

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from flask import Flask
 
 from vellum.api.envelope import ModelConverter
-from vellum.api.openapi import common, records, shapes
+from vellum.api.openapi import common, records, shapes, v1
 from vellum.api.openapi.operations import Ctx
 from vellum.api.openapi.views import OPERATIONS
+from vellum.api.wire import SHAPES
 from vellum.site.site import Site
 from vellum.store.catalog import Catalog
 
@@ -133,16 +134,22 @@ def operation_id(method: str, path: str) -> str:
     return "".join(words) if len(words) > 1 else f"{words[0]}Root"
 
 
-def paths(app: Flask, site: Site, catalog: Catalog, prefix: str, public: bool) -> dict:
-    """Every described route in scope, by path then method."""
+def paths(
+    app: Flask, site: Site, catalog: Catalog, prefix: str, public: bool, schemas: dict
+) -> dict:
+    """Every described route in scope, by path then method; under /api/v1, the answers v1
+    reshapes are described as it does (adding their attribute schemas to `schemas`)."""
     found: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         describe = OPERATIONS.get(view_name(app.view_functions[rule.endpoint]))
         if describe is None or not in_scope(rule.rule, prefix):
             continue
+        shape = SHAPES.get(rule.endpoint) if prefix == V1 else None
         for method in sorted((rule.methods or set()) - SKIPPED_METHODS):
             for model, path in expand(rule.rule, site):
                 op = describe(Ctx(site, catalog, method, public, model))
+                if shape is not None:
+                    op = v1.answers(op, shape, schemas)
                 params = path_parameters(path) + op.pop("parameters", [])
                 op = {"operationId": operation_id(method, path), **op}
                 if params:
@@ -155,6 +162,13 @@ def build(
     app: Flask, site: Site, catalog: Catalog, prefix: str, public: bool, version: str
 ) -> dict:
     """The whole document."""
+    schemas = {
+        **common.error_schemas(),
+        "WriteMeta": records.write_meta(),
+        **shapes.shared(site),
+        **records.model_schemas(site, catalog),
+    }
+    found = paths(app, site, catalog, prefix, public, schemas)
     return {
         "openapi": OPENAPI,
         "info": {
@@ -163,14 +177,9 @@ def build(
             "description": DESCRIPTION,
         },
         "tags": tags(site),
-        "paths": paths(app, site, catalog, prefix, public),
+        "paths": found,
         "components": {
-            "schemas": {
-                **common.error_schemas(),
-                "WriteMeta": records.write_meta(),
-                **shapes.shared(site),
-                **records.model_schemas(site, catalog),
-            },
+            "schemas": schemas,
             "responses": common.error_responses(),
             "headers": common.rate_headers(),
             "securitySchemes": common.security_schemes(),

@@ -148,15 +148,27 @@ def input_schema(model: Model, partial: bool) -> Schema:
 
 
 def write_body(name: str, description: str) -> Schema:
-    """A write's body: the fields flat, or {"data": fields, "meta": {locale, message}}."""
+    """A write's body: the fields flat, {"data": fields, "meta": {locale, message, version}},
+    or the fields as a v1 resource."""
     envelope = obj(
         {"data": ref(name), "meta": ref("WriteMeta")}, ("data",), additionalProperties=False
     )
+    schema = {"anyOf": [ref(name), envelope, resource_body(name)]}
     return {
         "description": description,
         "required": True,
-        "content": {"application/json": {"schema": {"anyOf": [ref(name), envelope]}}},
+        "content": {"application/json": {"schema": schema}},
     }
+
+
+def resource_body(name: str) -> Schema:
+    """{"data": {"id", "type", "attributes": fields}, "meta"}: a v1 resource, written."""
+    resource = obj(
+        {"id": STRING, "type": STRING, "attributes": ref(name)},
+        ("type", "attributes"),
+        additionalProperties=False,
+    )
+    return obj({"data": resource, "meta": ref("WriteMeta")}, ("data",), additionalProperties=False)
 
 
 def write_meta() -> Schema:
@@ -164,9 +176,15 @@ def write_meta() -> Schema:
         {
             "locale": {**STRING, "description": "Write `id.<locale>.md` (a site's locale)."},
             "message": {**STRING, "description": "The commit message (at most 64 KB)."},
+            "version": {
+                "type": ["string", "number"],
+                "description": "A record version (its blob sha) guards the write as If-Match"
+                " does; any other value is the client's own and guards nothing.",
+            },
         },
         additionalProperties=False,
-        description="About a write: which locale's file, and the commit message.",
+        description="About a write: which locale's file, the commit message, and the version"
+        " it replaces.",
     )
 
 

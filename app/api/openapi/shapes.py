@@ -156,7 +156,7 @@ def content_input(site: Site) -> Schema:
     models = sorted(site.models)
     return obj(
         {
-            "type": {"type": "string", "enum": models} if models else STRING,
+            "type": {"type": "string", "enum": [*models, "content"]} if models else STRING,
             "id": STRING,
             "title": STRING,
             "body": STRING,
@@ -166,7 +166,8 @@ def content_input(site: Site) -> Schema:
             "message": STRING,
         },
         additionalProperties=False,
-        description="`type` defaults to vellum.yml's default_model, else the first model.",
+        description="`type` defaults to vellum.yml's default_model, else the first model"
+        " (`content` says so too).",
     )
 
 

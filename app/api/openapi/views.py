@@ -15,6 +15,8 @@ Describe = Callable[[Ctx], Schema]
 OPERATIONS: dict[str, Describe] = {
     "vellum.api.rest._root": content.root,
     "vellum.api.rest.status": content.status,
+    "vellum.api.health.ready": content.health,
+    "vellum.api.health.live": content.health_live,
     "vellum.api.rest.models": content.models,
     "vellum.api.rest.search": content.search,
     "vellum.api.rest.list_records": content.list_records,
