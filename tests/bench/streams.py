@@ -49,13 +49,18 @@ class StreamClients:
         self.clients = [Client() for _ in range(count)]
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._tasks: list = []
 
     def open(self) -> Counter:
         """Connect every client; wait until each has its answer; how many got each status."""
         allow_open_files(len(self.clients) + 256)
         self._thread.start()
-        for n, client in enumerate(self.clients):
+        # Held here: the loop keeps only weak references to its tasks, and a task nothing
+        # else holds may be collected mid-connect (its client then never answered).
+        self._tasks = [
             asyncio.run_coroutine_threadsafe(self._run(n, client), self._loop)
+            for n, client in enumerate(self.clients)
+        ]
         deadline = time.monotonic() + OPEN_SECONDS
         while any(c.status is None for c in self.clients):
             if time.monotonic() > deadline:
