@@ -1,5 +1,10 @@
-"""The production server: gunicorn with threaded workers, each building its own app, and the
+"""The production server: gunicorn with gevent workers, each building its own app, and the
 processes `vellum serve` runs beside it (the full-text indexer and the live process).
+
+A gevent worker answers each connection on a greenlet: an open event stream costs a few
+tens of KB, not a thread, so one process holds a thousand. Its monkey-patching makes the
+blocking calls Vellum makes cooperative (sockets, subprocesses for git, sleeps in lock
+waits); SQLite and Whoosh calls are short and run on the loop.
 
 `prepare` does what must happen before the first answer; `serve` starts the helpers, runs
 gunicorn, and stops every process it started however the server ends.
@@ -9,40 +14,93 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+from gevent import monkey
+from gevent.monkey import MonkeyPatchWarning
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.ggevent import GeventWorker
 
 from vellum import create_app, logs
 from vellum.api import metrics
 from vellum.api.envelope import HTTP_CODES
+from vellum.api.events import DEFAULT_STREAMS, end_streams
 from vellum.errors import SiteError
 from vellum.services import Vellum
 from vellum.settings_check import settings_problems
 from vellum.store import journal, outbox
 from vellum.store.indexer import SyncReport
 
+# Connections a worker serves at once besides its event streams (keep-alive clients too).
+CONNECTIONS = 1000
 ACCESS_LOG_FORMAT = (
     '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 )
 
 
-class JsonErrorWorker(ThreadWorker):
-    """gunicorn's threaded worker, but the errors gunicorn answers itself, before the app
+class JsonErrorWorker(GeventWorker):
+    """gunicorn's gevent worker, but the errors gunicorn answers itself, before the app
     sees the request (a request line over 4094 bytes, a malformed or oversized header),
-    come in Vellum's JSON envelope instead of an HTML page."""
+    come in Vellum's JSON envelope instead of an HTML page; and a worker told to stop ends
+    its event streams (each with the id to resume from) instead of waiting on them."""
 
     def init_process(self) -> None:
         util.write_error = write_json_error  # this worker process's error pages
         super().init_process()
+
+    def patch(self) -> None:
+        with warnings.catch_warnings():
+            # Its warning is about names bound before the patch: rebound just below.
+            warnings.simplefilter("ignore", MonkeyPatchWarning)
+            super().patch()
+        rebind_patched_names()
+
+    def notify(self) -> None:
+        super().notify()  # called about every second, also while stopping
+        app = getattr(self, "wsgi", None)
+        if not self.alive and isinstance(app, Flask):
+            end_streams(app)
+
+
+def rebind_patched_names() -> None:
+    """gevent patches modules (subprocess.Popen becomes cooperative), but a library that
+    did `from subprocess import Popen` before the patch keeps the original, which no longer
+    works (GitPython's git commands). Point such names at the patched objects too (functions
+    and classes only: a flag such as True is shared by every module that holds it)."""
+    patched = {}
+    for module_name in _PATCHED:
+        module = sys.modules.get(module_name)
+        for name in dir(module) if module is not None else ():
+            now, original = getattr(module, name), monkey.get_original(module_name, name)
+            if original is not now and callable(original):
+                patched[id(original)] = (original, now)
+    for module_name, module in list(sys.modules.items()):
+        if module is None or module_name.split(".")[0] in _LEFT_ALONE:
+            continue
+        if not module_name.startswith("vellum") and "-packages" not in str(
+            getattr(module, "__file__", "")
+        ):
+            continue  # the standard library's own modules are patched where it matters
+        for name, value in list(vars(module).items()):
+            found = patched.get(id(value))
+            if found is not None and found[0] is value:
+                setattr(module, name, found[1])
+
+
+# The modules gevent's patch_all replaces objects of.
+_PATCHED = ("socket", "ssl", "os", "time", "select", "selectors", "threading", "queue")
+_PATCHED += ("subprocess", "signal", "_thread")
+_LEFT_ALONE = {"gevent", "greenlet", "gunicorn", "zope"}
 
 
 def write_json_error(sock, status: int, reason: str, message: str) -> None:
@@ -72,13 +130,17 @@ class VellumServer(BaseApplication):
         for key, value in {
             "bind": bind,
             "workers": c["WORKERS"],
-            "threads": c["THREADS"],
             "worker_class": JsonErrorWorker,
+            "worker_connections": (c["STREAMS"] or DEFAULT_STREAMS) + CONNECTIONS,
             "accesslog": "-",
             # gunicorn's own line, then the request's id (the X-Request-Id answered).
             "access_log_format": ACCESS_LOG_FORMAT,
             "logger_class": logs.server_logs(c["LOG_FORMAT"]),
             "timeout": 60,
+            # A connection's first request (and a keep-alive client's next) may take this
+            # long to arrive, or to be read: a worker taking a burst of new connections
+            # reads each in turn, so gunicorn's 2 s dropped some. Idle ones cost a greenlet.
+            "keepalive": 5,
             "graceful_timeout": 10,
             # Two sites served side by side must not fight over one control socket.
             "control_socket_disable": True,
@@ -144,6 +206,7 @@ def prepare(config: dict[str, Any]) -> Prepared:
 def serve(config: dict[str, Any], announce: Callable[[str], None] = print) -> None:
     """Serve until interrupted, with the helper processes beside the workers; a server that
     stops, or fails to start, stops everything it started."""
+    allow_open_files()
     # Every worker counts requests in its own file there; /metrics sums them.
     metrics.use_directory(Path(config["STATE_DIR"]) / "metrics")
     helpers = start_helpers(config)
@@ -152,6 +215,15 @@ def serve(config: dict[str, Any], announce: Callable[[str], None] = print) -> No
         VellumServer(config).run()
     finally:
         stop(helpers)
+
+
+def allow_open_files() -> None:
+    """Raise this process's (and so its workers') open-file limit to the hard limit: each
+    open event stream is a socket, and a shell's usual 1024 is too few for a thousand."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:

@@ -1,4 +1,8 @@
-"""Events over HTTP: the Server-Sent Events stream, and custom events sent by admins."""
+"""Events over HTTP: the Server-Sent Events stream, and custom events sent by admins.
+
+An open stream waits on the process's one fan-out (vellum.api.fanout) for new events; under
+the server's gevent worker it costs a greenlet and a socket, not a thread.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from vellum.api import metrics
 from vellum.api.envelope import json_object, json_response
+from vellum.api.fanout import Fanout
 from vellum.auth import access
 from vellum.auth.access import Principal
 from vellum.context import current_vellum
@@ -26,7 +31,8 @@ if TYPE_CHECKING:
     from vellum.services import Vellum
 
 api_events = Blueprint("events", __name__)
-POLL = 0.1
+# Open streams a server process holds when VELLUM_STREAMS is 0: each is a few tens of KB.
+DEFAULT_STREAMS = 1000
 # A closed connection is noticed at the next write: keep-alives free its slot soon.
 KEEPALIVE = 5.0
 RETRY_SECONDS = 1
@@ -78,9 +84,18 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api_events, url_prefix="/api")
     app.register_blueprint(api_events, url_prefix="/api/v1", name="events_v1")
     config = app.extensions["vellum"].config
-    total = config["STREAMS"] or max(1, config["THREADS"] // 2)
+    total = config["STREAMS"] or DEFAULT_STREAMS
     each = config["STREAMS_PER_CALLER"] or max(1, total // 2)
     app.extensions["vellum.streams"] = StreamSlots(total, each)
+    app.extensions["vellum.fanout"] = Fanout(app.extensions["vellum"].state)
+
+
+def end_streams(app: Flask) -> None:
+    """End every open stream of this process now, each with the id to resume from (a
+    server that stops does not keep its clients until it is killed)."""
+    fanout: Fanout | None = app.extensions.get("vellum.fanout")
+    if fanout is not None:
+        fanout.stop()
 
 
 @api_events.get("/events")
@@ -89,22 +104,23 @@ def init_app(app: Flask) -> None:
 def stream() -> Response:
     """Live events as text/event-stream; Last-Event-ID resumes after that event.
 
-    A stream holds one of the server's threads while it is open, so a process keeps at
-    most VELLUM_STREAMS open (more are told to retry), at most VELLUM_STREAMS_PER_CALLER
-    of them for one caller (so no one caller, anonymous or not, takes them all), and ends
-    each after VELLUM_STREAM_SECONDS with the id to resume from: EventSource reconnects
-    on its own and misses nothing.
+    A process keeps at most VELLUM_STREAMS open (more are told to retry), at most
+    VELLUM_STREAMS_PER_CALLER of them for one caller (so no one caller, anonymous or not,
+    takes them all), and ends each after VELLUM_STREAM_SECONDS with the id to resume
+    from: EventSource reconnects on its own and misses nothing.
     """
     vellum = current_vellum()
     principal = access.current()
     slots: StreamSlots = current_app.extensions["vellum.streams"]
+    fanout: Fanout = current_app.extensions["vellum.fanout"]
     free = slots.take(principal.limit_key)
     try:
         resume = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
         after = outbox.seq_of(vellum.state, resume) if resume else None
         if after is None:
             after = outbox.last_seq(vellum.state)
-        frames = _frames(vellum, principal, after, vellum.config["STREAM_SECONDS"])
+        free = _both(free, fanout.watch())
+        frames = _frames(vellum, fanout, principal, after, vellum.config["STREAM_SECONDS"])
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         response = Response(_freeing(frames, free), mimetype="text/event-stream", headers=headers)
     except BaseException:
@@ -119,6 +135,11 @@ def _freeing(frames: Iterator[str], free) -> Iterator[str]:
     closes, so a client reconnecting at once finds it."""
     yield from frames
     free()
+
+
+def _both(first, second):
+    """One release for two: `first` once, then `second` once, however often it is called."""
+    return _once(lambda: (first(), second()))
 
 
 def _once(release):
@@ -149,33 +170,48 @@ def visible(principal: Principal, name: str, draft: bool) -> bool:
     return principal.can("read:drafts") if draft else principal.can("read")
 
 
-def _frames(vellum: Vellum, principal: Principal, after: int, seconds: float) -> Iterator[str]:
+def _frames(
+    vellum: Vellum, fanout: Fanout, principal: Principal, after: int, seconds: float
+) -> Iterator[str]:
     state: StateStore = vellum.state
+    # The request is answered (its after-request work too): the stream reads through the
+    # fan-out from here on, so the database connection this thread took goes back.
+    state.release()
     yield f"retry: {RETRY_SECONDS * 1000}\n: connected\n\n"
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        rows = outbox.since(state, after)
+    while not fanout.stopped and (now := time.monotonic()) < deadline:
+        wait = min(deadline - now, KEEPALIVE - (now - quiet_since))
+        rows = fanout.wait(after, wait)
+        if rows is None:  # behind what the fan-out holds: catch up from the outbox
+            rows = outbox.since(state, after)
         for row in rows:
             after = row["seq"]
-            if visible(principal, row["name"], bool(row["draft"])):
-                data = _shown(vellum, principal.audience, row)
-                yield f"id: {row['id']}\nevent: {row['name']}\ndata: {data}\n\n"
+            frame = _frame(vellum, fanout, principal, row)
+            if frame:
+                yield frame
                 quiet_since = time.monotonic()
-            elif row["draft"] == outbox.UNPUBLISHED and principal.can("read"):
-                # What a reader saw is gone: a deletion, without the draft's content.
-                yield f"id: {row['id']}\nevent: content.deleted\ndata: {_gone(row)}\n\n"
-                quiet_since = time.monotonic()
-        if not rows:
-            if time.monotonic() - quiet_since > KEEPALIVE:
-                yield ": keepalive\n\n"
-                quiet_since = time.monotonic()
-            time.sleep(POLL)
+        if time.monotonic() - quiet_since >= KEEPALIVE:
+            yield ": keepalive\n\n"
+            quiet_since = time.monotonic()
     # An id without data moves the client's Last-Event-ID to where this stream stopped
     # (past events it may not see), so its reconnect resumes exactly here.
     last = outbox.id_of(state, after)
     if last is not None:
         yield f"id: {last}\n\n"
+
+
+def _frame(vellum: Vellum, fanout: Fanout, principal: Principal, row) -> str | None:
+    """One event's frame as this caller may see it, or None."""
+    if visible(principal, row["name"], bool(row["draft"])):
+        audience = principal.audience
+        data = fanout.rendered((row["seq"], audience), lambda: _shown(vellum, audience, row))
+        return f"id: {row['id']}\nevent: {row['name']}\ndata: {data}\n\n"
+    if row["draft"] == outbox.UNPUBLISHED and principal.can("read"):
+        # What a reader saw is gone: a deletion, without the draft's content.
+        gone = fanout.rendered((row["seq"], "gone"), lambda: _gone(row))
+        return f"id: {row['id']}\nevent: content.deleted\ndata: {gone}\n\n"
+    return None
 
 
 def _shown(vellum: Vellum, audience: Audience, row) -> str:

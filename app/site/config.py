@@ -91,13 +91,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address `vellum serve` listens on."),
     Setting("PORT", 5000, "Port `vellum serve` listens on.", int),
     Setting("WORKERS", 2, "Server worker processes.", int),
-    Setting("THREADS", 4, "Threads per worker process.", int),
+    Setting(
+        "THREADS",
+        4,
+        "No longer used: each worker process answers its requests and event streams on"
+        " greenlets (gevent), many at once; kept so settings that name it still load.",
+        int,
+    ),
     Setting(
         "STREAMS",
         0,
-        "Event streams (GET /api/events) a server process keeps open at once; more are"
-        " answered 503 with Retry-After. 0: half of THREADS (at least 1), so streams never"
-        " hold every thread.",
+        "Event streams (GET /api/events) one server process keeps open at once; more are"
+        " answered 503 with Retry-After. 0: 1000 per process (an open stream is a few tens"
+        " of KB and one socket, not a thread).",
         parse_count,
     ),
     Setting(

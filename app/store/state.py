@@ -1,7 +1,10 @@
 """The SQLite state store: accounts, keys, tokens and other state that is not content.
 
 It lives in the untracked state folder. WAL mode lets several server processes read
-while one writes; each thread keeps its own connection.
+while one writes. A thread (or greenlet) that writes keeps one connection while it lives;
+plain reads borrow an idle one. A finished thread's connection goes back to the idle ones,
+so a server that starts a greenlet per request holds as many connections as it runs at
+once, not one per request it ever answered.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
 
 SCHEMA_VERSION = 1
+# Idle connections kept for the next thread; more are closed (a burst of requests on
+# greenlets must not leave a connection, and its cache, per request it ran at once).
+IDLE = 8
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY,
@@ -205,27 +211,55 @@ class StateStore:
         os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        # Re-entrant: a finished thread's connection may come back (from the garbage
+        # collector) while this thread is inside the lock.
+        self._all_lock = threading.RLock()
         db = self.connection()
         db.executescript(SCHEMA)  # idempotent; runs in its own transaction
         _add_columns(db, "api_keys", {"connections": "INTEGER", "bandwidth": "TEXT"})
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            # One connection per thread; check_same_thread=False only so close() can reach all.
-            db = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
+        """This thread's connection, kept until the thread ends (then it is reused)."""
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = _Held(self, self._take())
+        return held.db
+
+    def _take(self) -> sqlite3.Connection:
+        with self._all_lock:
+            if self._idle:
+                return self._idle.pop()
+        # check_same_thread=False: a connection moves to the next thread once its own ends.
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        with self._all_lock:
+            self._all.append(db)
         return db
+
+    def _give_back(self, db: sqlite3.Connection) -> None:
+        with self._all_lock:
+            if not any(db is known for known in self._all):
+                return  # closed since
+            if db.in_transaction:  # its thread died half way: nothing of it is kept
+                db.execute("ROLLBACK")
+            if len(self._idle) < IDLE:
+                self._idle.append(db)
+                return
+            self._all = [known for known in self._all if known is not db]
+        db.close()
+
+    def release(self) -> None:
+        """Give this thread's connection back now (a thread that lives on without the
+        database: an open event stream), if it holds one outside a transaction."""
+        held = getattr(self._local, "held", None)
+        if held is not None and not held.db.in_transaction:
+            self._local.held = None
+            # the _Held gives it back as it goes
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -240,7 +274,16 @@ class StateStore:
         db.execute("COMMIT")
 
     def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        return self.connection().execute(sql, params).fetchall()
+        """Rows of one statement: on this thread's connection if it holds one (its own
+        transaction's writes are seen), else on an idle one borrowed for the statement."""
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            return held.db.execute(sql, params).fetchall()
+        db = self._take()
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            self._give_back(db)
 
     def close(self) -> None:
         """Close every thread's connection (at shutdown, when no request is running)."""
@@ -248,6 +291,7 @@ class StateStore:
             for db in self._all:
                 db.close()
             self._all.clear()
+            self._idle.clear()
         self._local = threading.local()
 
     def secret(self, name: str, env_value: str | None = None) -> str:
@@ -267,6 +311,18 @@ class StateStore:
             finally:
                 tmp.unlink(missing_ok=True)
         return path.read_text().strip()
+
+
+class _Held:
+    """A thread's connection; when the thread ends, its locals go, and this gives the
+    connection back to the idle ones."""
+
+    def __init__(self, store: StateStore, db: sqlite3.Connection) -> None:
+        self.store, self.db = store, db
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit, anything may be gone
+            self.store._give_back(self.db)
 
 
 def private_folder(folder: Path) -> Path:

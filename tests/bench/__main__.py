@@ -99,7 +99,7 @@ def notes(manifest: dict, vellum: dict, served: dict) -> str:
         f"two-word searches matched a median of {lat['search']['median_total']:g} records; "
         f"restarts {', '.join(f'{s:.2f}' for s in vellum['restart_s'])} s; "
         f"changed files {', '.join(f'{s:.2f}' for s in vellum['change_s'])} s.\n"
-        "HTTP rows: `vellum serve` with its defaults (2 workers x 4 threads) and "
+        "HTTP rows: `vellum serve` with its defaults (2 gevent workers) and "
         "`datasette serve -i` on the peer's database, each request the next of "
         f"{work['lists']} list filters (views > N, published, newest first, 20 a page), "
         f"{work['gets']} ids and {work['search']} two-word searches (20 hits with snippets: "

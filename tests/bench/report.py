@@ -171,32 +171,42 @@ def _latency(metric: str, ours: float, theirs: float, limit: float | None) -> Ro
 
 
 def stream_rows(streams: dict, lists_rate: float) -> list[Row]:
-    """Streams open at once, a commit's event reaching each, and lists meanwhile."""
+    """Streams open at once, a commit's event reaching each, the memory each holds, and
+    lists meanwhile (beside lists just before the streams opened)."""
     answered = ", ".join(f"{n} got {status}" for status, n in sorted(streams["statuses"].items()))
     delays = [d * 1000 for d in streams["delays_s"]]
+    held = streams["statuses"].get("200", 0)
     worst = float("inf") if streams["missing"] or not delays else max(delays)
     missed = f", {streams['missing']} never" if streams["missing"] else ""
     worst_shown = f"{worst:.1f} ms" if delays or streams["missing"] else "none open"
-    shown, share = ratio(streams["lists_rate"], lists_rate)
+    without = streams.get("lists_rate_without", lists_rate)
+    shown, share = ratio(streams["lists_rate"], without)
+    p99 = statistics.quantiles(delays, n=100, method="inclusive")[98] if len(delays) > 1 else 0
+    grown_kb = (streams["pss_open_mb"] - streams["pss_before_mb"]) * 1024
+    per_stream = grown_kb / held if held else float("inf")
     return [
         Row(
             f"event streams open at once ({streams['asked']} asked: {answered})",
-            str(streams["statuses"].get("200", 0)),
+            str(held),
             1000,
-            streams["statuses"].get("200", 0),
+            held,
             at_least=True,
         ),
         Row(
             "commit -> event on every open stream, p50",
             f"{statistics.median(delays):.1f} ms" if delays else "none received",
         ),
+        Row("commit -> event on every open stream, p99", f"{p99:.1f} ms" if delays else "-"),
+        Row(f"commit -> event on every open stream, max{missed}", worst_shown, 1000, worst, "ms"),
         Row(
-            f"commit -> event on every open stream, max{missed}",
-            worst_shown,
-            1000,
-            worst,
-            "ms",
+            f"memory per open stream (PSS of every process: {streams['pss_before_mb']:.0f}"
+            f" -> {streams['pss_open_mb']:.0f} MB)",
+            f"{per_stream:.1f} KB",
+            100,
+            per_stream,
+            "KB",
         ),
+        Row("HTTP lists, req/s, no streams open (just before)", f"{without:.0f}/s"),
         Row(
             "HTTP lists, req/s, streams open (ratio: to without)",
             f"{streams['lists_rate']:.0f}/s",

@@ -37,6 +37,7 @@ from tests.bench.workload import (
     vellum_paths,
 )
 from tests.servers import call, free_port, stop
+from vellum.api.events import DEFAULT_STREAMS
 from vellum.site.config import load_config
 
 MIN_QUERIES = 200  # distinct two-word searches, each with a full page of hits
@@ -215,9 +216,9 @@ def as_dict(load: wrk.Load) -> dict:
 
 def stream_capacity() -> int:
     """The event streams `vellum serve` keeps open with its settings: per process
-    VELLUM_STREAMS (0: half its threads), times its workers."""
+    VELLUM_STREAMS (0: 1000), times its workers."""
     config = load_config(environ=clean_env())
-    return config["WORKERS"] * (config["STREAMS"] or max(1, config["THREADS"] // 2))
+    return config["WORKERS"] * (config["STREAMS"] or DEFAULT_STREAMS)
 
 
 def commit_title(site: Path, post_id: str) -> str:
@@ -234,11 +235,16 @@ def commit_title(site: Path, post_id: str) -> str:
 def event_streams(
     server: Server, site: Path, post_id: str, count: int, lists: Path, seconds: int, headers: dict
 ) -> dict:
-    """K clients open streams; a commit; when its event reached each; lists meanwhile."""
+    """Lists without streams; K clients open streams; the serve's memory before and with
+    them; a commit; when its event reached each; lists meanwhile."""
+    without = wrk.run(server.base, lists, seconds, headers)
+    before_mb = pss_mb(server.processes())
     clients = StreamClients("127.0.0.1", server.port, count)
     try:
         statuses = clients.open()
-        log(f"event streams: {dict(statuses)}")
+        time.sleep(1)  # every stream is past its first frame and waiting
+        open_mb = pss_mb(server.processes())
+        log(f"event streams: {dict(statuses)}; PSS {before_mb:.0f} MB -> {open_mb:.0f} MB")
         sha = commit_title(site, post_id)
         since = time.perf_counter()
         delays = clients.wait_for(sha, since, STREAM_WAIT_SECONDS)
@@ -251,6 +257,9 @@ def event_streams(
         "delays_s": [d for d in delays if d is not None],
         "missing": sum(d is None for d in delays),
         "lists_rate": with_streams.rate,
+        "lists_rate_without": without.rate,
+        "pss_before_mb": before_mb,
+        "pss_open_mb": open_mb,
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import resource
 import threading
 import time
 from collections import Counter
@@ -48,12 +49,18 @@ class StreamClients:
         self.clients = [Client() for _ in range(count)]
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._tasks: list = []
 
     def open(self) -> Counter:
         """Connect every client; wait until each has its answer; how many got each status."""
+        allow_open_files(len(self.clients) + 256)
         self._thread.start()
-        for n, client in enumerate(self.clients):
+        # Held here: the loop keeps only weak references to its tasks, and a task nothing
+        # else holds may be collected mid-connect (its client then never answered).
+        self._tasks = [
             asyncio.run_coroutine_threadsafe(self._run(n, client), self._loop)
+            for n, client in enumerate(self.clients)
+        ]
         deadline = time.monotonic() + OPEN_SECONDS
         while any(c.status is None for c in self.clients):
             if time.monotonic() > deadline:
@@ -114,6 +121,14 @@ class StreamClients:
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
+
+
+def allow_open_files(wanted: int) -> None:
+    """Raise this process's soft open-file limit (toward the hard one) to `wanted` sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        top = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, top), hard))
 
 
 async def _cancel_all() -> None:
