@@ -21,6 +21,7 @@ from vellum.site.config import load_config
 from vellum.site.models import Field
 from vellum.site.schema import ConfigError
 from vellum.site.site import CONFIG_FILE, Site, load_site
+from vellum.store.bodies import Bodies
 from vellum.store.catalog import Catalog, plain_text
 from vellum.store.git import GitRepo
 from vellum.store.index import Snapshot, Store
@@ -40,7 +41,9 @@ def _stamp(path: Path) -> tuple | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) -> Catalog:
+def _build_catalog(
+    site: Site, snap: Snapshot, previous: Catalog | None = None, bodies: Bodies | None = None
+) -> Catalog:
     """Build a catalog without the cyclic GC walking the whole heap half way through.
 
     A catalog is tens of thousands of long-lived objects: a full collection triggered
@@ -55,7 +58,7 @@ def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) 
     gc.disable()
     try:
         catalog = Catalog(
-            site, snap.entries.values(), snap.generation, snap.meta.get("head"), previous
+            site, snap.entries.values(), snap.generation, snap.meta.get("head"), previous, bodies
         )
     finally:
         if enabled:
@@ -74,7 +77,8 @@ SNIPPET_CHARS = 160
 def readable_texts(fields: dict[str, Field], rec) -> list[str]:
     """A record's texts as a reader sees them, best for a snippet first: the body, prose
     fields, other strings, lists of words; Markdown stripped."""
-    texts = [plain_text(rec.body)] if rec.body else []
+    body = rec.body
+    texts = [plain_text(body)] if body else []
     ranked: list[tuple[int, str]] = []
     for name, value in rec.data.items():
         kind = fields[name].type if name in fields else "string"
@@ -233,7 +237,7 @@ class Vellum:
                 snap = self._snapshot
                 if snap is None or snap.generation != generation:
                     snap = self._snapshot = self.store.snapshot(snap)
-                self._catalog = _build_catalog(self.site, snap, self._catalog)
+                self._catalog = _build_catalog(self.site, snap, self._catalog, self.store.bodies)
             return self._catalog
 
     def problems(self) -> list[Problem]:

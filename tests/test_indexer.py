@@ -14,7 +14,7 @@ from vellum.services import Vellum
 from vellum.site.audience import EDITORS
 from vellum.site.config import load_config
 from vellum.store.index import _catch_up
-from vellum.store.indexer import text_doc, text_is_current
+from vellum.store.indexer import record_with_body, text_doc, text_is_current
 
 
 def open_vellum(site: Path, state: Path) -> Vellum:
@@ -349,7 +349,8 @@ def test_a_text_index_with_duplicates_is_repaired_by_the_next_full_sync(query_re
     v = open_vellum(query_repo, tmp_path / "state")
     v.sync()
     alpha = next(e for e in v._snapshot.entries.values() if e.key == "posts/alpha.md")
-    doc = text_doc(v.site.models["post"], alpha.key, alpha.sha, alpha.doc["record"])
+    record = record_with_body(v.store, alpha)  # the body is kept apart, by blob sha
+    doc = text_doc(v.site.models["post"], alpha.key, alpha.sha, record)
     v.store.update_text([doc], [])  # what the race of an older version left: a second copy
     assert [h.key for h in v.store.search("merging")[0]] == ["posts/alpha.md"] * 2
     assert not text_is_current(v.store, v._snapshot)

@@ -20,7 +20,7 @@ from vellum.site.audience import Audience
 from vellum.site.models import Field, Model, coerce_record, infer_type
 from vellum.site.site import Site
 from vellum.store.index import Entry
-from vellum.store.records import Problem, Record, _field_line
+from vellum.store.records import Problem, Record, StoredRecord, _field_line
 
 # Derived lists (sorted views, filter results) kept per catalog.
 MEMO_SIZE = 256
@@ -71,8 +71,10 @@ class Catalog:
         generation=None,
         head=None,
         previous: Catalog | None = None,
+        bodies=None,
     ) -> None:
         self.site = site
+        self.bodies = bodies  # where stored bodies and their HTML are (vellum.store.bodies)
         self.generation = generation
         self.head = head
         self.problems: list[Problem] = []
@@ -83,7 +85,6 @@ class Catalog:
         self.fields: dict[str, dict[str, Field]] = {}
         self._views: dict[tuple, list[Record]] = {}
         self._memo: dict[tuple, list[Record]] = {}
-        self._html: dict[str, str] = {}
         self._lock = threading.Lock()
         # The record made from each entry, so the next catalog reuses what did not change.
         self._made: dict[str, tuple[Entry, Record]] = {}
@@ -113,9 +114,8 @@ class Catalog:
             self.by_key[rec.path] = rec
         self.problems.sort(key=lambda p: p.path)
 
-    @staticmethod
-    def _record(entry: Entry) -> Record:
-        rec = Record.from_doc(entry.doc["record"])
+    def _record(self, entry: Entry) -> Record:
+        rec = StoredRecord(bodies=self.bodies, **entry.doc["record"])
         git_created, git_updated = entry.doc.get("git") or (None, None)
         rec.created = rec.created or git_created
         rec.updated = rec.updated or git_updated
@@ -244,14 +244,15 @@ class Catalog:
             self._memo[key] = found
         return found
 
-    def html(self, rec: Record) -> str | None:
-        """Rendered body, cached by blob sha so each version renders once."""
-        if rec.body is None:
+    def html(self, rec: Record, body: str | None = None) -> str | None:
+        """Rendered body (`body` when the caller holds it already), kept by blob sha in
+        the body store so each version renders once for every process."""
+        body = rec.body if body is None else body
+        if body is None:
             return None
-        html = self._html.get(rec.sha)
-        if html is None:
-            html = self._html[rec.sha] = render_markdown(rec.body)
-        return html
+        if self.bodies is None or not rec.sha:
+            return render_markdown(body)
+        return self.bodies.html(rec.sha, lambda: render_markdown(body))
 
 
 def relation_ids(value) -> list[str]:

@@ -30,6 +30,7 @@ from whoosh.support.charset import accent_map
 
 from vellum.errors import IndexBusy, InvalidParameter
 from vellum.store import flock
+from vellum.store.bodies import Bodies
 from vellum.store.state import PRIVATE_FILE, private_folder
 
 META_KEY = "\x00meta"
@@ -156,6 +157,7 @@ class Store:
         self.folder = private_folder(folder)
         self.records = _open(folder / "records", RECORDS_SCHEMA)
         self.text = _open(folder / "text", TEXT_SCHEMA)
+        self.bodies = Bodies(folder / "bodies")
         self._searcher = None
         self._searcher_lock = threading.Lock()
 
@@ -164,6 +166,7 @@ class Store:
             if self._searcher is not None:
                 self._searcher.close()
                 self._searcher = None
+        self.bodies.close()
 
     def generation(self) -> int:
         """The records index's generation: moves whenever any process commits to it."""

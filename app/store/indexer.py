@@ -14,13 +14,23 @@ from vellum.site.models import TEXT_TYPES, Model
 from vellum.site.site import Site
 from vellum.store.git import FileDates, GitRepo
 from vellum.store.index import Entry, Snapshot, Store, TextDoc
-from vellum.store.records import SKIPPED_SUFFIXES, Problem, Record, blob_sha, parse, scan
+from vellum.store.records import (
+    IN_BODY_STORE,
+    SKIPPED_SUFFIXES,
+    Problem,
+    Record,
+    blob_sha,
+    parse,
+    scan,
+)
 
 # Bump when the stored doc layout changes: every index is then rebuilt once.
-FORMAT = 2
+FORMAT = 3
 # Above these many files, parsing and text indexing are split over two processes.
 PARALLEL_PARSE_THRESHOLD = 1000
 PARALLEL_TEXT_THRESHOLD = 2000
+# Bodies written to the body store per transaction during a big sync.
+BODY_BATCH = 5000
 
 Progress = Callable[[int], None]
 
@@ -97,7 +107,11 @@ def sync_records(
             elif progress:
                 progress(1)
         parsed = _parse_many(site, [(model_name, path) for model_name, path, _, _ in todo])
+        bodies = []
         for (_, path, st, old), (sha, doc) in zip(todo, parsed, strict=True):
+            if _body_aside(doc, sha, bodies) and len(bodies) >= BODY_BATCH:
+                store.bodies.put_many(bodies)
+                bodies.clear()
             doc["git"] = dates.of(path, sha, old, st)
             writer.put(path, sha, _stat(st), doc)
             if old is None:
@@ -106,6 +120,7 @@ def sync_records(
                 report.updated += 1
             if progress:
                 progress(1)
+        store.bodies.put_many(bodies)  # before the index that names them commits
         gone = writer.entries.keys() - files.keys()
         for path in gone if paths is None else gone & paths:
             writer.delete(path)
@@ -115,6 +130,17 @@ def sync_records(
     report.touched = set(writer.touched)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _body_aside(doc: dict, sha: str, bodies: list[tuple[str, str]]) -> bool:
+    """Move a record's body out of its doc, into `bodies` for the body store: the index
+    keeps only fields, so reading every doc back (each process at start) stays cheap."""
+    record = doc.get("record")
+    if record is None or not record["body"]:
+        return False
+    bodies.append((sha, record["body"]))
+    record["body"] = IN_BODY_STORE
+    return True
 
 
 def _scan_all(site: Site) -> dict[str, tuple[str, os.stat_result]]:
@@ -286,13 +312,22 @@ def sync_text(
             todo = [e for key, e in wanted.items() if have.get(key) != e.sha]
         if not stale and not todo:
             return 0
+        models = site.models
         docs = (
-            text_doc(site.models[e.doc["record"]["model"]], e.key, e.sha, e.doc["record"])
+            text_doc(models[e.doc["record"]["model"]], e.key, e.sha, record_with_body(store, e))
             for e in todo
         )
         procs = 2 if parallel and len(todo) > PARALLEL_TEXT_THRESHOLD else 1
         store.update_text(docs, stale, procs=procs, progress=progress)
     return len(todo)
+
+
+def record_with_body(store: Store, entry: Entry) -> dict:
+    """The stored record with its body read back from the body store."""
+    record = entry.doc["record"]
+    if record["body"] is IN_BODY_STORE:
+        return {**record, "body": store.bodies.get(entry.sha)}
+    return record
 
 
 def text_is_current(store: Store, snapshot: Snapshot) -> bool:
