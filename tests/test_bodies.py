@@ -4,6 +4,7 @@ repository: every process reads the same body and HTML, none holds its own copy.
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 from pathlib import Path
 
 from tests.helpers import commit, make_repo, write_files
@@ -101,4 +102,18 @@ def test_a_forked_process_opens_its_own_handle(tmp_path):
     child.start()
     assert queue.get(timeout=60) == "Hello, *world*."
     child.join(timeout=60)
+    v.close()
+
+
+def test_a_lost_body_store_is_noticed_and_the_index_rebuilt(tmp_path):
+    v = open_site(tmp_path)
+    v.sync()
+    folder = v.store.bodies.folder
+    v.close()
+    shutil.rmtree(folder)  # restored from a backup without it, say
+    v = Vellum(v.config)
+    report = v.sync()
+    assert report.rebuilt
+    assert v.catalog().get("note", "hello", None, EDITORS).body == "Hello, *world*."
+    assert not v.sync().rebuilt  # once
     v.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
@@ -24,6 +25,9 @@ from vellum.store.records import Problem, Record, StoredRecord, _field_line
 
 # Derived lists (sorted views, filter results) kept per catalog.
 MEMO_SIZE = 256
+# Strings up to this long are kept once per process (statuses, ids of related records,
+# tags, dates from one commit): they repeat across records; titles and bodies do not.
+SHARED_STRING_MAX = 32
 _PLUGINS = ["strikethrough", "footnotes", "table", "url", "task_lists", "def_list", "mark"]
 _MARKDOWN = mistune.create_markdown(escape=True, plugins=_PLUGINS)
 _SYNTAX_TREE = mistune.create_markdown(renderer=None, plugins=_PLUGINS)
@@ -95,15 +99,16 @@ class Catalog:
     def _load(self, entries: list[Entry], reuse: dict[str, tuple[Entry, Record]]) -> None:
         inferred = {name for name, model in self.site.models.items() if model.inferred}
         for entry in entries:
-            if "problem" in entry.doc:
-                p = entry.doc["problem"]
-                self.problems.append(Problem(p["path"], p["reason"], p["line"], p["field"]))
-                continue
             known = reuse.get(entry.key)
             if known is not None and known[0] is entry and known[1].model not in inferred:
                 rec = known[1]  # records are not changed once built (inferred ones are)
             else:
-                rec = self._record(entry)
+                doc = entry.doc
+                if "problem" in doc:
+                    p = doc["problem"]
+                    self.problems.append(Problem(p["path"], p["reason"], p["line"], p["field"]))
+                    continue
+                rec = self._record(doc)
             self._made[entry.key] = (entry, rec)
             self._add(rec)
         for name, model in self.site.models.items():
@@ -114,11 +119,17 @@ class Catalog:
             self.by_key[rec.path] = rec
         self.problems.sort(key=lambda p: p.path)
 
-    def _record(self, entry: Entry) -> Record:
-        rec = StoredRecord(bodies=self.bodies, **entry.doc["record"])
-        git_created, git_updated = entry.doc.get("git") or (None, None)
-        rec.created = rec.created or git_created
-        rec.updated = rec.updated or git_updated
+    def _record(self, doc: dict) -> Record:
+        rec = StoredRecord(bodies=self.bodies, **doc["record"])
+        git_created, git_updated = doc.get("git") or (None, None)
+        rec.created = _shared(rec.created or git_created)
+        rec.updated = _shared(rec.updated or git_updated)
+        rec.model, rec.locale = _shared(rec.model), _shared(rec.locale)
+        for key, value in rec.data.items():
+            if type(value) is list:
+                value[:] = [_shared(v) for v in value]
+            else:
+                rec.data[key] = _shared(value)
         return rec
 
     def _add(self, rec: Record) -> None:
@@ -253,6 +264,13 @@ class Catalog:
         if self.bodies is None or not rec.sha:
             return render_markdown(body)
         return self.bodies.html(rec.sha, lambda: render_markdown(body))
+
+
+def _shared(value):
+    """One copy per process of a short string (see SHARED_STRING_MAX); others as they are."""
+    if type(value) is str and len(value) <= SHARED_STRING_MAX:
+        return sys.intern(value)
+    return value
 
 
 def relation_ids(value) -> list[str]:

@@ -95,12 +95,27 @@ TEXT_SCHEMA = fields.Schema(
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One stored file: its key (site-relative path), blob sha, stat and parsed doc."""
+    """One stored file: its key (site-relative path), blob sha, stat and doc.
+
+    The doc stays the JSON the index stores and is parsed when asked for: a process that
+    only compares stats and shas (the live process, a restart's sync) never parses them,
+    and one that builds a catalog keeps the records, not a second copy of every doc.
+    """
 
     key: str
     sha: str
     stat: tuple
-    doc: dict
+    raw: bytes
+
+    @property
+    def doc(self) -> dict:
+        return orjson.loads(self.raw)
+
+    @property
+    def is_record(self) -> bool:
+        """A valid record rather than a problem (docs are {"record": …} or {"problem": …}
+        in that order, so this needs no parse)."""
+        return self.raw.startswith(b'{"record"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,8 +379,9 @@ class RecordsWriter:
         self.touched: set[str] = set()
 
     def put(self, key: str, sha: str, stat: tuple, doc: dict) -> None:
-        self._writer.update_document(key=key, sha=sha, stat=stat, doc=orjson.dumps(doc))
-        self.entries[key] = Entry(key, sha, stat, doc)
+        raw = orjson.dumps(doc)
+        self._writer.update_document(key=key, sha=sha, stat=stat, doc=raw)
+        self.entries[key] = Entry(key, sha, stat, raw)
         self.changed = True
         self.touched.add(key)
 
@@ -452,8 +468,7 @@ def _catch_up(searcher, known: Snapshot) -> Snapshot | None:
 
 
 def _entry(stored: dict) -> Entry:
-    doc = orjson.loads(stored["doc"])
-    return Entry(stored["key"], stored["sha"], tuple(stored["stat"]), doc)
+    return Entry(stored["key"], stored["sha"], tuple(stored["stat"]), stored["doc"])
 
 
 def _snapshot(searcher, generation: int | None = None) -> Snapshot:
@@ -467,8 +482,7 @@ def _snapshot(searcher, generation: int | None = None) -> Snapshot:
         if key == META_KEY:
             meta = orjson.loads(stored["doc"])
         else:
-            doc = orjson.loads(stored["doc"])
-            entries[key] = Entry(key, stored["sha"], tuple(stored["stat"]), doc)
+            entries[key] = Entry(key, stored["sha"], tuple(stored["stat"]), stored["doc"])
     if generation is None:
         generation = searcher.reader().generation()
     return Snapshot(generation, meta, entries)

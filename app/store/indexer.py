@@ -89,8 +89,12 @@ def sync_records(
     prefix = repo.relative(site.root)
     with store.records_writer(known) as writer:
         meta = writer.meta
+        bodies_id = store.bodies.identity()
         report.rebuilt = (
-            rebuild or meta.get("models") != site.models_hash or meta.get("format") != FORMAT
+            rebuild
+            or meta.get("models") != site.models_hash
+            or meta.get("format") != FORMAT
+            or meta.get("bodies") != bodies_id
         )
         existing = {} if report.rebuilt else writer.entries
         dates = _Dates(repo, prefix, None if report.rebuilt else meta.get("head"), report.head)
@@ -125,7 +129,8 @@ def sync_records(
         for path in gone if paths is None else gone & paths:
             writer.delete(path)
             report.removed += 1
-        writer.set_meta({"format": FORMAT, "models": site.models_hash, "head": report.head})
+        meta = {"format": FORMAT, "models": site.models_hash, "head": report.head}
+        writer.set_meta({**meta, "bodies": bodies_id})
     report.snapshot = writer.after()
     report.touched = set(writer.touched)
     report.seconds = time.perf_counter() - started
@@ -294,16 +299,14 @@ def sync_text(
     With `keys` (the files a sync just changed) only those are written again, and the
     text index is not read at all; without, everything is compared by blob sha.
     """
-    entries = (snapshot or store.snapshot()).entries.values()
-    wanted = {
-        e.key: e for e in entries if "record" in e.doc and e.doc["record"]["model"] in site.models
-    }
+    entries = (snapshot or store.snapshot()).entries
     with store.text_lock():
         if keys is not None:
             stale = sorted(keys)
-            todo = [wanted[key] for key in stale if key in wanted]
+            todo = [entries[k] for k in stale if k in entries and _served(site, entries[k])]
         else:
             have = store.text_shas()
+            wanted = {k: e for k, e in entries.items() if _served(site, e)}
             stale = [
                 k
                 for k, sha in have.items()
@@ -312,14 +315,20 @@ def sync_text(
             todo = [e for key, e in wanted.items() if have.get(key) != e.sha]
         if not stale and not todo:
             return 0
-        models = site.models
-        docs = (
-            text_doc(models[e.doc["record"]["model"]], e.key, e.sha, record_with_body(store, e))
-            for e in todo
-        )
+        docs = (_text_doc(site, store, e) for e in todo)
         procs = 2 if parallel and len(todo) > PARALLEL_TEXT_THRESHOLD else 1
         store.update_text(docs, stale, procs=procs, progress=progress)
     return len(todo)
+
+
+def _served(site: Site, entry: Entry) -> bool:
+    """A valid record of a model the site serves."""
+    return entry.is_record and entry.doc["record"]["model"] in site.models
+
+
+def _text_doc(site: Site, store: Store, entry: Entry) -> TextDoc:
+    record = record_with_body(store, entry)
+    return text_doc(site.models[record["model"]], entry.key, entry.sha, record)
 
 
 def record_with_body(store: Store, entry: Entry) -> dict:
@@ -333,4 +342,4 @@ def record_with_body(store: Store, entry: Entry) -> dict:
 def text_is_current(store: Store, snapshot: Snapshot) -> bool:
     """True when every valid record's current version is in the text index."""
     have = store.text_shas()
-    return all(have.get(e.key) == e.sha for e in snapshot.entries.values() if "record" in e.doc)
+    return all(have.get(e.key) == e.sha for e in snapshot.entries.values() if e.is_record)
