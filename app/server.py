@@ -7,8 +7,10 @@ gunicorn, and stops every process it started however the server ends.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -126,7 +128,49 @@ def prepare(config: dict[str, Any]) -> Prepared:
     """Everything before the first answer, in order: the settings are right, the address is
     free, a write killed half way is finished or undone (never indexed or served), the index
     is current, and the commits made once the server answers are news. Raises SiteError or
-    ValueError with the reason; nothing is left running either way."""
+    ValueError with the reason; nothing is left running either way.
+
+    The work runs in a forked child: the master, which the workers are forked from, keeps
+    no heap of the index it read (their memory would start with a copy of it). Then what
+    the master holds (the imported modules) is frozen out of the cyclic GC, so a
+    collection in a worker never writes to, and so copies, the pages they share.
+    """
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe(duplex=False)
+    child = context.Process(target=_prepare_in_child, args=(config, theirs))
+    child.start()
+    theirs.close()
+    try:
+        outcome = ours.recv()
+    except EOFError:  # the child died before it could answer
+        outcome = None
+    finally:
+        ours.close()
+        child.join()
+    if outcome is None:
+        raise SiteError(f"preparing the site failed (exit code {child.exitcode})")
+    if isinstance(outcome, BaseException):
+        raise outcome
+    gc.collect()
+    gc.freeze()
+    return outcome
+
+
+def _prepare_in_child(config: dict[str, Any], pipe) -> None:
+    try:
+        prepared = _prepare(config)
+        prepared.report.snapshot = None  # the index as read: the parent has no use for it
+        pipe.send(prepared)
+    except (SiteError, ValueError) as exc:
+        pipe.send(exc)
+    except BaseException as exc:
+        pipe.send(SiteError(f"preparing the site failed: {type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        pipe.close()
+
+
+def _prepare(config: dict[str, Any]) -> Prepared:
     vellum = Vellum(config)
     try:
         wrong = settings_problems(vellum.site)
