@@ -7,14 +7,18 @@ gunicorn, and stops every process it started however the server ends.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +29,8 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from vellum import create_app
 from vellum.api.envelope import HTTP_CODES
-from vellum.errors import SiteError
+from vellum.errors import SiteError, VellumError
+from vellum.live.leader import run_live
 from vellum.services import Vellum
 from vellum.settings_check import settings_problems
 from vellum.store import journal, outbox
@@ -199,21 +204,90 @@ def serve(config: dict[str, Any], announce: Callable[[str], None] = print) -> No
         stop(helpers)
 
 
-def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:
+def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen | Forked]:
     """The processes beside the server: the full-text indexer and the live process."""
     command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
     # Full-text search fills in beside the server so lists and gets answer at once.
     indexer = subprocess.Popen([*command, "index", "--text-only"])
     # One watcher and one webhook dispatcher per site (vellum.live.leader); it stops by
     # itself when this process is gone, however that happens.
-    remote_env = {"VELLUM_REMOTE": config["REMOTE"] or "", "VELLUM_POLL": str(config["POLL"])}
-    live_process = subprocess.Popen(
-        [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
-    )
-    return [indexer, live_process]
+    return [indexer, fork_live(config)]
 
 
-def stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+class Forked:
+    """A child forked from this process, stopped and waited for as a subprocess.Popen is."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already (gunicorn's master reaps any child)
+                self.returncode = 0
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, number: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, number)
+
+
+def fork_live(config: dict[str, Any]) -> Forked:
+    """The live process, forked from the master before gunicorn starts (it runs one thread
+    then and holds no handle): it shares the master's imported modules instead of
+    importing its own copy, and opens the site itself."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = _live(config, parent)
+        except Exception:
+            logging.getLogger("vellum").exception("live: stopped by an error")
+        finally:
+            os._exit(code)
+    return Forked(pid)
+
+
+def _live(config: dict[str, Any], parent: int) -> int:
+    """What `vellum live --parent PID` runs: the watcher and dispatcher until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s live %(levelname)s %(message)s")
+    stopping = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stopping.set())
+    try:
+        vellum = Vellum(config)
+    except VellumError as exc:
+        logging.getLogger("vellum").error("live: %s", exc.message)
+        return 1
+    try:
+        run_live(vellum, stopping, alive=lambda: os.getppid() == parent)
+    finally:
+        vellum.close()
+    return 0
+
+
+def stop(processes: list[subprocess.Popen | Forked], grace: float = 10.0) -> None:
     """Ask each process to stop, then kill those still running after `grace` seconds."""
     for process in processes:
         if process.poll() is None:
