@@ -280,6 +280,7 @@ def _live(config: dict[str, Any], parent: int) -> int:
     except VellumError as exc:
         logging.getLogger("vellum").error("live: %s", exc.message)
         return 1
+    vellum.keep_docs = False  # it serves no reads: no catalog, so no docs to keep
     try:
         run_live(vellum, stopping, alive=lambda: os.getppid() == parent)
     finally:

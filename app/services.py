@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import threading
@@ -22,7 +24,7 @@ from vellum.site.models import Field
 from vellum.site.schema import ConfigError
 from vellum.site.site import CONFIG_FILE, Site, load_site
 from vellum.store.bodies import Bodies
-from vellum.store.catalog import Catalog, plain_text
+from vellum.store.catalog import Catalog, can_build, plain_text
 from vellum.store.git import GitRepo
 from vellum.store.index import Snapshot, Store
 from vellum.store.indexer import SyncReport, sync_records, sync_text, text_is_current
@@ -31,6 +33,18 @@ from vellum.store.records import Problem
 from vellum.store.state import StateStore, make_private
 
 log = logging.getLogger("vellum")
+
+try:  # glibc's malloc_trim: free heap pages back to the system (elsewhere: nothing)
+    _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _MALLOC_TRIM = None
+
+
+def _give_back() -> None:
+    """Return the pages freed by dropping many docs at once: they were allocated by the C
+    allocator (each over 512 bytes), which keeps freed pages mapped unless asked."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _stamp(path: Path) -> tuple | None:
@@ -123,6 +137,9 @@ class Vellum:
         self._catalog: Catalog | None = None
         self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
+        # False in a process that builds no catalog (the live process): its snapshot then
+        # keeps no docs, only what a sync compares (each sync reads back those it needs).
+        self.keep_docs = True
         self._text_checked = False
         self.site_error: SiteError | None = None  # why a changed vellum.yml could not be loaded
         # False from a reload of vellum.yml until catalog() checked the index's models
@@ -207,6 +224,10 @@ class Vellum:
             changed = report.touched if self._text_checked and not report.rebuilt else None
             sync_text(self.site, self.store, report.snapshot, keys=changed)
             self._text_checked = True
+        if not self.keep_docs:
+            self._snapshot = report.snapshot.light()
+            report.snapshot = self._snapshot
+            _give_back()
         return report
 
     def sync_text(self, *, parallel: bool = True, progress: Callable | None = None) -> int:
@@ -237,7 +258,16 @@ class Vellum:
                 snap = self._snapshot
                 if snap is None or snap.generation != generation:
                     snap = self._snapshot = self.store.snapshot(snap)
-                self._catalog = _build_catalog(self.site, snap, self._catalog, self.store.bodies)
+                previous = self._catalog
+                if not can_build(self.site, snap.entries.values(), previous):
+                    snap = self._snapshot = self.store.snapshot()  # every doc, read back
+                catalog = _build_catalog(self.site, snap, previous, self.store.bodies)
+                # The catalog's records hold what the docs said: keep one, not both.
+                lighter = catalog.lighten(snap.entries)
+                self._snapshot = Snapshot(snap.generation, snap.meta, lighter)
+                self._catalog = catalog
+                del snap, lighter
+                _give_back()
             return self._catalog
 
     def problems(self) -> list[Problem]:

@@ -375,3 +375,40 @@ def test_a_new_catalog_reuses_the_records_that_did_not_change(query_repo, tmp_pa
     assert after.get("post", "beta", None, EDITORS) is before.get("post", "beta", None, EDITORS)
     assert after.get("person", "jane", None, EDITORS) is before.get("person", "jane", None, EDITORS)
     v.close()
+
+
+def test_a_process_keeps_each_record_once_and_still_syncs_dates_and_edits(query_repo, tmp_path):
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.sync()
+    before = v.catalog().get("post", "beta", None, EDITORS)
+    # The catalog holds the records: the snapshot keeps no second copy of their docs.
+    assert all(e.raw is None for e in v._snapshot.entries.values() if e.is_record)
+    beta, gamma = query_repo / "posts/beta.md", query_repo / "posts/gamma.md"
+    beta.write_text(beta.read_text().replace("views: 100", "views: 101"))
+    commit(query_repo, "Beta and gamma", date="2024-03-01T12:00:00Z")  # gamma: dates only
+    git(query_repo, "commit", "--allow-empty", "-qm", "Nothing")
+    gamma.write_text(gamma.read_text())  # same content, new stat
+    report = v.sync()
+    assert report.reindexed == 1
+    catalog = v.catalog()
+    after = catalog.get("post", "beta", None, EDITORS)
+    assert after.data["views"] == 101 and after.created == before.created
+    assert after.updated == "2024-03-01T12:00:00Z" != before.updated
+    assert catalog.get("post", "gamma", None, EDITORS).created == before.created
+    assert v.text_ready() and v.store.search("merging")[0]
+    v.close()
+
+
+def test_a_process_that_keeps_no_docs_syncs_text_from_the_index(query_repo, tmp_path):
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.keep_docs = False  # the live process
+    v.sync(text=False)
+    assert all(e.raw is None for e in v._snapshot.entries.values() if e.is_record)
+    assert v.sync_text() == 10  # the docs it writes are read back from the index
+    beta = query_repo / "posts/beta.md"
+    beta.write_text(beta.read_text() + "\nA quetzal appears.\n")
+    v.sync(text=False)
+    assert v.sync_text() == 1
+    assert [h.key for h in v.store.search("quetzal")[0]] == ["posts/beta.md"]
+    assert v.catalog().get("post", "beta", None, EDITORS).data["views"] == 100
+    v.close()

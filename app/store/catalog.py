@@ -196,6 +196,18 @@ class Catalog:
             for variants in self.records[name].values():
                 yield from variants.values()
 
+    def lighten(self, entries: dict[str, Entry]) -> dict[str, Entry]:
+        """`entries` with the doc of each record this catalog holds let go: the record
+        has what it said. The catalog remembers the light entries, so the next catalog
+        still reuses its records."""
+        inferred = {name for name, model in self.site.models.items() if model.inferred}
+        out = dict(entries)
+        for key, (entry, rec) in self._made.items():
+            if entry.raw is not None and rec.model not in inferred and out.get(key) is entry:
+                light = out[key] = entry.light()
+                self._made[key] = (light, rec)
+        return out
+
     # -- reading ------------------------------------------------------------------
     def count(self, model: str, audience: Audience) -> int:
         """How many records of a model this audience can see (a draft counts for editors)."""
@@ -264,6 +276,19 @@ class Catalog:
         if self.bodies is None or not rec.sha:
             return render_markdown(body)
         return self.bodies.html(rec.sha, lambda: render_markdown(body))
+
+
+def can_build(site: Site, entries: Iterable[Entry], previous: Catalog | None) -> bool:
+    """Whether a catalog of `site` can be built from these entries with `previous`: each
+    light entry (no doc kept) must be one whose record `previous` holds."""
+    made = previous._made if previous is not None and site is previous.site else {}
+    inferred = {name for name, model in site.models.items() if model.inferred}
+    for entry in entries:
+        if entry.raw is None:
+            known = made.get(entry.key)
+            if known is None or known[0] is not entry or known[1].model in inferred:
+                return False
+    return True
 
 
 def _shared(value):

@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -98,24 +98,32 @@ class Entry:
     """One stored file: its key (site-relative path), blob sha, stat and doc.
 
     The doc stays the JSON the index stores and is parsed when asked for: a process that
-    only compares stats and shas (the live process, a restart's sync) never parses them,
-    and one that builds a catalog keeps the records, not a second copy of every doc.
+    only compares stats and shas (the live process, a restart's sync) never parses them.
+    A light entry (`raw` None, see `light`) is a valid record whose doc this process let
+    go: its catalog holds the record, or it never needs one; a RecordsWriter reads it
+    back from the index when a sync needs it.
     """
 
     key: str
     sha: str
     stat: tuple
-    raw: bytes
+    raw: bytes | None = field(compare=False)  # light or not, the same file and version
 
     @property
     def doc(self) -> dict:
+        if self.raw is None:
+            raise LookupError(f"the doc of {self.key} is not kept in this process")
         return orjson.loads(self.raw)
 
     @property
     def is_record(self) -> bool:
         """A valid record rather than a problem (docs are {"record": …} or {"problem": …}
         in that order, so this needs no parse)."""
-        return self.raw.startswith(b'{"record"')
+        return self.raw is None or self.raw.startswith(b'{"record"')
+
+    def light(self) -> Entry:
+        """This entry without its doc (for a valid record only)."""
+        return Entry(self.key, self.sha, self.stat, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,11 @@ class Snapshot:
     generation: int
     meta: dict
     entries: dict[str, Entry]
+
+    def light(self) -> Snapshot:
+        """The same snapshot with no record's doc kept (for a process that needs none)."""
+        entries = {k: e.light() if e.is_record else e for k, e in self.entries.items()}
+        return Snapshot(self.generation, self.meta, entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +225,16 @@ class Store:
                 time.sleep(0.05)
         raise AssertionError("unreachable")
 
+    def stored(self, keys: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+        """key → (blob sha, stored doc) of these keys, as the index holds them now."""
+        found = {}
+        with self.records.searcher() as searcher:
+            for key in keys:
+                stored = searcher.document(key=key)
+                if stored is not None:
+                    found[key] = (stored["sha"], stored["doc"])
+        return found
+
     @contextlib.contextmanager
     def records_writer(self, known: Snapshot | None = None) -> Iterator[RecordsWriter]:
         """Hold the write lock; commit on success, cancel on error.
@@ -229,7 +252,10 @@ class Store:
                     # commit, and this snapshot would pass for it.
                     known = _snapshot(searcher, base)
             batch = RecordsWriter(writer, known)
-            yield batch
+            try:
+                yield batch
+            finally:
+                batch.close()
             if batch.changed:
                 with writer.searcher() as searcher:
                     batch.write_log(_log(searcher))
@@ -372,11 +398,28 @@ class RecordsWriter:
 
     def __init__(self, writer, known: Snapshot) -> None:
         self._writer = writer
+        self._searcher = None
         self.before = known
         self.meta = dict(known.meta)
         self.entries = dict(known.entries)
         self.changed = False
         self.touched: set[str] = set()
+
+    def doc(self, entry: Entry) -> dict:
+        """An entry's doc, read back from the index when the entry is light."""
+        if entry.raw is not None:
+            return entry.doc
+        if self._searcher is None:
+            self._searcher = self._writer.searcher()
+        stored = self._searcher.document(key=entry.key)
+        if stored is None:
+            raise LookupError(f"{entry.key} is not in the records index")
+        return orjson.loads(stored["doc"])
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
 
     def put(self, key: str, sha: str, stat: tuple, doc: dict) -> None:
         raw = orjson.dumps(doc)

@@ -116,7 +116,7 @@ def sync_records(
             if _body_aside(doc, sha, bodies) and len(bodies) >= BODY_BATCH:
                 store.bodies.put_many(bodies)
                 bodies.clear()
-            doc["git"] = dates.of(path, sha, old, st)
+            doc["git"] = dates.of(path, sha, None if old is None else writer.doc(old), st)
             writer.put(path, sha, _stat(st), doc)
             if old is None:
                 report.added += 1
@@ -187,7 +187,8 @@ def _needs_parse(site, path, st, old: Entry | None, dates, writer, report) -> bo
     if old.sha != sha:
         return True
     if touched:  # same content, new commits: only its dates move
-        writer.put(path, sha, _stat(st), {**old.doc, "git": dates.of(path, sha, old, st)})
+        doc = writer.doc(old)
+        writer.put(path, sha, _stat(st), {**doc, "git": dates.of(path, sha, doc, st)})
     report.unchanged += 1
     return False
 
@@ -252,7 +253,8 @@ class _Dates:
             )
         return self._changed
 
-    def of(self, path: str, sha: str, old: Entry | None, st: os.stat_result) -> list[str | None]:
+    def of(self, path: str, sha: str, old: dict | None, st: os.stat_result) -> list[str | None]:
+        """[created, updated] of a file; `old` is the doc the index held for it."""
         if self._blobs is None:
             self._blobs = self.repo.committed_blobs(self.prefix)
         mtime = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime))
@@ -260,7 +262,7 @@ class _Dates:
         if committed is None:
             return [mtime, mtime]  # not committed yet
         found = self.changed.get(path)
-        previous = (old.doc.get("git") or [None, None]) if old is not None else [None, None]
+        previous = (old.get("git") or [None, None]) if old is not None else [None, None]
         created = (previous[0] if not self.full else None) or (found.created if found else None)
         updated = found.updated if found else previous[1]
         if committed != sha:
@@ -313,6 +315,7 @@ def sync_text(
                 if sha is None or wanted.get(k) is None or wanted[k].sha != sha
             ]
             todo = [e for key, e in wanted.items() if have.get(key) != e.sha]
+        todo = _with_docs(store, todo)
         if not stale and not todo:
             return 0
         docs = (_text_doc(site, store, e) for e in todo)
@@ -322,8 +325,25 @@ def sync_text(
 
 
 def _served(site: Site, entry: Entry) -> bool:
-    """A valid record of a model the site serves."""
-    return entry.is_record and entry.doc["record"]["model"] in site.models
+    """A valid record of a model the site serves (a light entry is one: it was let go by
+    a process that built its record under these models; other models mean a rebuild)."""
+    return entry.raw is None or (entry.is_record and entry.doc["record"]["model"] in site.models)
+
+
+def _with_docs(store: Store, todo: list[Entry]) -> list[Entry]:
+    """`todo` with the docs of light entries read back from the index; one the index has
+    moved past since is left to the sync of its new version."""
+    light = [e.key for e in todo if e.raw is None]
+    if not light:
+        return todo
+    found = store.stored(light)
+    out = []
+    for e in todo:
+        if e.raw is not None:
+            out.append(e)
+        elif found.get(e.key, ("", b""))[0] == e.sha:
+            out.append(Entry(e.key, e.sha, e.stat, found[e.key][1]))
+    return out
 
 
 def _text_doc(site: Site, store: Store, entry: Entry) -> TextDoc:
