@@ -281,6 +281,9 @@ def _live(config: dict[str, Any], parent: int) -> int:
         logging.getLogger("vellum").error("live: %s", exc.message)
         return 1
     vellum.keep_docs = False  # it serves no reads: no catalog, so no docs to keep
+    # The indexer beside it fills the full-text index: two fills at once, one serial,
+    # would hold its lock past the other's patience.
+    vellum.text_elsewhere = True
     try:
         run_live(vellum, stopping, alive=lambda: os.getppid() == parent)
     finally:

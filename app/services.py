@@ -140,6 +140,9 @@ class Vellum:
         # False in a process that builds no catalog (the live process): its snapshot then
         # keeps no docs, only what a sync compares (each sync reads back those it needs).
         self.keep_docs = True
+        # True where another process fills the full-text index (`vellum serve`'s indexer):
+        # a sync then writes only the text docs of the files it changed.
+        self.text_elsewhere = False
         self._text_checked = False
         self.site_error: SiteError | None = None  # why a changed vellum.yml could not be loaded
         # False from a reload of vellum.yml until catalog() checked the index's models
@@ -221,7 +224,8 @@ class Vellum:
         if text:
             # The first text sync of a process compares everything (a background fill may
             # have died); after that only the files each sync changed are written again.
-            changed = report.touched if self._text_checked and not report.rebuilt else None
+            checked = self._text_checked or self.text_elsewhere
+            changed = report.touched if checked and not report.rebuilt else None
             sync_text(self.site, self.store, report.snapshot, keys=changed)
             self._text_checked = True
         if not self.keep_docs:
