@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import setproctitle
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
@@ -166,8 +167,10 @@ def _prepare_in_child(config: dict[str, Any], pipe) -> None:
         prepared = _prepare(config)
         prepared.report.snapshot = None  # the index as read: the parent has no use for it
         pipe.send(prepared)
-    except (SiteError, ValueError) as exc:
-        pipe.send(exc)
+    except ValueError as exc:
+        pipe.send(ValueError(str(exc)))
+    except SiteError as exc:  # its message as is (a ConfigError is not rebuilt from it)
+        pipe.send(SiteError(str(exc)))
     except BaseException as exc:
         pipe.send(SiteError(f"preparing the site failed: {type(exc).__name__}: {exc}"))
         raise
@@ -261,6 +264,9 @@ def fork_live(config: dict[str, Any]) -> Forked:
     if pid == 0:
         code = 1
         try:
+            # Named as the command it runs, not as the master it was forked from.
+            command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
+            setproctitle.setproctitle(" ".join([*command, "live", "--parent", str(parent)]))
             code = _live(config, parent)
         except Exception:
             logging.getLogger("vellum").exception("live: stopped by an error")
