@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import setproctitle
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
@@ -264,9 +263,6 @@ def fork_live(config: dict[str, Any]) -> Forked:
     if pid == 0:
         code = 1
         try:
-            # Named as the command it runs, not as the master it was forked from.
-            command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
-            setproctitle.setproctitle(" ".join([*command, "live", "--parent", str(parent)]))
             code = _live(config, parent)
         except Exception:
             logging.getLogger("vellum").exception("live: stopped by an error")
