@@ -12,12 +12,19 @@ gunicorn, and stops every process it started however the server ends.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import logging
+import multiprocessing
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +42,10 @@ from vellum import create_app, logs
 from vellum.api import metrics
 from vellum.api.envelope import HTTP_CODES
 from vellum.api.events import DEFAULT_STREAMS, end_streams
-from vellum.errors import SiteError
+from vellum.errors import SiteError, VellumError
+from vellum.export.loop import ExportLoop
+from vellum.export.run import Exporter
+from vellum.live.leader import run_live
 from vellum.services import Vellum
 from vellum.settings_check import settings_problems
 from vellum.store import journal, outbox
@@ -185,7 +195,51 @@ def prepare(config: dict[str, Any]) -> Prepared:
     """Everything before the first answer, in order: the settings are right, the address is
     free, a write killed half way is finished or undone (never indexed or served), the index
     is current, and the commits made once the server answers are news. Raises SiteError or
-    ValueError with the reason; nothing is left running either way."""
+    ValueError with the reason; nothing is left running either way.
+
+    The work runs in a forked child: the master, which the workers are forked from, keeps
+    no heap of the index it read (their memory would start with a copy of it). Then what
+    the master holds (the imported modules) is frozen out of the cyclic GC, so a
+    collection in a worker never writes to, and so copies, the pages they share.
+    """
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe(duplex=False)
+    child = context.Process(target=_prepare_in_child, args=(config, theirs))
+    child.start()
+    theirs.close()
+    try:
+        outcome = ours.recv()
+    except EOFError:  # the child died before it could answer
+        outcome = None
+    finally:
+        ours.close()
+        child.join()
+    if outcome is None:
+        raise SiteError(f"preparing the site failed (exit code {child.exitcode})")
+    if isinstance(outcome, BaseException):
+        raise outcome
+    gc.collect()
+    gc.freeze()
+    return outcome
+
+
+def _prepare_in_child(config: dict[str, Any], pipe) -> None:
+    try:
+        prepared = _prepare(config)
+        prepared.report.snapshot = None  # the index as read: the parent has no use for it
+        pipe.send(prepared)
+    except ValueError as exc:
+        pipe.send(ValueError(str(exc)))
+    except SiteError as exc:  # its message as is (a ConfigError is not rebuilt from it)
+        pipe.send(SiteError(str(exc)))
+    except BaseException as exc:
+        pipe.send(SiteError(f"preparing the site failed: {type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        pipe.close()
+
+
+def _prepare(config: dict[str, Any]) -> Prepared:
     vellum = Vellum(config)
     try:
         wrong = settings_problems(vellum.site)
@@ -226,7 +280,7 @@ def allow_open_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:
+def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen | Forked]:
     """The processes beside the server: the full-text indexer and the live process."""
     command = [sys.executable, "-m", "vellum.cli.main", "--site", config["SITE"]]
     # Full-text search fills in beside the server so lists and gets answer at once.
@@ -234,19 +288,100 @@ def start_helpers(config: dict[str, Any]) -> list[subprocess.Popen]:
     indexer = subprocess.Popen([*command, "index", "--text-only"], env=log_env)
     # One watcher and one webhook dispatcher per site (vellum.live.leader); it stops by
     # itself when this process is gone, however that happens.
-    remote_env = {
-        "VELLUM_REMOTE": config["REMOTE"] or "",
-        "VELLUM_POLL": str(config["POLL"]),
-        "VELLUM_LOG_FORMAT": config["LOG_FORMAT"],
-    }
-    remote_env["VELLUM_EXPORT"] = config["EXPORT"] or ""  # the live process keeps it current
-    live_process = subprocess.Popen(
-        [*command, "live", "--parent", str(os.getpid())], env={**os.environ, **remote_env}
-    )
-    return [indexer, live_process]
+    return [indexer, fork_live(config)]
 
 
-def stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+class Forked:
+    """A child forked from this process, stopped and waited for as a subprocess.Popen is."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already (gunicorn's master reaps any child)
+                self.returncode = 0
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, number: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, number)
+
+
+def fork_live(config: dict[str, Any]) -> Forked:
+    """The live process, forked from the master before gunicorn starts (it runs one thread
+    then and holds no handle): it shares the master's imported modules instead of
+    importing its own copy, and opens the site itself."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = _live(config, parent)
+        except Exception:
+            logging.getLogger("vellum").exception("live: stopped by an error")
+        finally:
+            os._exit(code)
+    return Forked(pid)
+
+
+def _live(config: dict[str, Any], parent: int) -> int:
+    """What `vellum live --parent PID` runs: the watcher and dispatcher (and the export,
+    when one is asked for) until stopped."""
+    logging.basicConfig(level=logging.INFO, handlers=[logs.handler(config["LOG_FORMAT"])])
+    logs.configure(config["LOG_FORMAT"])
+    stopping = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stopping.set())
+    try:
+        vellum = Vellum(config)
+    except VellumError as exc:
+        logging.getLogger("vellum").error("live: %s", exc.message)
+        return 1
+    vellum.keep_docs = False  # it serves no reads: no catalog, so no docs to keep
+    # The indexer beside it fills the full-text index: two fills at once, one serial,
+    # would hold its lock past the other's patience.
+    vellum.text_elsewhere = True
+    try:
+        loops = export_loops(vellum)
+        run_live(vellum, stopping, alive=lambda: os.getppid() == parent, extra=loops)
+    finally:
+        vellum.close()
+    return 0
+
+
+def export_loops(vellum: Vellum) -> list[ExportLoop]:
+    """The export `vellum serve --export DIR` (or vellum.yml's `export:`) keeps current."""
+    folder = vellum.config.get("EXPORT") or vellum.site.setting("export")
+    if not folder:
+        return []
+    path = Path(folder) if Path(folder).is_absolute() else vellum.site.root / folder
+    app = create_app({**vellum.config, "SYNC_ON_START": False, "TEXT_INDEX": "background"})
+    return [ExportLoop(Exporter(app, path))]
+
+
+def stop(processes: list[subprocess.Popen | Forked], grace: float = 10.0) -> None:
     """Ask each process to stop, then kill those still running after `grace` seconds."""
     for process in processes:
         if process.poll() is None:

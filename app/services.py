@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import gc
 import logging
@@ -22,7 +24,8 @@ from vellum.site.config import load_config
 from vellum.site.models import Field
 from vellum.site.schema import ConfigError
 from vellum.site.site import CONFIG_FILE, Site, load_site
-from vellum.store.catalog import Catalog, plain_text
+from vellum.store.bodies import Bodies
+from vellum.store.catalog import Catalog, can_build, plain_text
 from vellum.store.git import GitRepo
 from vellum.store.index import Snapshot, Store
 from vellum.store.indexer import SyncReport, sync_records, sync_text, text_is_current
@@ -31,6 +34,18 @@ from vellum.store.records import Problem
 from vellum.store.state import StateStore, make_private
 
 log = logging.getLogger("vellum")
+
+try:  # glibc's malloc_trim: free heap pages back to the system (elsewhere: nothing)
+    _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _MALLOC_TRIM = None
+
+
+def _give_back() -> None:
+    """Return the pages freed by dropping many docs at once: they were allocated by the C
+    allocator (each over 512 bytes), which keeps freed pages mapped unless asked."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _stamp(path: Path) -> tuple | None:
@@ -41,7 +56,9 @@ def _stamp(path: Path) -> tuple | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) -> Catalog:
+def _build_catalog(
+    site: Site, snap: Snapshot, previous: Catalog | None = None, bodies: Bodies | None = None
+) -> Catalog:
     """Build a catalog without the cyclic GC walking the whole heap half way through.
 
     A catalog is tens of thousands of long-lived objects: a full collection triggered
@@ -56,7 +73,7 @@ def _build_catalog(site: Site, snap: Snapshot, previous: Catalog | None = None) 
     gc.disable()
     try:
         catalog = Catalog(
-            site, snap.entries.values(), snap.generation, snap.meta.get("head"), previous
+            site, snap.entries.values(), snap.generation, snap.meta.get("head"), previous, bodies
         )
     finally:
         if enabled:
@@ -78,7 +95,8 @@ _plain_text = functools.lru_cache(maxsize=8192)(plain_text)
 def readable_texts(fields: dict[str, Field], rec) -> list[str]:
     """A record's texts as a reader sees them, best for a snippet first: the body, prose
     fields, other strings, lists of words; Markdown stripped."""
-    texts = [_plain_text(rec.body)] if rec.body else []
+    body = rec.body  # read from the bodies store: once
+    texts = [_plain_text(body)] if body else []
     ranked: list[tuple[int, str]] = []
     for name, value in rec.data.items():
         kind = fields[name].type if name in fields else "string"
@@ -124,6 +142,12 @@ class Vellum:
         self._snapshot: Snapshot | None = None
         self._text_current: tuple | None = None
         self._visible_keys: tuple[Catalog, dict] | None = None
+        # False in a process that builds no catalog (the live process): its snapshot then
+        # keeps no docs, only what a sync compares (each sync reads back those it needs).
+        self.keep_docs = True
+        # True where another process fills the full-text index (`vellum serve`'s indexer):
+        # a sync then writes only the text docs of the files it changed.
+        self.text_elsewhere = False
         self._text_checked = False
         self.site_error: SiteError | None = None  # why a changed vellum.yml could not be loaded
         # False from a reload of vellum.yml until catalog() checked the index's models
@@ -205,9 +229,14 @@ class Vellum:
         if text:
             # The first text sync of a process compares everything (a background fill may
             # have died); after that only the files each sync changed are written again.
-            changed = report.touched if self._text_checked and not report.rebuilt else None
+            checked = self._text_checked or self.text_elsewhere
+            changed = report.touched if checked and not report.rebuilt else None
             sync_text(self.site, self.store, report.snapshot, keys=changed)
             self._text_checked = True
+        if not self.keep_docs:
+            self._snapshot = report.snapshot.light()
+            report.snapshot = self._snapshot
+            _give_back()
         return report
 
     def sync_text(self, *, parallel: bool = True, progress: Callable | None = None) -> int:
@@ -238,7 +267,16 @@ class Vellum:
                 snap = self._snapshot
                 if snap is None or snap.generation != generation:
                     snap = self._snapshot = self.store.snapshot(snap)
-                self._catalog = _build_catalog(self.site, snap, self._catalog)
+                previous = self._catalog
+                if not can_build(self.site, snap.entries.values(), previous):
+                    snap = self._snapshot = self.store.snapshot()  # every doc, read back
+                catalog = _build_catalog(self.site, snap, previous, self.store.bodies)
+                # The catalog's records hold what the docs said: keep one, not both.
+                lighter = catalog.lighten(snap.entries)
+                self._snapshot = Snapshot(snap.generation, snap.meta, lighter)
+                self._catalog = catalog
+                del snap, lighter
+                _give_back()
             return self._catalog
 
     def problems(self) -> list[Problem]:

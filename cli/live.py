@@ -10,20 +10,17 @@ import sys
 import threading
 from importlib import resources
 from importlib.resources.abc import Traversable
-from pathlib import Path
 
 import click
 import orjson
 
-from vellum import create_app, logs
+from vellum import logs
 from vellum.cli.common import _echo_json, json_option, site_services
-from vellum.export.loop import ExportLoop
-from vellum.export.run import Exporter
 from vellum.live import deliveries, retention, webhooks
 from vellum.live.delivery import Clients
 from vellum.live.leader import run_live
 from vellum.live.webhooks import MissingSecret
-from vellum.services import Vellum
+from vellum.server import export_loops
 from vellum.site.config import load_config
 from vellum.store import outbox
 from vellum.store.events import Event, check_custom
@@ -44,16 +41,6 @@ def live(ctx: click.Context, parent: int | None) -> None:
     with site_services(ctx) as vellum:
         alive = lambda: parent is None or os.getppid() == parent  # noqa: E731
         run_live(vellum, stop, alive=alive, extra=export_loops(vellum))
-
-
-def export_loops(vellum: Vellum) -> list[ExportLoop]:
-    """The export `vellum serve --export DIR` (or vellum.yml's `export:`) keeps current."""
-    folder = vellum.config.get("EXPORT") or vellum.site.setting("export")
-    if not folder:
-        return []
-    path = Path(folder) if Path(folder).is_absolute() else vellum.site.root / folder
-    app = create_app({**vellum.config, "SYNC_ON_START": False, "TEXT_INDEX": "background"})
-    return [ExportLoop(Exporter(app, path))]
 
 
 @click.group(name="webhooks")

@@ -14,7 +14,7 @@ from vellum.services import Vellum
 from vellum.site.audience import EDITORS
 from vellum.site.config import load_config
 from vellum.store.index import _catch_up
-from vellum.store.indexer import text_doc, text_is_current
+from vellum.store.indexer import record_with_body, text_doc, text_is_current
 
 
 def open_vellum(site: Path, state: Path) -> Vellum:
@@ -349,7 +349,8 @@ def test_a_text_index_with_duplicates_is_repaired_by_the_next_full_sync(query_re
     v = open_vellum(query_repo, tmp_path / "state")
     v.sync()
     alpha = next(e for e in v._snapshot.entries.values() if e.key == "posts/alpha.md")
-    doc = text_doc(v.site.models["post"], alpha.key, alpha.sha, alpha.doc["record"])
+    record = record_with_body(v.store, alpha)  # the body is kept apart, by blob sha
+    doc = text_doc(v.site.models["post"], alpha.key, alpha.sha, record)
     v.store.update_text([doc], [])  # what the race of an older version left: a second copy
     assert [h.key for h in v.store.search("merging")[0]] == ["posts/alpha.md"] * 2
     assert not text_is_current(v.store, v._snapshot)
@@ -373,4 +374,41 @@ def test_a_new_catalog_reuses_the_records_that_did_not_change(query_repo, tmp_pa
     assert old.data["views"] == 10  # the old catalog is untouched
     assert after.get("post", "beta", None, EDITORS) is before.get("post", "beta", None, EDITORS)
     assert after.get("person", "jane", None, EDITORS) is before.get("person", "jane", None, EDITORS)
+    v.close()
+
+
+def test_a_process_keeps_each_record_once_and_still_syncs_dates_and_edits(query_repo, tmp_path):
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.sync()
+    before = v.catalog().get("post", "beta", None, EDITORS)
+    # The catalog holds the records: the snapshot keeps no second copy of their docs.
+    assert all(e.raw is None for e in v._snapshot.entries.values() if e.is_record)
+    beta, gamma = query_repo / "posts/beta.md", query_repo / "posts/gamma.md"
+    beta.write_text(beta.read_text().replace("views: 100", "views: 101"))
+    commit(query_repo, "Beta and gamma", date="2024-03-01T12:00:00Z")  # gamma: dates only
+    git(query_repo, "commit", "--allow-empty", "-qm", "Nothing")
+    gamma.write_text(gamma.read_text())  # same content, new stat
+    report = v.sync()
+    assert report.reindexed == 1
+    catalog = v.catalog()
+    after = catalog.get("post", "beta", None, EDITORS)
+    assert after.data["views"] == 101 and after.created == before.created
+    assert after.updated == "2024-03-01T12:00:00Z" != before.updated
+    assert catalog.get("post", "gamma", None, EDITORS).created == before.created
+    assert v.text_ready() and v.store.search("merging")[0]
+    v.close()
+
+
+def test_a_process_that_keeps_no_docs_syncs_text_from_the_index(query_repo, tmp_path):
+    v = open_vellum(query_repo, tmp_path / "state")
+    v.keep_docs = False  # the live process
+    v.sync(text=False)
+    assert all(e.raw is None for e in v._snapshot.entries.values() if e.is_record)
+    assert v.sync_text() == 10  # the docs it writes are read back from the index
+    beta = query_repo / "posts/beta.md"
+    beta.write_text(beta.read_text() + "\nA quetzal appears.\n")
+    v.sync(text=False)
+    assert v.sync_text() == 1
+    assert [h.key for h in v.store.search("quetzal")[0]] == ["posts/beta.md"]
+    assert v.catalog().get("post", "beta", None, EDITORS).data["views"] == 100
     v.close()

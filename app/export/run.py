@@ -105,9 +105,9 @@ class Exporter:
         return report
 
     def warm(self, limit: int = 50) -> bool:
-        """Render the HTML of up to `limit` more records (the catalog keeps it across
-        commits), so that the list page a commit touches renders at once; False once every
-        record has its HTML."""
+        """Render the HTML of up to `limit` more records (the body store keeps it by blob
+        sha, for every process), so that the list page a commit touches renders at once;
+        False once every record has its HTML."""
         catalog = self.app.extensions["vellum"].catalog()
         if self._warming is None or self._warming[0] is not catalog:
             self._warming = (catalog, iter(list(catalog.by_key.values())))

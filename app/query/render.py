@@ -47,9 +47,10 @@ def to_json(catalog: Catalog, rec: Record, query: ListQuery) -> dict:
     populated where asked (embedded records shown to the same audience)."""
     out: dict[str, Any] = {"id": rec.id, "type": rec.model, "locale": rec.locale}
     out.update(visible_data(catalog, rec, query.audience))
-    if rec.body is not None:
-        out["body"] = rec.body
-        out["html"] = catalog.html(rec)
+    body = rec.body
+    if body is not None:
+        out["body"] = body
+        out["html"] = catalog.html(rec, body)
     out["createdAt"] = rec.created
     out["updatedAt"] = rec.updated
     out["version"] = rec.sha

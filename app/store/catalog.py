@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
@@ -20,10 +21,13 @@ from vellum.site.audience import Audience
 from vellum.site.models import Field, Model, coerce_record, infer_type
 from vellum.site.site import Site
 from vellum.store.index import Entry
-from vellum.store.records import Problem, Record, _field_line
+from vellum.store.records import Problem, Record, StoredRecord, _field_line
 
 # Derived lists (sorted views, filter results) kept per catalog.
 MEMO_SIZE = 256
+# Strings up to this long are kept once per process (statuses, ids of related records,
+# tags, dates from one commit): they repeat across records; titles and bodies do not.
+SHARED_STRING_MAX = 32
 _PLUGINS = ["strikethrough", "footnotes", "table", "url", "task_lists", "def_list", "mark"]
 _MARKDOWN = mistune.create_markdown(escape=True, plugins=_PLUGINS)
 _SYNTAX_TREE = mistune.create_markdown(renderer=None, plugins=_PLUGINS)
@@ -71,8 +75,10 @@ class Catalog:
         generation=None,
         head=None,
         previous: Catalog | None = None,
+        bodies=None,
     ) -> None:
         self.site = site
+        self.bodies = bodies  # where stored bodies and their HTML are (vellum.store.bodies)
         self.generation = generation
         self.head = head
         self.problems: list[Problem] = []
@@ -83,29 +89,26 @@ class Catalog:
         self.fields: dict[str, dict[str, Field]] = {}
         self._views: dict[tuple, list[Record]] = {}
         self._memo: dict[tuple, list[Record]] = {}
-        self._html: dict[str, str] = {}
         self._lock = threading.Lock()
         # The record made from each entry, so the next catalog reuses what did not change.
         self._made: dict[str, tuple[Entry, Record]] = {}
         reuse = previous._made if previous is not None and previous.site is site else {}
         self._load(sorted(entries, key=lambda e: e.key), reuse)
-        if previous is not None:  # HTML is by blob sha: keep what still has a record
-            shas = {rec.sha for rec in self.by_key.values()}
-            self._html = {sha: h for sha, h in previous._html.items() if sha in shas}
 
     # -- building -----------------------------------------------------------------
     def _load(self, entries: list[Entry], reuse: dict[str, tuple[Entry, Record]]) -> None:
         inferred = {name for name, model in self.site.models.items() if model.inferred}
         for entry in entries:
-            if "problem" in entry.doc:
-                p = entry.doc["problem"]
-                self.problems.append(Problem(p["path"], p["reason"], p["line"], p["field"]))
-                continue
             known = reuse.get(entry.key)
             if known is not None and known[0] is entry and known[1].model not in inferred:
                 rec = known[1]  # records are not changed once built (inferred ones are)
             else:
-                rec = self._record(entry)
+                doc = entry.doc
+                if "problem" in doc:
+                    p = doc["problem"]
+                    self.problems.append(Problem(p["path"], p["reason"], p["line"], p["field"]))
+                    continue
+                rec = self._record(doc)
             self._made[entry.key] = (entry, rec)
             self._add(rec)
         for name, model in self.site.models.items():
@@ -116,12 +119,17 @@ class Catalog:
             self.by_key[rec.path] = rec
         self.problems.sort(key=lambda p: p.path)
 
-    @staticmethod
-    def _record(entry: Entry) -> Record:
-        rec = Record.from_doc(entry.doc["record"])
-        git_created, git_updated = entry.doc.get("git") or (None, None)
-        rec.created = rec.created or git_created
-        rec.updated = rec.updated or git_updated
+    def _record(self, doc: dict) -> Record:
+        rec = StoredRecord(bodies=self.bodies, **doc["record"])
+        git_created, git_updated = doc.get("git") or (None, None)
+        rec.created = _shared(rec.created or git_created)
+        rec.updated = _shared(rec.updated or git_updated)
+        rec.model, rec.locale = _shared(rec.model), _shared(rec.locale)
+        for key, value in rec.data.items():
+            if type(value) is list:
+                value[:] = [_shared(v) for v in value]
+            else:
+                rec.data[key] = _shared(value)
         return rec
 
     def _add(self, rec: Record) -> None:
@@ -188,6 +196,18 @@ class Catalog:
             for variants in self.records[name].values():
                 yield from variants.values()
 
+    def lighten(self, entries: dict[str, Entry]) -> dict[str, Entry]:
+        """`entries` with the doc of each record this catalog holds let go: the record
+        has what it said. The catalog remembers the light entries, so the next catalog
+        still reuses its records."""
+        inferred = {name for name, model in self.site.models.items() if model.inferred}
+        out = dict(entries)
+        for key, (entry, rec) in self._made.items():
+            if entry.raw is not None and rec.model not in inferred and out.get(key) is entry:
+                light = out[key] = entry.light()
+                self._made[key] = (light, rec)
+        return out
+
     # -- reading ------------------------------------------------------------------
     def count(self, model: str, audience: Audience) -> int:
         """How many records of a model this audience can see (a draft counts for editors)."""
@@ -247,14 +267,35 @@ class Catalog:
             self._memo[key] = found
         return found
 
-    def html(self, rec: Record) -> str | None:
-        """Rendered body, cached by blob sha so each version renders once."""
-        if rec.body is None:
+    def html(self, rec: Record, body: str | None = None) -> str | None:
+        """Rendered body (`body` when the caller holds it already), kept by blob sha in
+        the body store so each version renders once for every process."""
+        body = rec.body if body is None else body
+        if body is None:
             return None
-        html = self._html.get(rec.sha)
-        if html is None:
-            html = self._html[rec.sha] = render_markdown(rec.body)
-        return html
+        if self.bodies is None or not rec.sha:
+            return render_markdown(body)
+        return self.bodies.html(rec.sha, lambda: render_markdown(body))
+
+
+def can_build(site: Site, entries: Iterable[Entry], previous: Catalog | None) -> bool:
+    """Whether a catalog of `site` can be built from these entries with `previous`: each
+    light entry (no doc kept) must be one whose record `previous` holds."""
+    made = previous._made if previous is not None and site is previous.site else {}
+    inferred = {name for name, model in site.models.items() if model.inferred}
+    for entry in entries:
+        if entry.raw is None:
+            known = made.get(entry.key)
+            if known is None or known[0] is not entry or known[1].model in inferred:
+                return False
+    return True
+
+
+def _shared(value):
+    """One copy per process of a short string (see SHARED_STRING_MAX); others as they are."""
+    if type(value) is str and len(value) <= SHARED_STRING_MAX:
+        return sys.intern(value)
+    return value
 
 
 def relation_ids(value) -> list[str]:

@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -29,6 +29,7 @@ from whoosh.support.charset import accent_map
 
 from vellum.errors import IndexBusy, InvalidParameter
 from vellum.store import flock, snippets
+from vellum.store.bodies import Bodies
 from vellum.store.state import PRIVATE_FILE, private_folder
 from vellum.store.textview import Hit, TextView
 
@@ -118,12 +119,35 @@ TEXT_SCHEMA = fields.Schema(
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One stored file: its key (site-relative path), blob sha, stat and parsed doc."""
+    """One stored file: its key (site-relative path), blob sha, stat and doc.
+
+    The doc stays the JSON the index stores and is parsed when asked for: a process that
+    only compares stats and shas (the live process, a restart's sync) never parses them.
+    A light entry (`raw` None, see `light`) is a valid record whose doc this process let
+    go: its catalog holds the record, or it never needs one; a RecordsWriter reads it
+    back from the index when a sync needs it.
+    """
 
     key: str
     sha: str
     stat: tuple
-    doc: dict
+    raw: bytes | None = field(compare=False)  # light or not, the same file and version
+
+    @property
+    def doc(self) -> dict:
+        if self.raw is None:
+            raise LookupError(f"the doc of {self.key} is not kept in this process")
+        return orjson.loads(self.raw)
+
+    @property
+    def is_record(self) -> bool:
+        """A valid record rather than a problem (docs are {"record": …} or {"problem": …}
+        in that order, so this needs no parse)."""
+        return self.raw is None or self.raw.startswith(b'{"record"')
+
+    def light(self) -> Entry:
+        """This entry without its doc (for a valid record only)."""
+        return Entry(self.key, self.sha, self.stat, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +157,11 @@ class Snapshot:
     generation: int
     meta: dict
     entries: dict[str, Entry]
+
+    def light(self) -> Snapshot:
+        """The same snapshot with no record's doc kept (for a process that needs none)."""
+        entries = {k: e.light() if e.is_record else e for k, e in self.entries.items()}
+        return Snapshot(self.generation, self.meta, entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +203,7 @@ class Store:
         self.folder = private_folder(folder)
         self.records = _open(folder / "records", RECORDS_SCHEMA)
         self.text = _open(folder / "text", TEXT_SCHEMA)
+        self.bodies = Bodies(folder / "bodies")
         self._view = None
         self._searcher_lock = threading.Lock()
 
@@ -182,6 +212,7 @@ class Store:
             if self._view is not None:
                 self._view.close()
                 self._view = None
+        self.bodies.close()
 
     def generation(self) -> int:
         """The records index's generation: moves whenever any process commits to it."""
@@ -212,6 +243,16 @@ class Store:
                 time.sleep(0.05)
         raise AssertionError("unreachable")
 
+    def stored(self, keys: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+        """key → (blob sha, stored doc) of these keys, as the index holds them now."""
+        found = {}
+        with self.records.searcher() as searcher:
+            for key in keys:
+                stored = searcher.document(key=key)
+                if stored is not None:
+                    found[key] = (stored["sha"], stored["doc"])
+        return found
+
     @contextlib.contextmanager
     def records_writer(self, known: Snapshot | None = None) -> Iterator[RecordsWriter]:
         """Hold the write lock; commit on success, cancel on error.
@@ -229,7 +270,10 @@ class Store:
                     # commit, and this snapshot would pass for it.
                     known = _snapshot(searcher, base)
             batch = RecordsWriter(writer, known)
-            yield batch
+            try:
+                yield batch
+            finally:
+                batch.close()
             if batch.changed:
                 with writer.searcher() as searcher:
                     batch.write_log(_log(searcher))
@@ -377,15 +421,33 @@ class RecordsWriter:
 
     def __init__(self, writer, known: Snapshot) -> None:
         self._writer = writer
+        self._searcher = None
         self.before = known
         self.meta = dict(known.meta)
         self.entries = dict(known.entries)
         self.changed = False
         self.touched: set[str] = set()
 
+    def doc(self, entry: Entry) -> dict:
+        """An entry's doc, read back from the index when the entry is light."""
+        if entry.raw is not None:
+            return entry.doc
+        if self._searcher is None:
+            self._searcher = self._writer.searcher()
+        stored = self._searcher.document(key=entry.key)
+        if stored is None:
+            raise LookupError(f"{entry.key} is not in the records index")
+        return orjson.loads(stored["doc"])
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
     def put(self, key: str, sha: str, stat: tuple, doc: dict) -> None:
-        self._writer.update_document(key=key, sha=sha, stat=stat, doc=orjson.dumps(doc))
-        self.entries[key] = Entry(key, sha, stat, doc)
+        raw = orjson.dumps(doc)
+        self._writer.update_document(key=key, sha=sha, stat=stat, doc=raw)
+        self.entries[key] = Entry(key, sha, stat, raw)
         self.changed = True
         self.touched.add(key)
 
@@ -486,8 +548,7 @@ def _catch_up(searcher, known: Snapshot) -> Snapshot | None:
 
 
 def _entry(stored: dict) -> Entry:
-    doc = orjson.loads(stored["doc"])
-    return Entry(stored["key"], stored["sha"], tuple(stored["stat"]), doc)
+    return Entry(stored["key"], stored["sha"], tuple(stored["stat"]), stored["doc"])
 
 
 def _snapshot(searcher, generation: int | None = None) -> Snapshot:
@@ -501,8 +562,7 @@ def _snapshot(searcher, generation: int | None = None) -> Snapshot:
         if key == META_KEY:
             meta = orjson.loads(stored["doc"])
         else:
-            doc = orjson.loads(stored["doc"])
-            entries[key] = Entry(key, stored["sha"], tuple(stored["stat"]), doc)
+            entries[key] = Entry(key, stored["sha"], tuple(stored["stat"]), stored["doc"])
     if generation is None:
         generation = searcher.reader().generation()
     return Snapshot(generation, meta, entries)

@@ -14,13 +14,23 @@ from vellum.site.models import TEXT_TYPES, Model
 from vellum.site.site import Site
 from vellum.store.git import FileDates, GitRepo
 from vellum.store.index import Entry, Snapshot, Store, TextDoc
-from vellum.store.records import SKIPPED_SUFFIXES, Problem, Record, blob_sha, parse, scan
+from vellum.store.records import (
+    IN_BODY_STORE,
+    SKIPPED_SUFFIXES,
+    Problem,
+    Record,
+    blob_sha,
+    parse,
+    scan,
+)
 
 # Bump when the stored doc layout changes: every index is then rebuilt once.
-FORMAT = 2
+FORMAT = 3
 # Above these many files, parsing and text indexing are split over two processes.
 PARALLEL_PARSE_THRESHOLD = 1000
 PARALLEL_TEXT_THRESHOLD = 2000
+# Bodies written to the body store per transaction during a big sync.
+BODY_BATCH = 5000
 
 Progress = Callable[[int], None]
 
@@ -79,8 +89,12 @@ def sync_records(
     prefix = repo.relative(site.root)
     with store.records_writer(known) as writer:
         meta = writer.meta
+        bodies_id = store.bodies.identity()
         report.rebuilt = (
-            rebuild or meta.get("models") != site.models_hash or meta.get("format") != FORMAT
+            rebuild
+            or meta.get("models") != site.models_hash
+            or meta.get("format") != FORMAT
+            or meta.get("bodies") != bodies_id
         )
         existing = {} if report.rebuilt else writer.entries
         dates = _Dates(repo, prefix, None if report.rebuilt else meta.get("head"), report.head)
@@ -97,8 +111,12 @@ def sync_records(
             elif progress:
                 progress(1)
         parsed = _parse_many(site, [(model_name, path) for model_name, path, _, _ in todo])
+        bodies = []
         for (_, path, st, old), (sha, doc) in zip(todo, parsed, strict=True):
-            doc["git"] = dates.of(path, sha, old, st)
+            if _body_aside(doc, sha, bodies) and len(bodies) >= BODY_BATCH:
+                store.bodies.put_many(bodies)
+                bodies.clear()
+            doc["git"] = dates.of(path, sha, None if old is None else writer.doc(old), st)
             writer.put(path, sha, _stat(st), doc)
             if old is None:
                 report.added += 1
@@ -106,15 +124,28 @@ def sync_records(
                 report.updated += 1
             if progress:
                 progress(1)
+        store.bodies.put_many(bodies)  # before the index that names them commits
         gone = writer.entries.keys() - files.keys()
         for path in gone if paths is None else gone & paths:
             writer.delete(path)
             report.removed += 1
-        writer.set_meta({"format": FORMAT, "models": site.models_hash, "head": report.head})
+        meta = {"format": FORMAT, "models": site.models_hash, "head": report.head}
+        writer.set_meta({**meta, "bodies": bodies_id})
     report.snapshot = writer.after()
     report.touched = set(writer.touched)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _body_aside(doc: dict, sha: str, bodies: list[tuple[str, str]]) -> bool:
+    """Move a record's body out of its doc, into `bodies` for the body store: the index
+    keeps only fields, so reading every doc back (each process at start) stays cheap."""
+    record = doc.get("record")
+    if record is None or not record["body"]:
+        return False
+    bodies.append((sha, record["body"]))
+    record["body"] = IN_BODY_STORE
+    return True
 
 
 def _scan_all(site: Site) -> dict[str, tuple[str, os.stat_result]]:
@@ -156,7 +187,8 @@ def _needs_parse(site, path, st, old: Entry | None, dates, writer, report) -> bo
     if old.sha != sha:
         return True
     if touched:  # same content, new commits: only its dates move
-        writer.put(path, sha, _stat(st), {**old.doc, "git": dates.of(path, sha, old, st)})
+        doc = writer.doc(old)
+        writer.put(path, sha, _stat(st), {**doc, "git": dates.of(path, sha, doc, st)})
     report.unchanged += 1
     return False
 
@@ -221,7 +253,8 @@ class _Dates:
             )
         return self._changed
 
-    def of(self, path: str, sha: str, old: Entry | None, st: os.stat_result) -> list[str | None]:
+    def of(self, path: str, sha: str, old: dict | None, st: os.stat_result) -> list[str | None]:
+        """[created, updated] of a file; `old` is the doc the index held for it."""
         if self._blobs is None:
             self._blobs = self.repo.committed_blobs(self.prefix)
         mtime = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime))
@@ -229,7 +262,7 @@ class _Dates:
         if committed is None:
             return [mtime, mtime]  # not committed yet
         found = self.changed.get(path)
-        previous = (old.doc.get("git") or [None, None]) if old is not None else [None, None]
+        previous = (old.get("git") or [None, None]) if old is not None else [None, None]
         created = (previous[0] if not self.full else None) or (found.created if found else None)
         updated = found.updated if found else previous[1]
         if committed != sha:
@@ -268,34 +301,65 @@ def sync_text(
     With `keys` (the files a sync just changed) only those are written again, and the
     text index is not read at all; without, everything is compared by blob sha.
     """
-    entries = (snapshot or store.snapshot()).entries.values()
-    wanted = {
-        e.key: e for e in entries if "record" in e.doc and e.doc["record"]["model"] in site.models
-    }
+    entries = (snapshot or store.snapshot()).entries
     with store.text_lock():
         if keys is not None:
             stale = sorted(keys)
-            todo = [wanted[key] for key in stale if key in wanted]
+            todo = [entries[k] for k in stale if k in entries and _served(site, entries[k])]
         else:
             have = store.text_shas()
+            wanted = {k: e for k, e in entries.items() if _served(site, e)}
             stale = [
                 k
                 for k, sha in have.items()
                 if sha is None or wanted.get(k) is None or wanted[k].sha != sha
             ]
             todo = [e for key, e in wanted.items() if have.get(key) != e.sha]
+        todo = _with_docs(store, todo)
         if not stale and not todo:
             return 0
-        docs = (
-            text_doc(site.models[e.doc["record"]["model"]], e.key, e.sha, e.doc["record"])
-            for e in todo
-        )
+        docs = (_text_doc(site, store, e) for e in todo)
         procs = 2 if parallel and len(todo) > PARALLEL_TEXT_THRESHOLD else 1
         store.update_text(docs, stale, procs=procs, progress=progress)
     return len(todo)
 
 
+def _served(site: Site, entry: Entry) -> bool:
+    """A valid record of a model the site serves (a light entry is one: it was let go by
+    a process that built its record under these models; other models mean a rebuild)."""
+    return entry.raw is None or (entry.is_record and entry.doc["record"]["model"] in site.models)
+
+
+def _with_docs(store: Store, todo: list[Entry]) -> list[Entry]:
+    """`todo` with the docs of light entries read back from the index; one the index has
+    moved past since is left to the sync of its new version."""
+    light = [e.key for e in todo if e.raw is None]
+    if not light:
+        return todo
+    found = store.stored(light)
+    out = []
+    for e in todo:
+        if e.raw is not None:
+            out.append(e)
+        elif found.get(e.key, ("", b""))[0] == e.sha:
+            out.append(Entry(e.key, e.sha, e.stat, found[e.key][1]))
+    return out
+
+
+def _text_doc(site: Site, store: Store, entry: Entry) -> TextDoc:
+    record = record_with_body(store, entry)
+    return text_doc(site.models[record["model"]], entry.key, entry.sha, record)
+
+
+def record_with_body(store: Store, entry: Entry) -> dict:
+    """The stored record with its body read back from the body store."""
+    record = entry.doc["record"]
+    if record["body"] is IN_BODY_STORE:
+        return {**record, "body": store.bodies.get(entry.sha)}
+    return record
+
+
 def text_is_current(store: Store, snapshot: Snapshot) -> bool:
     """True when every valid record's current version is in the text index."""
     have = store.text_shas()
-    return all(have.get(e.key) == e.sha for e in snapshot.entries.values() if "record" in e.doc)
+    return all(have.get(e.key) == e.sha for e in snapshot.entries.values() if e.is_record)

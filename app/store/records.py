@@ -50,6 +50,39 @@ class Record:
         return cls(**doc)
 
 
+# A stored doc's "body" when the text is in the body store, under the record's blob sha.
+IN_BODY_STORE = True
+
+
+class StoredRecord(Record):
+    """A record read back from the index: its body stays in the body store (shared by every
+    process through the page cache) and is read from there each time it is asked for."""
+
+    __slots__ = ("_bodies",)
+
+    def __init__(self, *fields, bodies=None, **named) -> None:
+        self._bodies = bodies  # anything with get(sha) -> str | None
+        super().__init__(*fields, **named)
+
+    @property
+    def body(self) -> str | None:
+        found = _BODY_SLOT.__get__(self)
+        if found is IN_BODY_STORE:
+            return self._bodies.get(self.sha)
+        return found
+
+    @body.setter
+    def body(self, value: str | None) -> None:
+        _BODY_SLOT.__set__(self, value)
+
+    @property
+    def has_body(self) -> bool:
+        return _BODY_SLOT.__get__(self) is not None
+
+
+_BODY_SLOT = Record.__dict__["body"]
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Why a file is left out: its path, the line where known, and the reason."""
