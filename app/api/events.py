@@ -6,6 +6,8 @@ the server's gevent worker it costs a greenlet and a socket, not a thread.
 
 from __future__ import annotations
 
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +37,8 @@ api_events = Blueprint("events", __name__)
 DEFAULT_STREAMS = 1000
 # A closed connection is noticed at the next write: keep-alives free its slot soon.
 KEEPALIVE = 5.0
+# How often a waiting stream looks whether its client hung up (a cheap non-blocking peek).
+HANG_UP_CHECK = 1.0
 RETRY_SECONDS = 1
 # A caller at its cap waits for one of its streams to end; a connection it dropped is
 # noticed at the next keep-alive.
@@ -120,7 +124,9 @@ def stream() -> Response:
         if after is None:
             after = outbox.last_seq(vellum.state)
         free = _both(free, fanout.watch())
-        frames = _frames(vellum, fanout, principal, after, vellum.config["STREAM_SECONDS"])
+        seconds = vellum.config["STREAM_SECONDS"]
+        hung_up = _hang_up_check(request.environ.get("gunicorn.socket"))
+        frames = _frames(vellum, fanout, principal, after, seconds, hung_up)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         response = Response(_freeing(frames, free), mimetype="text/event-stream", headers=headers)
     except BaseException:
@@ -170,8 +176,29 @@ def visible(principal: Principal, name: str, draft: bool) -> bool:
     return principal.can("read:drafts") if draft else principal.can("read")
 
 
+def _hang_up_check(sock) -> Callable[[], bool]:
+    """Whether the client closed its end of a stream: its socket is readable yet holds no
+    bytes. A server notices a closed connection only when a write fails, two keep-alives
+    later at worst; looking each second frees the stream's slot (and the caller's place
+    under its connection limit) at once. Outside gunicorn there is no socket to look at."""
+
+    def hung_up() -> bool:
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):  # closed or reset under us
+            return True
+
+    return hung_up if sock is not None else (lambda: False)
+
+
 def _frames(
-    vellum: Vellum, fanout: Fanout, principal: Principal, after: int, seconds: float
+    vellum: Vellum,
+    fanout: Fanout,
+    principal: Principal,
+    after: int,
+    seconds: float,
+    hung_up: Callable[[], bool] = lambda: False,
 ) -> Iterator[str]:
     state: StateStore = vellum.state
     # The request is answered (its after-request work too): the stream reads through the
@@ -181,8 +208,10 @@ def _frames(
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
     while not fanout.stopped and (now := time.monotonic()) < deadline:
-        wait = min(deadline - now, KEEPALIVE - (now - quiet_since))
+        wait = min(deadline - now, KEEPALIVE - (now - quiet_since), HANG_UP_CHECK)
         rows = fanout.wait(after, wait)
+        if hung_up():
+            return  # nobody to write to: the slot is given back as the response closes
         if rows is None:  # behind what the fan-out holds: catch up from the outbox
             rows = outbox.since(state, after)
         for row in rows:
