@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
 import gc
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from html import escape
 from pathlib import Path
@@ -87,23 +87,53 @@ def _build_catalog(
 NOT_TEXT = {"enum", "media"}
 PROSE = {"text", "markdown"}
 SNIPPET_CHARS = 160
-# Readable text of the bodies searches show, kept by text: Markdown parsing was half the
-# time of a search. Enough for the distinct hits of a few hundred different queries.
-_plain_text = functools.lru_cache(maxsize=8192)(plain_text)
+
+
+class PlainBodies:
+    """Readable text of the bodies searches show, by blob sha (a version never changes
+    meaning): Markdown parsing was half the time of a search, and a hit here reads nothing
+    from the body store and holds no body. Enough for the distinct hits of a few hundred
+    different queries."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._found: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, rec) -> str | None:
+        if not rec.sha:  # a record made in memory, never stored
+            return plain_text(rec.body) if rec.body else None
+        with self._lock:
+            found = self._found.get(rec.sha)
+            if found is not None:
+                self._found.move_to_end(rec.sha)
+                return found
+        body = rec.body
+        if not body:
+            return None
+        found = plain_text(body)
+        with self._lock:
+            self._found[rec.sha] = found
+            if len(self._found) > self.size:
+                self._found.popitem(last=False)
+        return found
+
+
+_PLAIN_BODIES = PlainBodies()
 
 
 def readable_texts(fields: dict[str, Field], rec) -> list[str]:
     """A record's texts as a reader sees them, best for a snippet first: the body, prose
     fields, other strings, lists of words; Markdown stripped."""
-    body = rec.body  # read from the bodies store: once
-    texts = [_plain_text(body)] if body else []
+    body = _PLAIN_BODIES.of(rec)
+    texts = [body] if body else []
     ranked: list[tuple[int, str]] = []
     for name, value in rec.data.items():
         kind = fields[name].type if name in fields else "string"
         if kind in NOT_TEXT:
             continue
         if isinstance(value, str) and value.strip():
-            text = _plain_text(value) if kind == "markdown" else " ".join(value.split())
+            text = plain_text(value) if kind == "markdown" else " ".join(value.split())
             ranked.append((0 if kind in PROSE else 1, text))
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             ranked.append((2, ", ".join(value)))

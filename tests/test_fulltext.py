@@ -10,6 +10,7 @@ from whoosh import scoring
 from whoosh.highlight import ContextFragmenter, HtmlFormatter, get_text, highlight
 from whoosh.qparser import AndGroup, QueryParser
 
+from vellum.services import PlainBodies
 from vellum.store.index import _ANALYZER, _CHAIN, TEXT_SCHEMA, Store, TextDoc
 from vellum.store.snippets import snippet
 
@@ -161,3 +162,28 @@ def test_the_one_pass_analyzer_gives_the_chains_words():
         for options in ({"mode": "index", "boosts": True}, {"mode": "query"}):
             ours = [t.text for t in _ANALYZER(text, **options) if not t.stopped]
             assert ours == [t.text for t in _CHAIN(text, **options) if not t.stopped], text
+
+
+class _Stored:
+    """A record whose body lives in the body store: each read of it is counted."""
+
+    def __init__(self, sha: str, body: str) -> None:
+        self.sha, self._body, self.reads = sha, body, 0
+
+    @property
+    def body(self) -> str:
+        self.reads += 1
+        return self._body
+
+
+def test_snippet_text_is_kept_by_blob_sha_and_read_once():
+    plain = PlainBodies(size=2)
+    first = _Stored("a" * 40, "## Hello *world*")
+    assert plain.of(first) == "Hello world"
+    assert plain.of(first) == "Hello world" and first.reads == 1  # a hit reads no body
+    edited = _Stored("b" * 40, "Goodbye")  # a new version is a new sha
+    assert plain.of(edited) == "Goodbye"
+    plain.of(_Stored("c" * 40, "Third"))  # the oldest of two goes
+    again = _Stored("a" * 40, "## Hello *world*")
+    assert plain.of(again) == "Hello world" and again.reads == 1
+    assert plain.of(_Stored("d" * 40, "")) is None
