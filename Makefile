@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE   ?= content
 N      ?= 10000
-SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/redis-server
+# Debian keeps PostgreSQL's server programs under its major version (15 on bookworm).
+POSTGRES     := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/postgres)),/usr/lib/postgresql/15/bin/postgres)
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/redis-server $(POSTGRES)
 BENCH_TOOLS  := /usr/bin/wrk
 BENCH_ARGS   ?=
 
@@ -25,11 +27,12 @@ serve: setup
 test: setup $(SYSTEM_TOOLS)
 	$(BIN)/python -m pytest
 
-# Tests drive Debian's Chromium (the admin page; Playwright never downloads a browser)
-# and a real Redis (rate limits shared by several processes).
+# Tests drive Debian's Chromium (the admin page; Playwright never downloads a browser),
+# a real Redis (rate limits shared by several processes) and a real PostgreSQL (state
+# shared by several machines); the tests start private servers of their own.
 $(SYSTEM_TOOLS):
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server > /dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server postgresql > /dev/null
 
 # `make bench N=2000 BENCH_ARGS=--quick` for short loads.
 bench: setup $(BENCH_TOOLS)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.engines import Postgres, Redis
 from tests.helpers import (
     QUERY_SITE,
     authorised_client,
@@ -100,3 +101,25 @@ def sample_site(tmp_path) -> Path:
 @pytest.fixture
 def runner():
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL server, started on first use and kept for the session."""
+    server = Postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres):
+    """A new empty PostgreSQL database for one test."""
+    return postgres.new_database()
+
+
+@pytest.fixture
+def redis_url():
+    """A real redis-server on a free loopback port, for the length of one test."""
+    server = Redis()
+    yield server.url()
+    server.stop()

@@ -6,9 +6,6 @@ import base64
 import datetime as dt
 import io
 import json
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +15,6 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from tests.helpers import QUERY_SITE, build_app, commit, make_repo, write_files
-from tests.servers import free_port
 from vellum.auth import keys, users
 from vellum.settings_check import settings_problems
 from vellum.site.site import load_site
@@ -582,29 +578,6 @@ def test_cors_only_for_configured_origins(tmp_path):
     other = client.get("/api/post", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     application.extensions["vellum"].close()
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    """A real redis-server on a free loopback port, for the length of one test."""
-    binary = shutil.which("redis-server")
-    assert binary, "make test installs redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        cwd=tmp_path,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def test_redis_storage_shares_one_count_across_processes(tmp_path, redis_url):
