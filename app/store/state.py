@@ -187,6 +187,12 @@ def _add_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) ->
                     raise
 
 
+def state_url() -> str | None:
+    """Where the state lives when it is shared by several machines (`VELLUM_STATE_URL`,
+    a `postgresql://` URL); None for the SQLite file in the state folder."""
+    return os.environ.get("VELLUM_STATE_URL") or None
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
