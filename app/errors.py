@@ -115,6 +115,11 @@ class IndexBusy(ServiceUnavailable):
     """Another process holds the index's write lock for longer than we wait."""
 
 
+class StateNotReady(ServiceUnavailable):
+    """The state database is not at the revision this Vellum needs (`vellum migrate`), or
+    cannot be reached."""
+
+
 class Unauthorized(VellumError):
     """No valid credentials: missing, malformed, expired, revoked or wrong."""
 

@@ -145,7 +145,7 @@ def default_grants(has_redirect: bool, public: bool) -> list[str]:
 
 def list_clients(state: StateStore) -> list[Client]:
     """Every registered application, oldest first."""
-    rows = state.query("SELECT * FROM oauth_clients ORDER BY created_at, rowid")
+    rows = state.query("SELECT * FROM oauth_clients ORDER BY created_at, id")
     return [_client(row) for row in rows]
 
 
@@ -236,6 +236,7 @@ def redeem_code(
     """Spend a code once; a replayed code fails and revokes what the first use issued."""
     family = digest(code or "")
     with state.transaction() as db:
+        db.lock(f"code:{family}")  # one winner when two requests redeem the same code
         row = db.execute("SELECT * FROM oauth_codes WHERE code_hash = ?", (family,)).fetchone()
         if row is not None and not row["used"] and row["client_id"] == client.id:
             db.execute("UPDATE oauth_codes SET used = 1 WHERE code_hash = ?", (family,))
@@ -319,6 +320,7 @@ def rotate_refresh(
     """
     token_hash = digest(token or "")
     with state.transaction() as db:
+        db.lock(f"refresh:{token_hash}")  # one winner when two requests spend the same token
         row = db.execute(
             "SELECT * FROM oauth_refresh_tokens WHERE token_hash = ?", (token_hash,)
         ).fetchone()

@@ -80,6 +80,7 @@ def spend_refresh(state: StateStore, token: str) -> dict:
     claims = _verified(token, "refresh")
     family = claims.get("fam")
     with state.transaction() as db:  # one winner when two requests spend the same token
+        db.lock(f"refresh:{claims['jti']}")
         used = db.execute(
             "SELECT 1 FROM revoked_tokens WHERE jti IN (?, ?)",
             (claims["jti"], f"{FAMILY_PREFIX}{family}"),
@@ -121,7 +122,7 @@ def _verified(token: str, kind: str) -> dict:
 def revoke(state: StateStore, claims: dict) -> None:
     with state.transaction() as db:
         db.execute(
-            "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (claims["jti"], int(claims["exp"])),
         )
         db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (int(time.time()),))

@@ -6,7 +6,6 @@ import datetime as dt
 import logging
 import math
 import re
-import sqlite3
 import time
 from dataclasses import dataclass, replace
 
@@ -20,6 +19,7 @@ from vellum.site.schema import LOCKOUT_ATTEMPTS, LOCKOUT_MINUTES
 from vellum.site.site import Site
 from vellum.store import outbox
 from vellum.store.events import Event
+from vellum.store.sql import Connection, IntegrityError
 from vellum.store.state import StateStore, iso, utcnow
 
 log = logging.getLogger("vellum")
@@ -165,16 +165,21 @@ def create_user(
     email = check_email(email)
     hashed = _HASHER.hash(check_password(password))
     now = iso(utcnow())
-    with state.transaction() as db:
-        if db.execute("SELECT 1 FROM users WHERE name = ? COLLATE NOCASE", (name,)).fetchone():
-            raise Conflict(f"A user named '{name}' already exists")
-        cur = db.execute(
-            "INSERT INTO users (name, email, role, password_hash, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (name, email, role, hashed, now, now),
-        )
-        outbox.add(db, [_event("user.created", cur.lastrowid, name, email, role)])
-    return get_user(state, cur.lastrowid)
+    taken = Conflict(f"A user named '{name}' already exists")
+    try:
+        with state.transaction() as db:
+            if db.execute("SELECT 1 FROM users WHERE lower(name) = lower(?)", (name,)).fetchone():
+                raise taken
+            # The unique index on lower(name) refuses the loser of a race on PostgreSQL.
+            user_id = db.execute(
+                "INSERT INTO users (name, email, role, password_hash, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (name, email, role, hashed, now, now),
+            ).fetchone()[0]
+            outbox.add(db, [_event("user.created", user_id, name, email, role)])
+    except IntegrityError as exc:
+        raise taken from exc
+    return get_user(state, user_id)
 
 
 def list_users(state: StateStore) -> list[User]:
@@ -258,7 +263,7 @@ def authenticate(
     name = (name or "").strip()
     attempt = _start_attempt(state, name, lockout, ip)
     # Names are unique whatever their case, so a sign-in finds its user whatever the case.
-    rows = state.query("SELECT * FROM users WHERE name = ? COLLATE NOCASE", (name,))
+    rows = state.query("SELECT * FROM users WHERE lower(name) = lower(?)", (name,))
     stored = rows[0]["password_hash"] if rows else _DUMMY_HASH
     try:
         _HASHER.verify(stored, password or "")
@@ -281,11 +286,13 @@ def lockout_of(site: Site) -> Lockout:
 
 def with_failures(state: StateStore, found: list[User], lockout: Lockout) -> list[User]:
     """The users with their failed sign-ins that still count, as admins see them."""
-    # SQLite takes a bare column (ip) from the row that holds the MAX().
+    since = time.time() - lockout.seconds
+    # Per name: how many, and the newest's time and address.
     rows = state.query(
-        "SELECT name, COUNT(*) AS n, MAX(at) AS last, ip FROM sign_in_failures"
-        " WHERE at >= ? GROUP BY name",
-        (time.time() - lockout.seconds,),
+        "SELECT f.name, c.n, f.at AS last, f.ip FROM sign_in_failures f JOIN"
+        " (SELECT name, COUNT(*) AS n, MAX(id) AS newest FROM sign_in_failures"
+        " WHERE at >= ? GROUP BY name) c ON f.id = c.newest",
+        (since,),
     )
     counts = {row["name"]: row for row in rows}
     shown = []
@@ -312,16 +319,18 @@ def _start_attempt(state: StateStore, name: str, lockout: Lockout, ip: str | Non
     that parallel guesses cannot slip in more than `attempts` checks between them."""
     key, now = _failure_key(name), time.time()
     with state.transaction() as db:
+        db.lock(f"sign-in:{key}")  # count and check as one, on every machine
         db.execute("DELETE FROM sign_in_failures WHERE at < ?", (now - lockout.seconds,))
         until = _locked_until(db, key, lockout, now)
         if until is None:
-            cur = db.execute(
-                "INSERT INTO sign_in_failures (name, at, ip) VALUES (?, ?, ?)", (key, now, ip)
-            )
+            attempt = db.execute(
+                "INSERT INTO sign_in_failures (name, at, ip) VALUES (?, ?, ?) RETURNING id",
+                (key, now, ip),
+            ).fetchone()[0]
     if until is not None:
         log.info("Refused a sign-in for locked name %r from %s", key, ip)
         raise AccountLocked(max(1, math.ceil(until - now)))
-    return cur.lastrowid
+    return attempt
 
 
 def _failed(state: StateStore, name: str, lockout: Lockout, ip: str | None) -> None:
@@ -338,7 +347,7 @@ def _failed(state: StateStore, name: str, lockout: Lockout, ip: str | None) -> N
 
 
 def _locked_until(
-    db: sqlite3.Connection, key: str, lockout: Lockout, now: float | None = None
+    db: Connection, key: str, lockout: Lockout, now: float | None = None
 ) -> float | None:
     """When the name's lock ends: its `attempts`-th newest failure leaves the window."""
     now = time.time() if now is None else now
@@ -365,6 +374,7 @@ def _keep_an_admin(db, user: User) -> None:
     """Refuse to demote or delete the last admin: a site must keep a way in."""
     if user.role != "admin":
         return
+    db.lock("admins")  # two admins demoted at once must not leave none
     admins = db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetchone()[0]
     if admins <= 1:
         raise Conflict("This is the last admin: make another admin first")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from collections.abc import Iterable
 
@@ -11,6 +10,7 @@ from vellum.errors import Conflict, NotFound
 from vellum.live.delivery import Outcome
 from vellum.live.webhooks import Endpoint
 from vellum.store.outbox import set_cursor
+from vellum.store.sql import Row
 from vellum.store.state import StateStore, iso, utcnow
 
 FANOUT_CURSOR = "fanout"
@@ -22,6 +22,7 @@ def fan_out(state: StateStore, endpoints: Iterable[Endpoint]) -> int:
     endpoints = list(endpoints)
     now = time.time()
     with state.transaction() as db:
+        db.lock("cursor:fanout")  # one fan-out at a time, on any machine
         row = db.execute("SELECT value FROM cursors WHERE name = ?", (FANOUT_CURSOR,)).fetchone()
         after = int(row["value"]) if row else 0
         events = db.execute(
@@ -37,31 +38,29 @@ def fan_out(state: StateStore, endpoints: Iterable[Endpoint]) -> int:
             if e.wants(ev["name"], ev["model"])
         ]
         db.executemany(
-            "INSERT OR IGNORE INTO deliveries (endpoint, seq, key, state, attempts, next_at)"
-            " VALUES (?, ?, ?, 'pending', 0, ?)",
+            "INSERT INTO deliveries (endpoint, seq, key, state, attempts, next_at)"
+            " VALUES (?, ?, ?, 'pending', 0, ?) ON CONFLICT DO NOTHING",
             rows,
         )
         set_cursor(db, FANOUT_CURSOR, str(events[-1]["seq"]))
     return len(rows)
 
 
-def due(state: StateStore, endpoint_id: str, now: float, limit: int = 100) -> list[sqlite3.Row]:
+def due(state: StateStore, endpoint_id: str, now: float, limit: int = 100) -> list[Row]:
     """An endpoint's pending deliveries whose time has come and no earlier one of their key
     awaits (asked per endpoint, so one endpoint's backlog never starves another)."""
     return state.query(
         "SELECT d.endpoint, d.seq, d.attempts, e.id, e.name, e.payload"
         " FROM deliveries d JOIN events e ON e.seq = d.seq"
         " WHERE d.endpoint = ? AND d.state = 'pending' AND d.next_at <= ? AND NOT EXISTS ("
-        "   SELECT 1 FROM deliveries p WHERE p.endpoint = d.endpoint AND p.key IS d.key"
-        "   AND p.state = 'pending' AND p.seq < d.seq)"
+        "   SELECT 1 FROM deliveries p WHERE p.endpoint = d.endpoint"
+        "   AND p.key IS NOT DISTINCT FROM d.key AND p.state = 'pending' AND p.seq < d.seq)"
         " ORDER BY d.seq LIMIT ?",
         (endpoint_id, now, limit),
     )
 
 
-def record_attempt(
-    state: StateStore, endpoint: Endpoint, row: sqlite3.Row, outcome: Outcome
-) -> str:
+def record_attempt(state: StateStore, endpoint: Endpoint, row: Row, outcome: Outcome) -> str:
     """Log one attempt and move the delivery on: delivered, retried later, or dead."""
     attempts = row["attempts"] + 1
     retry = endpoint.retry

@@ -42,6 +42,7 @@ def prune(state: StateStore, days: dict[str, float], now: float | None = None) -
     counts = dict.fromkeys(("events", "deliveries", "activity", "expired"), 0)
     with state.transaction() as db:
         if before := cutoff("events"):
+            db.lock("cursor:fanout")  # what is fanned out stays so while events go
             row = db.execute(
                 "SELECT value FROM cursors WHERE name = ?", (FANOUT_CURSOR,)
             ).fetchone()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ import orjson
 
 from vellum.store.commits import Skipped, commit_events, commits_after
 from vellum.store.events import Event
+from vellum.store.sql import Connection, Row
 from vellum.store.state import StateStore, iso, utcnow
 
 if TYPE_CHECKING:
@@ -41,8 +41,12 @@ def emit(state: StateStore, events: Iterable[Event]) -> int:
         return add(db, events)
 
 
-def add(db: sqlite3.Connection, events: Iterable[Event]) -> int:
-    """Store events inside a caller's transaction, so they commit with the change they tell."""
+def add(db: Connection, events: Iterable[Event]) -> int:
+    """Store events inside a caller's transaction, so they commit with the change they tell.
+
+    Writers of events take turns (SQLite's write lock, an advisory lock on PostgreSQL): an
+    event's seq is then committed after every smaller one, so a reader that has seen seq n
+    never misses an event below it that commits later."""
     rows = [
         (
             e.id,
@@ -55,6 +59,9 @@ def add(db: sqlite3.Connection, events: Iterable[Event]) -> int:
         )
         for e in events
     ]
+    if not rows:
+        return 0
+    db.lock("events")
     db.executemany(
         "INSERT INTO events (id, name, model, key, draft, payload, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -69,7 +76,7 @@ def get_cursor(state: StateStore, name: str = HEAD_CURSOR) -> str | None:
     return rows[0]["value"] if rows else None
 
 
-def set_cursor(db: sqlite3.Connection, name: str, value: str) -> None:
+def set_cursor(db: Connection, name: str, value: str) -> None:
     db.execute(
         "INSERT INTO cursors (name, value) VALUES (?, ?)"
         " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -84,6 +91,7 @@ def take_cursor(vellum: Vellum) -> None:
     for history (an empty value: the repository had no commit yet).
     """
     with vellum.state.transaction() as db:
+        db.lock("cursor:head")
         row = db.execute("SELECT value FROM cursors WHERE name = ?", (HEAD_CURSOR,)).fetchone()
         if row is None:
             set_cursor(db, HEAD_CURSOR, vellum.repo.head() or "")
@@ -110,6 +118,7 @@ def process_head(vellum: Vellum) -> int:
         return 0
     batch = _Batch(head) if old is None else _events_since(vellum, old, head)
     with vellum.state.transaction() as db:
+        db.lock("cursor:head")  # one process emits these commits, on any machine
         row = db.execute("SELECT value FROM cursors WHERE name = ?", (HEAD_CURSOR,)).fetchone()
         if (row["value"] if row else None) != old:
             return 0  # another process emitted these commits first
@@ -167,7 +176,7 @@ def _failed(batch: _Batch, retry: dict, sha: str, skipped: list[Skipped]) -> _Ba
     return batch
 
 
-def _note_skipped(db: sqlite3.Connection, skipped: list[Skipped]) -> None:
+def _note_skipped(db: Connection, skipped: list[Skipped]) -> None:
     row = db.execute("SELECT value FROM cursors WHERE name = ?", (SKIPPED_CURSOR,)).fetchone()
     kept = orjson.loads(row["value"]) if row else []
     kept += [{**s.as_dict(), "at": iso(utcnow())} for s in skipped]
@@ -194,7 +203,7 @@ def _json(payload: Any) -> str:
         return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def since(state: StateStore, after_seq: int, limit: int = 100) -> list[sqlite3.Row]:
+def since(state: StateStore, after_seq: int, limit: int = 100) -> list[Row]:
     """Stored events after a sequence number, oldest first."""
     return state.query(
         "SELECT seq, id, name, model, key, draft, payload FROM events WHERE seq > ?"

@@ -1,10 +1,12 @@
-"""The SQLite state store: accounts, keys, tokens and other state that is not content.
+"""The state store: accounts, keys, tokens and other state that is not content.
 
-It lives in the untracked state folder. WAL mode lets several server processes read
-while one writes. A thread (or greenlet) that writes keeps one connection while it lives;
-plain reads borrow an idle one. A finished thread's connection goes back to the idle ones,
-so a server that starts a greenlet per request holds as many connections as it runs at
-once, not one per request it ever answered.
+By default one SQLite file in the untracked state folder: WAL mode lets several server
+processes read while one writes. With `VELLUM_STATE_URL=postgresql://…` it is one
+PostgreSQL database that several machines share. Either way a thread (or greenlet) that
+writes keeps one connection while it lives (on PostgreSQL: while its transaction lasts);
+plain reads borrow an idle one. A finished thread's connection goes back to the idle
+ones, so a server that starts a greenlet per request holds as many connections as it runs
+at once, not one per request it ever answered; on PostgreSQL at most POOL per process.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ import datetime as dt
 import logging
 import os
 import secrets
-import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from vellum.errors import StateNotReady
+from vellum.store import migrate
+from vellum.store.flock import locked
+from vellum.store.sql import Connection, DatabaseError
 
 log = logging.getLogger("vellum")
 # The state folder holds password and key hashes, webhook secrets, the signing secret and
@@ -26,165 +33,14 @@ log = logging.getLogger("vellum")
 PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
 
-SCHEMA_VERSION = 1
 # Idle connections kept for the next thread; more are closed (a burst of requests on
 # greenlets must not leave a connection, and its cache, per request it ran at once).
 IDLE = 8
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    email TEXT,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    key_hash TEXT NOT NULL,
-    previous_hash TEXT,
-    previous_expires_at TEXT,
-    scopes TEXT NOT NULL,
-    expires_at TEXT,
-    allowed_ips TEXT NOT NULL DEFAULT '[]',
-    usage_limit INTEGER,
-    rate_limit TEXT,
-    connections INTEGER,
-    bandwidth TEXT,
-    request_count INTEGER NOT NULL DEFAULT 0,
-    last_used_at TEXT,
-    last_ip TEXT,
-    created_by TEXT,
-    created_at TEXT NOT NULL,
-    rotated_at TEXT,
-    revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS key_activity (
-    id INTEGER PRIMARY KEY,
-    key_id TEXT NOT NULL,
-    at TEXT NOT NULL,
-    ip TEXT,
-    method TEXT,
-    path TEXT,
-    status INTEGER
-);
-CREATE INDEX IF NOT EXISTS key_activity_by_key ON key_activity (key_id, id);
-CREATE TABLE IF NOT EXISTS revoked_tokens (
-    jti TEXT PRIMARY KEY,
-    expires_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS oauth_clients (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    secret_hash TEXT,
-    scopes TEXT NOT NULL,
-    redirect_uris TEXT NOT NULL DEFAULT '[]',
-    grants TEXT NOT NULL,
-    created_by TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS oauth_codes (
-    code_hash TEXT PRIMARY KEY,
-    client_id TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
-    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    scopes TEXT NOT NULL,
-    redirect_uri TEXT,
-    code_challenge TEXT,
-    code_challenge_method TEXT,
-    expires_at INTEGER NOT NULL,
-    used INTEGER NOT NULL DEFAULT 0,
-    access_jti TEXT,
-    access_expires_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS oauth_refresh_tokens (
-    token_hash TEXT PRIMARY KEY,
-    client_id TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
-    user_id INTEGER REFERENCES users (id) ON DELETE CASCADE,
-    scopes TEXT NOT NULL,
-    family TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0,
-    access_jti TEXT,
-    access_expires_at INTEGER
-);
--- Live: the event outbox, the processed-commit cursor, webhooks and their deliveries.
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    model TEXT,
-    key TEXT,
-    draft INTEGER NOT NULL DEFAULT 0,
-    payload TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cursors (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS webhooks (
-    id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    events TEXT NOT NULL,
-    models TEXT,
-    secret TEXT,
-    retry TEXT NOT NULL,
-    created_by TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    endpoint TEXT NOT NULL,
-    seq INTEGER NOT NULL REFERENCES events (seq),
-    key TEXT,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL,
-    PRIMARY KEY (endpoint, seq)
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_at);
-CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (endpoint, key, seq);
-CREATE TABLE IF NOT EXISTS delivery_attempts (
-    id INTEGER PRIMARY KEY,
-    endpoint TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    at TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    status_code INTEGER,
-    duration_ms INTEGER,
-    error TEXT,
-    response TEXT
-);
-CREATE INDEX IF NOT EXISTS delivery_attempts_by_endpoint ON delivery_attempts (endpoint, id);
--- Failed password checks per user name (known or not), while they count for a lockout.
-CREATE TABLE IF NOT EXISTS sign_in_failures (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    at REAL NOT NULL,
-    ip TEXT
-);
-CREATE INDEX IF NOT EXISTS sign_in_failures_by_name ON sign_in_failures (name, at);
-CREATE INDEX IF NOT EXISTS sign_in_failures_by_time ON sign_in_failures (at);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
-
-
-def _add_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
-    """Columns added since a state folder was made: ALTER TABLE adds each that is missing
-    (a process racing to add the same one finds it there)."""
-    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-    for name, kind in columns.items():
-        if name not in have:
-            try:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-            except sqlite3.OperationalError as exc:
-                if "duplicate column" not in str(exc):
-                    raise
+# PostgreSQL connections one process opens at most (a server has max_connections for all
+# machines and workers); a request waits up to POOL_WAIT seconds for one to come back.
+POOL = 10
+POOL_WAIT = 30.0
+MIGRATE_WAIT = 120.0
 
 
 def state_url() -> str | None:
@@ -206,54 +62,110 @@ def parse_iso(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-class StateStore:
-    """One SQLite database in the state folder, shared by every process of a site."""
+def target(folder: Path, url: str | None = None) -> str:
+    """The database the state of a site lives in, as a URL (its migrations take one)."""
+    url = url if url is not None else state_url()
+    return url or f"sqlite:///{folder / 'state.db'}"
 
-    def __init__(self, folder: Path) -> None:
+
+class StateStore:
+    """One database, shared by every process of a site (and every machine, on PostgreSQL)."""
+
+    def __init__(self, folder: Path, url: str | None = None) -> None:
         private_folder(folder)
-        self.path = folder / "state.db"
         self.folder = folder
-        # SQLite gives the -wal and -shm files the database file's mode.
-        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+        self.url = url if url is not None else state_url()
+        self.postgres = bool(self.url)
+        self.path = folder / "state.db"
+        if not self.postgres:
+            # SQLite gives the -wal and -shm files the database file's mode.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._idle: list[sqlite3.Connection] = []
+        self._all: list[Connection] = []
+        self._idle: list[Connection] = []
+        self._opening = 0
         # Re-entrant: a finished thread's connection may come back (from the garbage
         # collector) while this thread is inside the lock.
         self._all_lock = threading.RLock()
-        db = self.connection()
-        db.executescript(SCHEMA)  # idempotent; runs in its own transaction
-        _add_columns(db, "api_keys", {"connections": "INTEGER", "bandwidth": "TEXT"})
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._returned = threading.Condition(self._all_lock)
+        self._check_revision()
 
-    def connection(self) -> sqlite3.Connection:
+    def _check_revision(self) -> None:
+        """SQLite: bring the file to this Vellum's revision (one process at a time).
+        PostgreSQL: refuse to run on tables of another revision; `vellum migrate` upgrades
+        them, once, rather than every machine racing to as it starts."""
+        current, head = self._revision(), migrate.head()
+        if current == head:
+            return
+        if self.postgres:
+            found = f"revision {current}" if current else "no Vellum tables"
+            raise StateNotReady(
+                f"The state database has {found}; this Vellum needs revision {head}:"
+                " run `vellum migrate` (once, from any machine)"
+            )
+        with locked(self.folder / "migrate.lock", MIGRATE_WAIT, "The state is being upgraded"):
+            for line in migrate.upgrade(target(self.folder, "")):
+                log.info("State %s: %s", self.path, line)
+
+    def _revision(self) -> str | None:
+        db = self._take()
+        try:
+            found = db.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_name = 'alembic_version'"
+                if self.postgres
+                else "SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'"
+            ).fetchone()
+            if not found:
+                return None
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+            return row[0] if row else None
+        finally:
+            self._give_back(db)
+
+    def connection(self) -> Connection:
         """This thread's connection, kept until the thread ends (then it is reused)."""
         held = getattr(self._local, "held", None)
         if held is None:
             held = self._local.held = _Held(self, self._take())
         return held.db
 
-    def _take(self) -> sqlite3.Connection:
+    def _take(self) -> Connection:
+        deadline = time.monotonic() + POOL_WAIT
         with self._all_lock:
+            while not self._idle and self.postgres and len(self._all) + self._opening >= POOL:
+                if not self._returned.wait(max(0.0, deadline - time.monotonic())):
+                    raise StateNotReady(f"All {POOL} state database connections are busy")
             if self._idle:
                 return self._idle.pop()
-        # check_same_thread=False: a connection moves to the next thread once its own ends.
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
+            self._opening += 1
+        try:
+            db = self._open()
+        finally:
+            with self._all_lock:
+                self._opening -= 1
         with self._all_lock:
             self._all.append(db)
         return db
 
-    def _give_back(self, db: sqlite3.Connection) -> None:
+    def _open(self) -> Connection:
+        if not self.postgres:
+            return Connection.open_sqlite(self.path)
+        try:
+            return Connection.open_postgres(self.url)
+        except DatabaseError as exc:
+            with self._all_lock:
+                self._returned.notify()
+            raise StateNotReady(f"The state database cannot be reached: {exc}") from exc
+
+    def _give_back(self, db: Connection) -> None:
         with self._all_lock:
             if not any(db is known for known in self._all):
                 return  # closed since
-            if db.in_transaction:  # its thread died half way: nothing of it is kept
-                db.execute("ROLLBACK")
-            if len(self._idle) < IDLE:
+            self._returned.notify()
+            if db.usable and db.in_transaction:  # its thread died half way: nothing kept
+                with contextlib.suppress(*DatabaseError):
+                    db.execute("ROLLBACK")
+            if db.usable and len(self._idle) < (POOL if self.postgres else IDLE):
                 self._idle.append(db)
                 return
             self._all = [known for known in self._all if known is not db]
@@ -268,18 +180,27 @@ class StateStore:
             # the _Held gives it back as it goes
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT: writers queue on SQLite's lock, never interleave."""
+    def transaction(self) -> Iterator[Connection]:
+        """BEGIN … COMMIT. SQLite: BEGIN IMMEDIATE, writers queue on its lock, never
+        interleave. PostgreSQL: READ COMMITTED; a read-then-write that must not interleave
+        with another machine's takes `db.lock(name)` or locks its rows. The connection is
+        held for the transaction (on PostgreSQL, only for it: the pool is small)."""
+        borrowed = self.postgres and getattr(self._local, "held", None) is None
         db = self.connection()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.begin()
+            try:
+                yield db
+            except BaseException:
+                with contextlib.suppress(*DatabaseError):
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            if borrowed:
+                self.release()
 
-    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple = ()) -> list:
         """Rows of one statement: on this thread's connection if it holds one (its own
         transaction's writes are seen), else on an idle one borrowed for the statement."""
         held = getattr(self._local, "held", None)
@@ -301,9 +222,12 @@ class StateStore:
         self._local = threading.local()
 
     def secret(self, name: str, env_value: str | None = None) -> str:
-        """A secret from the environment, else one generated once into the state folder."""
+        """A secret from the environment, else one generated once: into the state folder,
+        or on PostgreSQL into the database, so every machine signs and checks alike."""
         if env_value:
             return env_value
+        if self.postgres:
+            return self._shared_secret(name)
         path = self.folder / f"{name}.secret"
         if not path.exists():
             tmp = self.folder / f".{name}.{os.getpid()}.tmp"
@@ -318,12 +242,22 @@ class StateStore:
                 tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 
+    def _shared_secret(self, name: str) -> str:
+        """The first machine to ask writes it; the others read the one it wrote."""
+        key = f"secret:{name}"
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, secrets.token_urlsafe(48)),
+            )
+        return self.query("SELECT value FROM meta WHERE key = ?", (key,))[0]["value"]
+
 
 class _Held:
     """A thread's connection; when the thread ends, its locals go, and this gives the
     connection back to the idle ones."""
 
-    def __init__(self, store: StateStore, db: sqlite3.Connection) -> None:
+    def __init__(self, store: StateStore, db: Connection) -> None:
         self.store, self.db = store, db
 
     def __del__(self) -> None:
