@@ -31,7 +31,8 @@ from vellum.store.index import Snapshot, Store
 from vellum.store.indexer import SyncReport, sync_records, sync_text, text_is_current
 from vellum.store.locate import find_site
 from vellum.store.records import Problem
-from vellum.store.state import StateStore, make_private
+from vellum.store.state import StateStore, make_private, private_folder
+from vellum.store.state import target as state_target_url
 
 log = logging.getLogger("vellum")
 
@@ -154,6 +155,23 @@ def default_state_dir(repo: GitRepo, site: Site) -> Path:
     return repo.git_dir / "vellum" / rel.replace("/", "__")
 
 
+def state_dir_of(config: dict[str, Any], repo: GitRepo, site: Site) -> Path:
+    """STATE_DIR if set, else the default state folder of the site."""
+    state = config.get("STATE_DIR")
+    return Path(state).resolve() if state else default_state_dir(repo, site)
+
+
+def state_target(config: dict[str, Any]) -> str:
+    """The state database of the site `config` names, as a URL (`vellum migrate`'s)."""
+    site = load_site(find_site(config["SITE"]))
+    repo = GitRepo(site.root)
+    try:
+        folder = private_folder(state_dir_of(config, repo, site))
+    finally:
+        repo.close()
+    return state_target_url(folder)
+
+
 class Vellum:
     """Site, Git repository, index and the current catalog of one site."""
 
@@ -163,8 +181,7 @@ class Vellum:
         self.site = load_site(find_site(self.config["SITE"]))
         self._site_stamp = _stamp(self.site.root / CONFIG_FILE)
         self.repo = GitRepo(self.site.root)
-        state = self.config.get("STATE_DIR")
-        self.state_dir = Path(state).resolve() if state else default_state_dir(self.repo, self.site)
+        self.state_dir = state_dir_of(self.config, self.repo, self.site)
         make_private(self.state_dir)
         self.store = Store(self.state_dir / "index")
         self.state = StateStore(self.state_dir)

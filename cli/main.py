@@ -14,7 +14,7 @@ from vellum.auth import users as accounts
 from vellum.auth.limits import check_rate
 from vellum.auth.quotas import check_bandwidth
 from vellum.auth.users import ROLES
-from vellum.cli import export, live, reads, records
+from vellum.cli import export, live, reads, records, state
 from vellum.cli.common import _echo_json, json_option, open_site, site_services, with_site
 from vellum.errors import VellumError
 from vellum.services import Vellum
@@ -397,7 +397,7 @@ def apps_remove(ctx, client_id: str) -> None:
     click.echo(f"Removed application {client.name} ({client.id}).")
 
 
-for command in reads.COMMANDS + records.COMMANDS + live.COMMANDS + export.COMMANDS:
+for command in reads.COMMANDS + records.COMMANDS + live.COMMANDS + export.COMMANDS + state.COMMANDS:
     cli.add_command(command)
 
 
