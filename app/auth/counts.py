@@ -1,10 +1,15 @@
 """Where rate limits count: the site's tally file (state://), this process (memory://) or
 Redis (redis://, for several machines). Each answers `add` the same way.
+
+Request budgets, connections in flight and bandwidth all count here, so with the state on
+PostgreSQL (several machines) they must count in Redis too: VELLUM_REDIS_URL is then the
+default, and without it (nor rate_limits.storage) the app refuses to start.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -12,6 +17,9 @@ from urllib.parse import urlparse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 
 from vellum.auth.tally import Tally
+from vellum.errors import StateNotReady
+from vellum.site.schema import STATE_STORAGE
+from vellum.store.state import state_url
 
 log = logging.getLogger("vellum")
 
@@ -29,8 +37,26 @@ class Counts(Protocol):
     def close(self) -> None: ...
 
 
-def open_counts(uri: str, state_folder: Path) -> Counts:
-    """The counts rate_limits.storage names."""
+def storage_uri(given: str | None) -> str:
+    """rate_limits.storage if vellum.yml sets it, else VELLUM_REDIS_URL, else state:// (the
+    state folder's tally, which one machine alone sees: refused for a shared state)."""
+    if given:
+        return given
+    redis = os.environ.get("VELLUM_REDIS_URL")
+    if redis:
+        return redis
+    if state_url():
+        raise StateNotReady(
+            "The state is on PostgreSQL (VELLUM_STATE_URL), shared by several machines, but"
+            " rate limits would count on each machine alone: set VELLUM_REDIS_URL"
+            " (redis://host:6379/0), or rate_limits.storage in vellum.yml"
+        )
+    return STATE_STORAGE
+
+
+def open_counts(uri: str | None, state_folder: Path) -> Counts:
+    """The counts rate_limits.storage names (None: not set, see storage_uri)."""
+    uri = storage_uri(uri)
     if urlparse(uri).scheme == "state":
         return Tally(state_folder / "tally.bin")
     return StorageCounts(storage_from_string(uri))

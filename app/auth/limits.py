@@ -73,7 +73,7 @@ class Settings:
     authenticated: str
     connections: tuple[int, int]  # anonymous, authenticated
     bandwidth: tuple[Bandwidth | None, Bandwidth | None]
-    storage: str
+    storage: str | None
     max_body: int
     origins: list[str] | str | None
 
@@ -91,7 +91,8 @@ def settings_of(site: Site) -> Settings:
             check_bandwidth(width.anonymous, "rate_limits.bandwidth.anonymous"),
             check_bandwidth(width.authenticated, "rate_limits.bandwidth.authenticated"),
         ),
-        storage=rates.storage,
+        # None unless vellum.yml says: the default depends on where the state is.
+        storage=rates.storage if "storage" in rates.model_fields_set else None,
         max_body=sizes.max_body,
         origins=_origins(site.setting("cors").origins),
     )

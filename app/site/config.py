@@ -72,6 +72,20 @@ SETTINGS: tuple[Setting, ...] = (
         parse_optional,
     ),
     Setting(
+        "STATE_URL",
+        None,
+        "A postgresql:// URL: keep accounts, keys, tokens, webhooks and events in PostgreSQL,"
+        " shared by several machines (default: a SQLite file in the state folder).",
+        parse_optional,
+    ),
+    Setting(
+        "REDIS_URL",
+        None,
+        "A redis:// URL rate limits count in when vellum.yml's rate_limits.storage is not"
+        " set; required with STATE_URL, so every machine counts alike.",
+        parse_optional,
+    ),
+    Setting(
         "SYNC_ON_START",
         True,
         "Bring the index up to date with the files when the app starts.",
