@@ -20,6 +20,10 @@ from tests.helpers import (
     write_files,
 )
 from vellum.auth import users
+from vellum.store import migrate
+
+# Modules whose every test runs twice: state in SQLite, then in PostgreSQL (with Redis).
+BOTH_ENGINES = {"test_auth", "test_oauth", "test_lockout", "test_delivery", "test_retention"}
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +32,36 @@ def _clean_git_env(monkeypatch):
     for name in list(os.environ):
         if name.startswith("GIT_") or name.startswith("VELLUM_"):
             monkeypatch.delenv(name)
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_ENGINES:
+        metafunc.parametrize("state_engine", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def state_engine(request, _clean_git_env, monkeypatch) -> str:
+    """Where the state lives for this test: SQLite in the state folder (the default), or a
+    fresh PostgreSQL database at head, with rate limits counted in a real Redis."""
+    engine = getattr(request, "param", "sqlite")
+    if engine == "postgresql":
+        monkeypatch.setenv("VELLUM_STATE_URL", request.getfixturevalue("state_database"))
+        monkeypatch.setenv("VELLUM_REDIS_URL", request.getfixturevalue("redis_url"))
+    return engine
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres) -> str:
+    """A database at head that new ones are copied from (a copy is quicker than migrating)."""
+    url = postgres.new_database()
+    migrate.upgrade(url)
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def state_database(postgres, migrated_template) -> str:
+    """A new PostgreSQL database holding the state's tables at head, no rows."""
+    return postgres.new_database(template=migrated_template)
 
 
 @pytest.fixture

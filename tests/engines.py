@@ -96,11 +96,11 @@ class Postgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A new empty database; its URL."""
+    def new_database(self, template: str | None = None) -> str:
+        """A new empty database (or a copy of `template`); its URL."""
         with self._lock:
             name = f"vellum_{next(self._numbers)}"
-        self.sql(f"CREATE DATABASE {name}")
+        self.sql(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
         return self.url(name)
 
     def sql(self, statement: str, database: str = "postgres") -> str:
