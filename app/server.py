@@ -42,7 +42,7 @@ from vellum import create_app, logs
 from vellum.api import metrics
 from vellum.api.envelope import HTTP_CODES
 from vellum.api.events import DEFAULT_STREAMS, end_streams
-from vellum.errors import SiteError, VellumError
+from vellum.errors import SiteError, StateNotReady, VellumError
 from vellum.export.loop import ExportLoop
 from vellum.export.run import Exporter
 from vellum.live.leader import run_live
@@ -230,7 +230,7 @@ def _prepare_in_child(config: dict[str, Any], pipe) -> None:
         pipe.send(prepared)
     except ValueError as exc:
         pipe.send(ValueError(str(exc)))
-    except SiteError as exc:  # its message as is (a ConfigError is not rebuilt from it)
+    except (SiteError, StateNotReady) as exc:  # its message as is (not a ConfigError's)
         pipe.send(SiteError(str(exc)))
     except BaseException as exc:
         pipe.send(SiteError(f"preparing the site failed: {type(exc).__name__}: {exc}"))

@@ -54,9 +54,8 @@ def storage_uri(given: str | None) -> str:
     return STATE_STORAGE
 
 
-def open_counts(uri: str | None, state_folder: Path) -> Counts:
-    """The counts rate_limits.storage names (None: not set, see storage_uri)."""
-    uri = storage_uri(uri)
+def open_counts(uri: str, state_folder: Path) -> Counts:
+    """The counts rate_limits.storage names (or storage_uri chose)."""
     if urlparse(uri).scheme == "state":
         return Tally(state_folder / "tally.bin")
     return StorageCounts(storage_from_string(uri))

@@ -34,7 +34,7 @@ from flask_cors import CORS
 from limits import RateLimitItem, parse
 
 from vellum.auth import access, quotas
-from vellum.auth.counts import Counts, open_counts
+from vellum.auth.counts import Counts, open_counts, storage_uri
 from vellum.auth.quotas import Bandwidth, check_bandwidth
 from vellum.errors import Detail, RateLimited, ValidationError, VellumError
 from vellum.site.site import Site
@@ -73,7 +73,7 @@ class Settings:
     authenticated: str
     connections: tuple[int, int]  # anonymous, authenticated
     bandwidth: tuple[Bandwidth | None, Bandwidth | None]
-    storage: str | None
+    storage: str
     max_body: int
     origins: list[str] | str | None
 
@@ -91,8 +91,8 @@ def settings_of(site: Site) -> Settings:
             check_bandwidth(width.anonymous, "rate_limits.bandwidth.anonymous"),
             check_bandwidth(width.authenticated, "rate_limits.bandwidth.authenticated"),
         ),
-        # None unless vellum.yml says: the default depends on where the state is.
-        storage=rates.storage if "storage" in rates.model_fields_set else None,
+        # The default depends on where the state is (a shared one needs shared counts).
+        storage=storage_uri(rates.storage if "storage" in rates.model_fields_set else None),
         max_body=sizes.max_body,
         origins=_origins(site.setting("cors").origins),
     )

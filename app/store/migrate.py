@@ -59,8 +59,8 @@ def status(url: str) -> Status:
         return _status(conn)
 
 
-def upgrade(url: str) -> list[str]:
-    """Run what is pending; one line per thing done (nothing: already at head)."""
+def upgrade(url: str, to: str = "head") -> list[str]:
+    """Run what is pending (up to revision `to`); one line per thing done."""
     with _connect(url) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
@@ -72,7 +72,7 @@ def upgrade(url: str) -> list[str]:
             command.stamp(config, FIRST)
             done.append(f"recognised the state of an earlier Vellum as revision {FIRST}")
         start = FIRST if found.legacy else found.current
-        for revision in pending(start):
+        for revision in pending(start, to):
             command.upgrade(config, revision.revision)
             done.append(
                 f"upgraded to {revision.revision}: {revision.doc.splitlines()[0].rstrip('.')}"
@@ -80,10 +80,10 @@ def upgrade(url: str) -> list[str]:
         return done
 
 
-def pending(current: str | None) -> list:
-    """The revisions after `current`, oldest first."""
+def pending(current: str | None, to: str = "head") -> list:
+    """The revisions after `current` up to `to`, oldest first."""
     script = ScriptDirectory.from_config(_config())
-    return list(reversed(list(script.iterate_revisions("head", current))))
+    return list(reversed(list(script.iterate_revisions(to, current))))
 
 
 @contextlib.contextmanager

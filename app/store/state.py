@@ -88,7 +88,11 @@ class StateStore:
         # collector) while this thread is inside the lock.
         self._all_lock = threading.RLock()
         self._returned = threading.Condition(self._all_lock)
-        self._check_revision()
+        try:
+            self._check_revision()
+        except BaseException:
+            self.close()
+            raise
 
     def _check_revision(self) -> None:
         """SQLite: bring the file to this Vellum's revision (one process at a time).
