@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import psycopg
 import pytest
+import redis
 from click.testing import CliRunner
 
 from tests.engines import Postgres, Redis
@@ -23,7 +25,15 @@ from vellum.auth import users
 from vellum.store import migrate
 
 # Modules whose every test runs twice: state in SQLite, then in PostgreSQL (with Redis).
-BOTH_ENGINES = {"test_auth", "test_oauth", "test_lockout", "test_delivery", "test_retention"}
+BOTH_ENGINES = {
+    "test_auth",
+    "test_oauth",
+    "test_lockout",
+    "test_delivery",
+    "test_retention",
+    "test_health",
+    "test_webhooks",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -46,22 +56,46 @@ def state_engine(request, _clean_git_env, monkeypatch) -> str:
     engine = getattr(request, "param", "sqlite")
     if engine == "postgresql":
         monkeypatch.setenv("VELLUM_STATE_URL", request.getfixturevalue("state_database"))
-        monkeypatch.setenv("VELLUM_REDIS_URL", request.getfixturevalue("redis_url"))
+        monkeypatch.setenv("VELLUM_REDIS_URL", request.getfixturevalue("shared_redis_url"))
     return engine
 
 
 @pytest.fixture(scope="session")
-def migrated_template(postgres) -> str:
-    """A database at head that new ones are copied from (a copy is quicker than migrating)."""
+def migrated_database(postgres) -> str:
+    """One database at head for the session; each test empties it before it starts."""
     url = postgres.new_database()
     migrate.upgrade(url)
-    return url.rsplit("/", 1)[1]
+    return url
 
 
 @pytest.fixture
-def state_database(postgres, migrated_template) -> str:
-    """A new PostgreSQL database holding the state's tables at head, no rows."""
-    return postgres.new_database(template=migrated_template)
+def state_database(migrated_database) -> str:
+    """The state's tables at head, no rows (emptying them is quicker than a new database)."""
+    with psycopg.connect(migrated_database, autocommit=True) as db:
+        db.execute("SET lock_timeout = '10s'")  # a test that left a transaction open: fail
+        tables = [name for name in public_tables(db) if name != "alembic_version"]
+        db.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    return migrated_database
+
+
+def public_tables(db) -> list[str]:
+    rows = db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.fixture(scope="session")
+def _redis_server():
+    server = Redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shared_redis_url(_redis_server) -> str:
+    """The session's redis-server, emptied for this test."""
+    with redis.Redis.from_url(_redis_server.url()) as client:
+        client.flushall()
+    return _redis_server.url()
 
 
 @pytest.fixture

@@ -169,3 +169,6 @@ def test_metrics_sum_every_worker_of_a_real_server(tmp_path, monkeypatch):
         series(text, "vellum_http_request_seconds_count", route=route["route"], method="GET") == 30
     )
     assert series(text, "vellum_event_streams_open") == 1
+    # The delivery gauges read the state store, whichever engine holds it.
+    assert series(text, "vellum_webhook_deliveries", state="pending") == 0
+    assert series(text, "vellum_events_last_seq") >= 0

@@ -76,7 +76,7 @@ def _index() -> dict:
 
 
 def _state() -> dict:
-    current_vellum().state.connection().execute("SELECT 1").fetchall()
+    current_vellum().state.query("SELECT 1")  # a borrowed connection, given back
     return {}
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from vellum.errors import StateNotReady
+
 # What a unique constraint or a foreign key refused, on either engine.
 IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
 # The database cannot be reached or failed (a health check's concern).
@@ -79,9 +81,12 @@ class Connection:
 
     def execute(self, sql: str, params=()):
         """A cursor of one statement: fetchone(), fetchall(), rowcount, iteration."""
-        if self.postgres:
+        if not self.postgres:
+            return self.raw.execute(sql, params)
+        try:
             return self.raw.execute(postgres_sql(sql), tuple(params))
-        return self.raw.execute(sql, params)
+        except psycopg.OperationalError as exc:  # gone away, or gave up on a lock: a 503
+            raise StateNotReady(f"The state database did not answer: {exc}") from exc
 
     def executemany(self, sql: str, rows) -> None:
         if self.postgres:
