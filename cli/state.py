@@ -43,6 +43,8 @@ def _describe(found: migrations.Status) -> str:
     line = f"Current revision: {current}; head: {found.head}"
     if not found.behind:
         return f"{line}; up to date."
+    if found.current is not None and found.current not in migrations.known():
+        return f"{line}; made by a newer Vellum: upgrade Vellum."
     pending = migrations.pending(migrations.FIRST if found.legacy else found.current)
     names = ", ".join(revision.revision for revision in pending)
     return f"{line}; pending: {names or 'none'} (run `vellum migrate`)."

@@ -133,6 +133,25 @@ def test_a_state_db_from_before_migrations_is_stamped_and_upgraded_in_place(tmp_
     assert revision_of(f"sqlite:///{path}") == migrate.head()
 
 
+def test_a_state_from_a_newer_vellum_is_refused_untouched(tmp_path, runner, site_repo, monkeypatch):
+    StateStore(tmp_path / "state").close()
+    db = sqlite3.connect(tmp_path / "state" / "state.db")
+    with db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")
+    db.close()
+    with pytest.raises(StateNotReady, match="revision 0099, made by a newer Vellum"):
+        StateStore(tmp_path / "state")
+    monkeypatch.setenv("VELLUM_STATE_DIR", str(tmp_path / "state"))
+    status = runner.invoke(cli, ["--site", str(site_repo), "migrate", "--status"])
+    assert (
+        status.output
+        == "Current revision: 0099; head: 0002; made by a newer Vellum: upgrade Vellum.\n"
+    )
+    done = runner.invoke(cli, ["--site", str(site_repo), "migrate"])
+    assert done.exit_code == 1 and "made by a newer Vellum" in done.output
+    assert revision_of(f"sqlite:///{tmp_path / 'state' / 'state.db'}") == "0099"
+
+
 def test_vellum_migrate_recognises_an_old_state_db(runner, site_repo, tmp_path, monkeypatch):
     legacy_state(tmp_path / "state")
     monkeypatch.setenv("VELLUM_STATE_DIR", str(tmp_path / "state"))

@@ -21,6 +21,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
+from vellum.errors import StateNotReady
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST = "0001"
 # Columns today's state.db gained after it was first made (added at start until now).
@@ -54,6 +56,13 @@ def head() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+@functools.cache
+def known() -> frozenset[str]:
+    """Every revision this Vellum ships (a state at another was made by a newer one)."""
+    script = ScriptDirectory.from_config(_config())
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
 def status(url: str) -> Status:
     with _connect(url) as conn:
         return _status(conn)
@@ -65,6 +74,8 @@ def upgrade(url: str, to: str = "head") -> list[str]:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
         found = _status(conn)
+        if found.current is not None and found.current not in known():
+            raise StateNotReady(newer_message(found.current))
         done = []
         config = _config(conn)
         if found.legacy:
@@ -78,6 +89,13 @@ def upgrade(url: str, to: str = "head") -> list[str]:
                 f"upgraded to {revision.revision}: {revision.doc.splitlines()[0].rstrip('.')}"
             )
         return done
+
+
+def newer_message(current: str) -> str:
+    return (
+        f"The state database is at revision {current}, made by a newer Vellum; this one"
+        f" knows revisions up to {head()}: upgrade Vellum"
+    )
 
 
 def pending(current: str | None, to: str = "head") -> list:

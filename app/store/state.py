@@ -101,6 +101,8 @@ class StateStore:
         current, head = self._revision(), migrate.head()
         if current == head:
             return
+        if current is not None and current not in migrate.known():
+            raise StateNotReady(migrate.newer_message(current))
         if self.postgres:
             found = f"revision {current}" if current else "no Vellum tables"
             raise StateNotReady(
