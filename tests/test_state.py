@@ -336,3 +336,23 @@ def test_event_sequence_numbers_commit_in_order(tmp_path, state_database):
     reader.join()
     assert gaps == [] and outbox.last_seq(state) == 150
     state.close()
+
+
+def test_a_thread_gets_a_new_connection_when_postgresql_dropped_its_own(
+    tmp_path, state_database, postgres
+):
+    """A long-lived thread (the webhook dispatcher) goes on after a database restart: the
+    statement that meets the dropped connection is a 503, the next one works."""
+    state = StateStore(tmp_path / "state", state_database)
+    state.connection().execute("SELECT 1")  # this thread now holds a connection
+    database = state_database.rsplit("/", 1)[1]
+    postgres.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        f" WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    )
+    with pytest.raises(StateNotReady, match="did not answer"):
+        state.connection().execute("SELECT 1")
+    with state.transaction() as db:
+        db.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+    assert state.query("SELECT value FROM meta WHERE key = 'k'")[0]["value"] == "v"
+    state.close()

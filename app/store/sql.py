@@ -6,6 +6,7 @@ column name (or position). The only module that imports the database drivers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sqlite3
@@ -20,6 +21,11 @@ from vellum.errors import StateNotReady
 IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
 # The database cannot be reached or failed (a health check's concern).
 DatabaseError = (sqlite3.Error, psycopg.Error)
+_IN_TRANSACTION = (
+    TransactionStatus.ACTIVE,
+    TransactionStatus.INTRANS,
+    TransactionStatus.INERROR,
+)
 # Outside string literals: a `?` placeholder or a `%` psycopg would read as one.
 _LITERAL_OR_MARK = re.compile(r"('(?:[^']|'')*')|([?%])")
 
@@ -100,6 +106,11 @@ class Connection:
         READ COMMITTED; what must not interleave takes `lock()` or a row lock."""
         self.raw.execute("BEGIN IMMEDIATE" if not self.postgres else "BEGIN")
 
+    def rollback(self) -> None:
+        """Undo the open transaction, if the connection can still say so."""
+        with contextlib.suppress(*DatabaseError):
+            self.raw.execute("ROLLBACK")
+
     def lock(self, name: str) -> None:
         """Hold a named lock till the transaction ends: on PostgreSQL an advisory lock, on
         SQLite nothing more than the write lock BEGIN IMMEDIATE already holds."""
@@ -109,7 +120,7 @@ class Connection:
     @property
     def in_transaction(self) -> bool:
         if self.postgres:
-            return self.raw.info.transaction_status != TransactionStatus.IDLE
+            return self.raw.info.transaction_status in _IN_TRANSACTION
         return self.raw.in_transaction
 
     @property

@@ -131,7 +131,7 @@ class StateStore:
     def connection(self) -> Connection:
         """This thread's connection, kept until the thread ends (then it is reused)."""
         held = getattr(self._local, "held", None)
-        if held is None:
+        if held is None or not held.db.usable:  # a broken one goes (a database restart)
             held = self._local.held = _Held(self, self._take())
         return held.db
 
@@ -169,8 +169,7 @@ class StateStore:
                 return  # closed since
             self._returned.notify()
             if db.usable and db.in_transaction:  # its thread died half way: nothing kept
-                with contextlib.suppress(*DatabaseError):
-                    db.execute("ROLLBACK")
+                db.rollback()
             if db.usable and len(self._idle) < (POOL if self.postgres else IDLE):
                 self._idle.append(db)
                 return
@@ -198,8 +197,7 @@ class StateStore:
             try:
                 yield db
             except BaseException:
-                with contextlib.suppress(*DatabaseError):
-                    db.execute("ROLLBACK")
+                db.rollback()
                 raise
             db.execute("COMMIT")
         finally:
