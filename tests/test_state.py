@@ -264,6 +264,10 @@ def test_a_token_signed_on_one_machine_is_accepted_by_another(
         bearer = {"Authorization": f"Bearer {body['data']['accessToken']}"}
         status, _, me = call("GET", f"{two}/api/auth/me", headers=bearer)
         assert status == 200 and me["data"]["name"] == "ada"
+        for base in (one, two):  # requests, connections and bytes count in the one Redis
+            _, _, health = call("GET", f"{base}/api/_health")
+            assert health["checks"]["state"] == {"ok": True}
+            assert health["checks"]["limits"] == {"ok": True, "storage": "StorageCounts"}
     assert not (tmp_path / "a" / "signing.secret").exists()
 
 
