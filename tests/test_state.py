@@ -360,3 +360,19 @@ def test_a_thread_gets_a_new_connection_when_postgresql_dropped_its_own(
         db.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
     assert state.query("SELECT value FROM meta WHERE key = 'k'")[0]["value"] == "v"
     state.close()
+
+
+def test_a_read_after_postgresql_dropped_the_idle_connections_is_answered(
+    tmp_path, state_database, postgres
+):
+    state = StateStore(tmp_path / "state", state_database)
+    users.create_user(state, "ada", PASSWORD)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # several idle connections
+        list(pool.map(lambda _: users.list_users(state), range(8)))
+    database = state_database.rsplit("/", 1)[1]
+    postgres.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        f" WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    )
+    assert [user.name for user in users.list_users(state)] == ["ada"]
+    state.close()

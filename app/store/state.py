@@ -173,8 +173,13 @@ class StateStore:
             if db.usable and len(self._idle) < (POOL if self.postgres else IDLE):
                 self._idle.append(db)
                 return
-            self._all = [known for known in self._all if known is not db]
-        db.close()
+            # One connection dropped by the server: the idle ones most likely were too.
+            gone = [db] if db.usable else [db, *self._idle]
+            if not db.usable:
+                self._idle.clear()
+            self._all = [known for known in self._all if not any(known is g for g in gone)]
+        for each in gone:
+            each.close()
 
     def release(self) -> None:
         """Give this thread's connection back now (a thread that lives on without the
@@ -210,11 +215,18 @@ class StateStore:
         held = getattr(self._local, "held", None)
         if held is not None:
             return held.db.execute(sql, params).fetchall()
-        db = self._take()
-        try:
-            return db.execute(sql, params).fetchall()
-        finally:
-            self._give_back(db)
+        for retry in (True, False):
+            db = self._take()
+            try:
+                return db.execute(sql, params).fetchall()
+            except StateNotReady:
+                # Dropped while idle (a database restart): a read may simply ask again,
+                # on a new connection (the idle ones went with this one).
+                if db.usable or not retry:
+                    raise
+            finally:
+                self._give_back(db)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Close every thread's connection (at shutdown, when no request is running)."""
