@@ -25,7 +25,7 @@ from vellum.store import migrate, outbox
 from vellum.store.events import Event
 from vellum.store.schema import metadata
 from vellum.store.sql import IntegrityError, postgres_sql
-from vellum.store.state import StateStore
+from vellum.store.state import POOL, StateStore
 
 LEGACY_SCHEMA = (Path(__file__).parent / "state_v1.sql").read_text()
 PASSWORD = "correct horse battery"
@@ -375,4 +375,25 @@ def test_a_read_after_postgresql_dropped_the_idle_connections_is_answered(
         f" WHERE datname = '{database}' AND pid <> pg_backend_pid()"
     )
     assert [user.name for user in users.list_users(state)] == ["ada"]
+    state.close()
+
+
+def test_a_process_opens_at_most_pool_connections_to_postgresql(tmp_path, state_database):
+    """Many greenlets or threads at once queue for the pool's connections; none fails."""
+    state = StateStore(tmp_path / "state", state_database)
+    start = threading.Barrier(30)
+
+    def write(n: int) -> int:
+        start.wait(timeout=20)
+        with state.transaction() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (f"k{n}",))
+            db.execute("SELECT pg_sleep(0.05)")
+            return db.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()"
+            ).fetchone()[0]
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        seen = list(pool.map(write, range(30)))
+    assert max(seen) <= POOL
+    assert state.query("SELECT COUNT(*) AS n FROM meta")[0]["n"] == 30
     state.close()
