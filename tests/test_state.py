@@ -56,6 +56,11 @@ def legacy_state(folder: Path) -> Path:
         "INSERT INTO events (id, name, payload, created_at)"
         " VALUES ('evt_1', 'entry.create', '{}', '2024-01-01T00:00:00Z')"
     )
+    for client in ("vc_zz", "vc_aa"):  # registered in this order, in the same second
+        db.execute(
+            "INSERT INTO oauth_clients (id, name, scopes, grants, created_at)"
+            f" VALUES ('{client}', '{client}', '[]', '[]', '2024-01-01T00:00:00Z')"
+        )
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
@@ -100,7 +105,8 @@ def test_an_upgrade_from_the_first_revision_keeps_the_rows(database, tmp_path):
             " VALUES ('Ann', 'admin', 'x', 'now', 'now')"
         )
     assert migrate.upgrade(database) == [
-        "upgraded to 0002: User names unique whatever their case, by a unique index on lower(name)"
+        "upgraded to 0002: User names unique whatever their case, by a unique index on lower(name)",
+        "upgraded to 0003: Applications keep the order they were registered in, on both engines",
     ]
     with engine.begin() as conn:
         assert conn.exec_driver_sql("SELECT name FROM users").scalars().all() == ["Ann"]
@@ -124,6 +130,7 @@ def test_a_state_db_from_before_migrations_is_stamped_and_upgraded_in_place(tmp_
     assert [row["name"] for row in state.query("SELECT name FROM users")] == ["Ann"]
     assert keys.get_key(state, "abc").name == "ci"
     assert outbox.last_seq(state) == 1
+    assert [client.id for client in oauth.list_clients(state)] == ["vc_zz", "vc_aa"]
     # It goes on as a state of this Vellum: the sequence continues, names stay unique.
     outbox.emit(state, [Event("entry.update", {}, key="k")])
     assert outbox.last_seq(state) == 2
@@ -145,7 +152,7 @@ def test_a_state_from_a_newer_vellum_is_refused_untouched(tmp_path, runner, site
     status = runner.invoke(cli, ["--site", str(site_repo), "migrate", "--status"])
     assert (
         status.output
-        == "Current revision: 0099; head: 0002; made by a newer Vellum: upgrade Vellum.\n"
+        == "Current revision: 0099; head: 0003; made by a newer Vellum: upgrade Vellum.\n"
     )
     done = runner.invoke(cli, ["--site", str(site_repo), "migrate"])
     assert done.exit_code == 1 and "made by a newer Vellum" in done.output
@@ -157,15 +164,16 @@ def test_vellum_migrate_recognises_an_old_state_db(runner, site_repo, tmp_path, 
     monkeypatch.setenv("VELLUM_STATE_DIR", str(tmp_path / "state"))
     status = runner.invoke(cli, ["--site", str(site_repo), "migrate", "--status"])
     assert status.exit_code == 0, status.output
-    assert "Current revision: an earlier Vellum's, unstamped; head: 0002;" in status.output
-    assert "pending: 0002 (run `vellum migrate`)" in status.output
+    assert "Current revision: an earlier Vellum's, unstamped; head: 0003;" in status.output
+    assert "pending: 0002, 0003 (run `vellum migrate`)" in status.output
     done = runner.invoke(cli, ["--site", str(site_repo), "migrate"])
     assert done.exit_code == 0, done.output
     assert done.output.splitlines() == [
         "Recognised the state of an earlier Vellum as revision 0001.",
         "Upgraded to 0002: User names unique whatever their case, by a unique index on"
         " lower(name).",
-        "State at revision 0002.",
+        "Upgraded to 0003: Applications keep the order they were registered in, on both engines.",
+        "State at revision 0003.",
     ]
     db = sqlite3.connect(tmp_path / "state" / "state.db")
     assert db.execute("SELECT name FROM users").fetchall() == [("Ann",)]
@@ -181,18 +189,18 @@ def test_vellum_migrate_on_an_empty_postgresql_database(
         Vellum(load_config({"SITE": str(site_repo)}))
     status = runner.invoke(cli, ["--site", str(site_repo), "migrate", "--status"])
     assert status.output == (
-        "Current revision: none; head: 0002; pending: 0001, 0002 (run `vellum migrate`).\n"
+        "Current revision: none; head: 0003; pending: 0001, 0002, 0003 (run `vellum migrate`).\n"
     )
     done = runner.invoke(cli, ["--site", str(site_repo), "migrate"])
     assert done.exit_code == 0, done.output
     assert done.output.splitlines()[0].startswith("Upgraded to 0001: The state: accounts")
-    assert done.output.splitlines()[-1] == "State at revision 0002."
+    assert done.output.splitlines()[-1] == "State at revision 0003."
     again = runner.invoke(cli, ["--site", str(site_repo), "migrate", "--json"])
     assert again.output.replace(" ", "").replace("\n", "") == (
-        '{"current":"0002","head":"0002","done":[]}'
+        '{"current":"0003","head":"0003","done":[]}'
     )
     status = runner.invoke(cli, ["--site", str(site_repo), "migrate", "--status"])
-    assert status.output == "Current revision: 0002; head: 0002; up to date.\n"
+    assert status.output == "Current revision: 0003; head: 0003; up to date.\n"
     Vellum(load_config({"SITE": str(site_repo)})).close()
 
 
@@ -203,7 +211,7 @@ def test_serve_refuses_a_postgresql_state_behind_its_revision(
     migrate.upgrade(postgres_url, to="0001")
     result = runner.invoke(cli, ["--site", str(site_repo), "serve", "--port", str(free_port())])
     assert result.exit_code == 1
-    assert "revision 0001; this Vellum needs revision 0002: run `vellum migrate`" in result.output
+    assert "revision 0001; this Vellum needs revision 0003: run `vellum migrate`" in result.output
 
 
 def test_postgresql_state_without_shared_rate_limit_counts_refuses_to_start(

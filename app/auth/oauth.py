@@ -120,9 +120,11 @@ def create_client(
     client_id = f"{CLIENT_PREFIX}{secrets.token_hex(8)}"
     secret = None if public else f"{SECRET_PREFIX}{secrets.token_urlsafe(32)}"
     with state.transaction() as db:
+        db.lock("oauth_clients")  # positions are handed out one at a time
         db.execute(
             "INSERT INTO oauth_clients (id, name, secret_hash, scopes, redirect_uris, grants,"
-            " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_by, created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+            " (SELECT COALESCE(MAX(position), 0) + 1 FROM oauth_clients))",
             (
                 client_id,
                 name.strip(),
@@ -145,7 +147,7 @@ def default_grants(has_redirect: bool, public: bool) -> list[str]:
 
 def list_clients(state: StateStore) -> list[Client]:
     """Every registered application, oldest first."""
-    rows = state.query("SELECT * FROM oauth_clients ORDER BY created_at, id")
+    rows = state.query("SELECT * FROM oauth_clients ORDER BY position")
     return [_client(row) for row in rows]
 
 

@@ -93,6 +93,8 @@ oauth_clients = Table(
     Column("grants", Text, nullable=False),
     Column("created_by", Text),
     Column("created_at", Text, nullable=False),
+    # The order of registration (SQLite's rowid once; PostgreSQL has none).
+    Column("position", BigInteger),
 )
 
 oauth_codes = Table(
