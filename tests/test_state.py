@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -405,3 +406,19 @@ def test_a_process_opens_at_most_pool_connections_to_postgresql(tmp_path, state_
     assert max(seen) <= POOL
     assert state.query("SELECT COUNT(*) AS n FROM meta")[0]["n"] == 30
     state.close()
+
+
+def test_closing_the_store_waits_for_a_statement_running_in_another_thread(
+    tmp_path, state_database, postgres
+):
+    """A poller's read in flight when the app closes ends normally; its connection then
+    closes, and nothing of the store stays connected."""
+    state = StateStore(tmp_path / "state", state_database)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(state.query, "SELECT pg_sleep(0.5) AS slept")
+        time.sleep(0.2)
+        state.close()
+        assert len(running.result(timeout=10)) == 1
+    database = state_database.rsplit("/", 1)[1]
+    left = postgres.sql(f"SELECT COUNT(*) FROM pg_stat_activity WHERE datname = '{database}'")
+    assert left == "0"

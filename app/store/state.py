@@ -84,6 +84,11 @@ class StateStore:
         self._all: list[Connection] = []
         self._idle: list[Connection] = []
         self._opening = 0
+        # Lent to one statement of query() right now: close() leaves these to their
+        # borrower, who closes them as it gives them back (closing a connection under a
+        # running statement crashes SQLite's driver).
+        self._lent: list[Connection] = []
+        self._closing = False
         # Re-entrant: a finished thread's connection may come back (from the garbage
         # collector) while this thread is inside the lock.
         self._all_lock = threading.RLock()
@@ -168,6 +173,10 @@ class StateStore:
             if not any(db is known for known in self._all):
                 return  # closed since
             self._returned.notify()
+            if self._closing:  # lent when the store closed: closed now it is back
+                self._all = [known for known in self._all if known is not db]
+                db.close()
+                return
             if db.usable and db.in_transaction:  # its thread died half way: nothing kept
                 db.rollback()
             if db.usable and len(self._idle) < (POOL if self.postgres else IDLE):
@@ -217,6 +226,8 @@ class StateStore:
             return held.db.execute(sql, params).fetchall()
         for retry in (True, False):
             db = self._take()
+            with self._all_lock:
+                self._lent.append(db)
             try:
                 return db.execute(sql, params).fetchall()
             except StateNotReady:
@@ -225,15 +236,20 @@ class StateStore:
                 if db.usable or not retry:
                     raise
             finally:
+                with self._all_lock:
+                    self._lent = [lent for lent in self._lent if lent is not db]
                 self._give_back(db)
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        """Close every thread's connection (at shutdown, when no request is running)."""
+        """Close every thread's connection (at shutdown, when no request is running); one
+        lent to a statement running in another thread (a poller) closes when it is back."""
         with self._all_lock:
             for db in self._all:
-                db.close()
-            self._all.clear()
+                if not any(db is lent for lent in self._lent):
+                    db.close()
+            self._all = list(self._lent)
+            self._closing = bool(self._all)
             self._idle.clear()
         self._local = threading.local()
 
