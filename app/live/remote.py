@@ -24,10 +24,13 @@ STATUS_CURSOR = "remote"
 
 
 def pull(vellum: Vellum, remote: str) -> str:
-    """Bring the branch in line with the remote: 'up-to-date', 'pulled' or 'pushed'."""
+    """Bring the branch in line with the remote: 'up-to-date', 'pulled' or 'pushed'. A
+    replica only pulls: commits of its own (made by hand in its clone) stay there,
+    'ahead', for someone to push or undo; only the primary's writes reach the remote."""
+    push = vellum.config.get("ROLE") != "replica"
     try:
         with write_lock(vellum):
-            outcome = vellum.repo.sync_remote(remote)
+            outcome = vellum.repo.sync_remote(remote, push=push)
     except RemoteError as exc:
         _failed(vellum.state, remote, exc)
         if isinstance(exc, Diverged):
