@@ -312,3 +312,19 @@ def test_a_primary_and_a_replica_over_one_bare_remote(bare, tmp_path, monkeypatc
             assert health["role"] == "replica" and health["lag_seconds"] < 5
             status = call("GET", f"{primary}/api/_status", headers=auth)[2]["data"]
             assert status["role"] == "primary"
+
+
+def test_the_cli_makes_no_commit_on_a_replica(runner, bare, tmp_path):
+    site = clone(bare, tmp_path / "replica")
+    env = {
+        "VELLUM_ROLE": "replica",
+        "VELLUM_REMOTE": "origin",
+        "VELLUM_STATE_DIR": str(tmp_path / "s"),
+    }
+    head = git(site, "rev-parse", "HEAD")
+    made = runner.invoke(cli, ["--site", str(site), "new", "person", "--set", "name=Ann"], env=env)
+    assert made.exit_code == 1
+    assert "This machine is a replica (VELLUM_ROLE=replica)" in made.output
+    assert git(site, "rev-parse", "HEAD") == head
+    listed = runner.invoke(cli, ["--site", str(site), "get", "person", "jane"], env=env)
+    assert listed.exit_code == 0 and "Jane Doe" in listed.output
