@@ -229,6 +229,8 @@ def _with_role(config: dict[str, Any]) -> dict[str, Any]:
     if url:
         parsed = urlsplit(url)
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-            raise ValueError(f"VELLUM_PRIMARY_URL: expected an http(s) URL, got {url!r}")
+            raise ValueError(
+                f"VELLUM_PRIMARY_URL (--primary-url): expected an http(s) URL, got {url!r}"
+            )
         config["PRIMARY_URL"] = url.rstrip("/")
     return config
