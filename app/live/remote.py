@@ -31,6 +31,11 @@ def pull(vellum: Vellum, remote: str) -> str:
     try:
         with write_lock(vellum):
             outcome = vellum.repo.sync_remote(remote, push=push)
+            if outcome == "pulled":
+                # Under the lock: a write checks against the pulled files, and a pull that
+                # finds nothing new (a push hook's, another process's) answers once the
+                # index holds what the first one brought.
+                vellum.sync()
     except RemoteError as exc:
         _failed(vellum.state, remote, exc)
         if isinstance(exc, Diverged):
@@ -38,7 +43,6 @@ def pull(vellum: Vellum, remote: str) -> str:
         raise ServiceUnavailable(str(exc)) from exc
     _record(vellum.state, {"remote": remote, "state": "ok", "last": outcome})
     if outcome == "pulled":
-        vellum.sync()
         outbox.process_head(vellum)
     return outcome
 
