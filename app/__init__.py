@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vellum import api
-from vellum.api import request_id
+from vellum.api import request_id, roles
 from vellum.auth import access, limits, tokens
 from vellum.services import Vellum
 from vellum.site.config import load_config
@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(SECRET_KEY=secret, JSON_SORT_KEYS=False)
     app.extensions["vellum"] = vellum
     request_id.init_app(app)  # first: every answer, a refusal too, carries its id
+    roles.init_app(app)  # a replica's writes go to the primary before a key is checked
     tokens.init_app(app, vellum.state, secret)
     access.init_app(app)
     web.init_app(app)

@@ -137,3 +137,16 @@ class Forbidden(VellumError):
 class RateLimited(VellumError):
     status = 429
     code = "RATE_LIMITED"
+
+
+class ReadOnlyReplica(VellumError):
+    """A content write sent to a replica: answered 307 to the same path on its primary."""
+
+    status = 307
+    code = "READ_ONLY_REPLICA"
+
+
+class NoPrimary(ReadOnlyReplica):
+    """A content write sent to a replica that knows no primary to send it on to."""
+
+    status = 503

@@ -58,7 +58,23 @@ def init(directory: Path) -> None:
 @click.option("--port", type=int, default=None, help="Port (default 5000).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default 2).")
 @click.option("--remote", default=None, help="A Git remote to pull from and push writes to.")
-@click.option("--poll", type=float, default=None, help="Seconds between fetches of --remote.")
+@click.option(
+    "--poll",
+    type=float,
+    default=None,
+    help="Seconds between fetches of --remote (a replica: 1 unless given).",
+)
+@click.option(
+    "--primary",
+    is_flag=True,
+    help="Take writes: commit them, then push them to --remote (for the replicas).",
+)
+@click.option(
+    "--replica",
+    is_flag=True,
+    help="Pull --remote and serve reads; send content writes to --primary-url (307).",
+)
+@click.option("--primary-url", default=None, help="The primary's base URL, for a replica.")
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
@@ -74,10 +90,26 @@ def init(directory: Path) -> None:
 )
 @click.pass_context
 def serve(
-    ctx: click.Context, site: str | None, host, port, workers, remote, poll, log_format, export_dir
+    ctx: click.Context,
+    site: str | None,
+    host,
+    port,
+    workers,
+    remote,
+    poll,
+    primary: bool,
+    replica: bool,
+    primary_url,
+    log_format,
+    export_dir,
 ) -> None:
-    """Serve SITE (default: --site) with a production WSGI server."""
+    """Serve SITE (default: --site) with a production WSGI server: alone, or as the primary
+    or a replica of machines sharing one Git remote."""
+    if primary and replica:
+        raise click.UsageError("Choose one of --primary and --replica, not both.")
     overrides = {"SITE": site or ctx.obj["site"]}
+    if primary or replica:
+        overrides["ROLE"] = "primary" if primary else "replica"
     if export_dir is not None:
         overrides["EXPORT"] = str(export_dir.absolute())
     options = (
@@ -85,6 +117,7 @@ def serve(
         ("PORT", port),
         ("WORKERS", workers),
         ("REMOTE", remote),
+        ("PRIMARY_URL", primary_url),
         ("LOG_FORMAT", log_format),
     )
     overrides.update({key: value for key, value in (*options, ("POLL", poll)) if value is not None})

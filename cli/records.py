@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from vellum.cli.common import _echo_json, json_option, with_site
+from vellum.errors import ReadOnlyReplica
 from vellum.store import history, write_request, writes
 
 if TYPE_CHECKING:
@@ -15,7 +16,13 @@ if TYPE_CHECKING:
 
 
 def _author(vellum: Vellum) -> tuple[str, str]:
-    """Commits from the CLI carry the repository's configured Git identity."""
+    """Commits from the CLI carry the repository's configured Git identity; a replica's
+    clone takes none (it never pushes: the commit would stay there)."""
+    if vellum.config.get("ROLE") == "replica":
+        raise ReadOnlyReplica(
+            "This machine is a replica (VELLUM_ROLE=replica): make the change on the primary,"
+            " whose push reaches this clone"
+        )
     return vellum.repo.identity()
 
 

@@ -36,18 +36,19 @@ def live() -> Response:
 def ready() -> Response:
     """200 when this process can answer reads: its index is loaded, the state store and
     the rate-limit storage answer; 503 naming what failed otherwise. A replica's lag
-    behind its Git remote is reported, not judged: a stale replica still serves."""
+    behind its Git remote is reported, not judged: a stale replica still serves. The
+    role says whether this server takes writes or sends them to its primary."""
     started = time.perf_counter()
     checks = {"index": _check(_index), "state": _check(_state), "limits": _check(_limits)}
     vellum = current_vellum()
     if vellum.config.get("REMOTE"):
         checks["remote"] = _remote()
     ok = all(c.get("ok", True) for c in checks.values())
-    body = {
-        "status": "ok" if ok else "unavailable",
-        "checks": checks,
-        "ms": round((time.perf_counter() - started) * 1000, 1),
-    }
+    body = {"status": "ok" if ok else "unavailable", "role": vellum.config["ROLE"]}
+    if vellum.config["ROLE"] == "replica":  # how far behind the primary's pushes it may be
+        body["lag_seconds"] = checks["remote"]["lag_seconds"]
+    body["checks"] = checks
+    body["ms"] = round((time.perf_counter() - started) * 1000, 1)
     return _answer(body, ok=ok)
 
 

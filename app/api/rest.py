@@ -54,6 +54,8 @@ def status() -> Response:
                 "records": {name: catalog.count(name, audience) for name in sorted(v.site.models)},
                 "invalid": [p.as_dict() for p in v.problems()] if audience.drafts else [],
                 "index": index,
+                "role": v.config["ROLE"],
+                "primary": v.config["PRIMARY_URL"],
                 "remote": remote_status(v.state) if v.config.get("REMOTE") else None,
                 "events": {
                     "processed": outbox.get_cursor(v.state) or None,

@@ -93,6 +93,20 @@ def _parsed(query: str):
         raise BadRequest(f"Syntax error: {exc.message}") from None
 
 
+def asks_mutation(payload: Any) -> bool:
+    """Whether a POST body (one operation or a batch) would run a mutation; a body that
+    cannot be read as one is not (running it answers why)."""
+    items = payload if isinstance(payload, list) else [payload]
+    for item in items:
+        try:
+            query, name, _ = _request(item)
+            if _is_mutation(_parsed(query), name):
+                return True
+        except VellumError:
+            continue
+    return False
+
+
 def _is_mutation(document, name: str | None) -> bool:
     for d in document.definitions:
         if isinstance(d, OperationDefinitionNode) and (

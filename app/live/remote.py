@@ -24,10 +24,18 @@ STATUS_CURSOR = "remote"
 
 
 def pull(vellum: Vellum, remote: str) -> str:
-    """Bring the branch in line with the remote: 'up-to-date', 'pulled' or 'pushed'."""
+    """Bring the branch in line with the remote: 'up-to-date', 'pulled' or 'pushed'. A
+    replica only pulls: commits of its own (made by hand in its clone) stay there,
+    'ahead', for someone to push or undo; only the primary's writes reach the remote."""
+    push = vellum.config.get("ROLE") != "replica"
     try:
         with write_lock(vellum):
-            outcome = vellum.repo.sync_remote(remote)
+            outcome = vellum.repo.sync_remote(remote, push=push)
+            if outcome == "pulled":
+                # Under the lock: a write checks against the pulled files, and a pull that
+                # finds nothing new (a push hook's, another process's) answers once the
+                # index holds what the first one brought.
+                vellum.sync()
     except RemoteError as exc:
         _failed(vellum.state, remote, exc)
         if isinstance(exc, Diverged):
@@ -35,7 +43,6 @@ def pull(vellum: Vellum, remote: str) -> str:
         raise ServiceUnavailable(str(exc)) from exc
     _record(vellum.state, {"remote": remote, "state": "ok", "last": outcome})
     if outcome == "pulled":
-        vellum.sync()
         outbox.process_head(vellum)
     return outcome
 

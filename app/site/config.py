@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def parse_bool(value: str) -> bool:
@@ -42,6 +43,11 @@ def parse_secret(value: str) -> str | None:
     if value and len(value.encode()) < 32:
         raise ValueError("must be at least 32 characters (try: openssl rand -base64 48)")
     return value or None
+
+
+ROLES = ("single", "primary", "replica")
+# A replica fetches every second unless told otherwise: reads are current within about that.
+REPLICA_POLL = 1.0
 
 
 @dataclass(frozen=True)
@@ -167,11 +173,31 @@ SETTINGS: tuple[Setting, ...] = (
         "A folder `vellum serve` keeps a static export of the read API in (as `vellum export`).",
         parse_optional,
     ),
-    Setting("POLL", 0.0, "Seconds between fetches of REMOTE (0: only on a push webhook).", float),
+    Setting(
+        "POLL",
+        0.0,
+        "Seconds between fetches of REMOTE (0: only on a push webhook; a replica: every second).",
+        float,
+    ),
     Setting(
         "GIT_WEBHOOK_SECRET",
         None,
         "Checks GitHub/GitLab push webhooks at POST /api/hooks/git.",
+        parse_optional,
+    ),
+    Setting(
+        "ROLE",
+        "single",
+        "What this server is among machines sharing one Git remote: 'single' (takes writes,"
+        " as one server does), 'primary' (takes writes and pushes them to REMOTE) or"
+        " 'replica' (pulls REMOTE, serves reads, sends content writes to PRIMARY_URL).",
+        lambda value: parse_choice(value, ROLES),
+    ),
+    Setting(
+        "PRIMARY_URL",
+        None,
+        "The primary's base URL (https://primary.example.org) a replica redirects content"
+        " writes to, 307 with the same path and query.",
         parse_optional,
     ),
 )
@@ -199,4 +225,26 @@ def load_config(
         config[key] = value
     if config["TEXT_INDEX"] not in {"inline", "background"}:
         raise ValueError("VELLUM_TEXT_INDEX: expected 'inline' or 'background'")
+    return _with_role(config)
+
+
+def _with_role(config: dict[str, Any]) -> dict[str, Any]:
+    """Check the role against what it needs; a replica polls every second by default."""
+    role = config["ROLE"]
+    if role not in ROLES:
+        raise ValueError(f"VELLUM_ROLE: expected one of {', '.join(ROLES)}, got {role!r}")
+    if role == "replica" and not config["REMOTE"]:
+        raise ValueError(
+            "A replica needs a Git remote to pull from: give --remote (or VELLUM_REMOTE)"
+        )
+    if role == "replica" and not config["POLL"]:
+        config["POLL"] = REPLICA_POLL
+    url = config["PRIMARY_URL"]
+    if url:
+        parsed = urlsplit(url)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ValueError(
+                f"VELLUM_PRIMARY_URL (--primary-url): expected an http(s) URL, got {url!r}"
+            )
+        config["PRIMARY_URL"] = url.rstrip("/")
     return config

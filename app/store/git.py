@@ -367,10 +367,12 @@ class GitRepo:
             cfg.set_value("receive", "denyCurrentBranch", "updateInstead")
 
     @_locked
-    def sync_remote(self, remote: str) -> str:
-        """Fetch `remote`, then fast-forward to it or push to it; never overwrite either side.
+    def sync_remote(self, remote: str, push: bool = True) -> str:
+        """Fetch `remote`, then fast-forward to it or (if `push`) push to it; never
+        overwrite either side.
 
-        Returns 'up-to-date', 'pulled' or 'pushed'; raises Diverged when both sides moved.
+        Returns 'up-to-date', 'pulled', 'pushed' or (not pushing) 'ahead'; raises Diverged
+        when both sides moved.
         """
         try:
             branch = self._repo.active_branch.name
@@ -386,6 +388,8 @@ class GitRepo:
                 self._repo.git.merge("--ff-only", "--quiet", theirs)
                 return "pulled"
             if self._repo.is_ancestor(theirs, ours):
+                if not push:
+                    return "ahead"
                 self._repo.git.push("--quiet", remote, f"HEAD:{branch}")
                 return "pushed"
         except git.GitCommandError as exc:

@@ -20,6 +20,12 @@ ANY_OBJECT: Schema = {"type": "object"}
 
 # Reusable error responses, by status: their component name and what they mean.
 ERRORS: dict[int, tuple[str, str]] = {
+    307: (
+        "ReadOnlyReplica",
+        "This server is a replica: a write that commits is sent to the same path and query"
+        " on its primary (`Location`); 307 keeps the method and body, so a client that"
+        " follows it makes the write there.",
+    ),
     400: ("BadRequest", "A parameter or the body cannot be understood; `details` names it."),
     401: ("Unauthorized", "No valid credentials: missing, malformed, expired, revoked or wrong."),
     403: ("Forbidden", "The credentials lack the scope this needs, or the key's IP allow list."),
@@ -36,7 +42,11 @@ ERRORS: dict[int, tuple[str, str]] = {
     431: ("HeadersTooLarge", "The request's headers are too large."),
     500: ("InternalError", "Something went wrong on the server; it is logged."),
     501: ("NotImplemented", "The server does not implement this."),
-    503: ("Unavailable", "The server is busy (index lock, event streams); see Retry-After."),
+    503: (
+        "Unavailable",
+        "The server is busy (index lock, event streams; see Retry-After), or a replica that"
+        " knows no primary to send a write to.",
+    ),
 }
 # Answered wherever credentials are read or a budget is spent: on every operation.
 ALWAYS = (401, 429)
@@ -144,6 +154,8 @@ def error_responses() -> dict[str, Schema]:
             headers["Retry-After"] = header("Seconds to wait before trying again.", INTEGER)
         if status == 405:
             headers["Allow"] = header("The methods the path takes.")
+        if status == 307:
+            headers["Location"] = header("The same path and query on the primary.")
         out[name] = {
             "description": description,
             "headers": headers,
@@ -227,3 +239,6 @@ def security(scope: str | None, public: bool) -> list[dict[str, list[str]]]:
     wanted = [scope] if scope else []
     options = [{name: wanted} for name in ("jwt", "apiKey", "apiKeyHeader", "oauth2")]
     return [{}, *options] if public else options
+
+
+REPLICA_ANSWER = ref(ERRORS[307][0], "responses")

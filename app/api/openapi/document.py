@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from flask import Flask
 
+from vellum.api import roles
 from vellum.api.envelope import ModelConverter
 from vellum.api.openapi import common, records, shapes, v1
 from vellum.api.openapi.operations import Ctx
@@ -151,6 +152,8 @@ def paths(
                 if shape is not None:
                     op = v1.answers(op, shape, schemas)
                 params = path_parameters(path) + op.pop("parameters", [])
+                if roles.commits(rule.endpoint, method):  # a replica sends it on
+                    op["responses"] = {"307": common.REPLICA_ANSWER, **op["responses"]}
                 op = {"operationId": operation_id(method, path), **op}
                 if params:
                     op["parameters"] = params
