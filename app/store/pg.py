@@ -15,6 +15,7 @@ import socket
 import threading
 
 import psycopg
+from psycopg import waiting
 
 Error = psycopg.Error
 Connection = psycopg.Connection
@@ -45,8 +46,18 @@ def parse_application_name(name: str) -> tuple[str, dict] | None:
     return parts[1], {"host": parts[2], "pid": int(parts[3])}
 
 
+def cooperative_waits() -> None:
+    """Under gevent, wait on the database with the patched select.poll, so a query blocks
+    its greenlet, not the worker. psycopg picks its wait at import, and the server's
+    master imports it before a worker patches: pick again once patched (psycopg's own
+    test for the patch, the choice it makes when imported after it)."""
+    if waiting.wait is not waiting.wait_poll and waiting._is_select_patched():
+        waiting.wait = waiting.wait_poll
+
+
 def connect(url: str, role: str) -> Connection:
     """An autocommit connection that notices (and is noticed) dead within seconds."""
+    cooperative_waits()
     server_side = (
         f"-c tcp_keepalives_idle={KEEPALIVE['idle']}"
         f" -c tcp_keepalives_interval={KEEPALIVE['interval']}"
