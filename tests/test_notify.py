@@ -8,15 +8,19 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import pytest
 
-from tests.helpers import ROOT, build_app
+from tests.bench.procs import children
+from tests.helpers import ROOT, build_app, commit, write_files
 from tests.receiver import Receiver
+from tests.servers import call, running_server
+from tests.test_lease import wait_until
 from tests.test_webhooks import SECRET, add_webhook
 from vellum.api.fanout import Fanout
 from vellum.live.duties import SiteDuties
-from vellum.live.lease import PgLease
+from vellum.live.lease import PgLease, lease_status
 from vellum.store import notify, outbox, pg
 from vellum.store.events import Event
 from vellum.store.state import StateStore
@@ -85,3 +89,33 @@ def test_the_dispatcher_posts_an_event_another_process_wrote_before_its_next_pol
                 receiver.wait_for(lambda evs: "custom.elsewhere" in [e["event"] for e in evs])
         finally:
             vellum.close()
+
+
+def test_a_server_on_shared_state_streams_a_commits_events_and_holds_the_lease(
+    shared_state, query_repo, tmp_path
+):
+    """gevent workers listen (a greenlet on the connection), the live process holds the
+    site lease: a commit reaches an open stream, and the status names the holder."""
+    with running_server(query_repo, tmp_path / "state", tmp_path / "serve.log", workers=2) as (
+        base,
+        proc,
+    ):
+        holder = wait_until(lambda: lease_status(shared_state, tmp_path)["holder"])
+        assert holder["pid"] in children(proc.pid)
+        with urllib.request.urlopen(f"{base}/api/events/stream", timeout=20) as stream:
+            stream.readline()  # connected
+            workers = set(children(proc.pid))
+            wait_until(lambda: listening_pids(shared_state) & workers, what="a worker listening")
+            write_files(query_repo, {"people/ann.json": '{"name": "Ann"}\n'})
+            sha = commit(query_repo, "Add Ann")
+            deadline = time.monotonic() + 20
+            while sha.encode() not in stream.readline():
+                assert time.monotonic() < deadline, "the commit's event never came"
+        assert call("GET", f"{base}/api/person/ann")[0] == 200
+
+
+def listening_pids(url: str) -> set[int]:
+    """The processes with a LISTEN connection on the shared state."""
+    rows = pg.shared(url, "status").execute("SELECT application_name FROM pg_stat_activity")
+    found = [pg.parse_application_name(name) for (name,) in rows]
+    return {who["pid"] for role, who in filter(None, found) if role == "listen"}

@@ -50,7 +50,11 @@ class SiteDuties:
                 self._stop()
             return
         if self.lease.try_acquire():
-            self._start()
+            try:
+                self._start()
+            except Exception:  # the state store failed us: give the lease to another
+                log.exception("live: the site's duties could not start; trying again")
+                self._stop()
 
     def process_commits(self, vellum: Vellum | None = None) -> int:
         """The events of new commits, when this process holds the lease and its clone has
