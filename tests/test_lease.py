@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from tests.helpers import ROOT, authorised_client, build_app, commit, git, write
 from tests.test_health import series
 from vellum.auth import keys
 from vellum.live.duties import SiteDuties, process_alone
-from vellum.live.lease import PgLease, lease_status
+from vellum.live.lease import FileLease, PgLease, lease_status
 from vellum.store import outbox, pg
 
 TAKEOVER = 10.0
@@ -175,3 +176,19 @@ def test_the_commit_processor_waits_for_a_clone_behind_the_shared_cursor(
     write_files(query_repo, {"people/bob.json": '{"name": "Bob"}\n'})
     commit(query_repo, "Add bob")
     assert process_alone(vellum) == 0
+
+
+def test_with_the_state_file_the_status_names_the_process_holding_live_lock(app, tmp_path):
+    vellum = app.extensions["vellum"]
+    with FileLease(vellum.state_dir / "live.lock") as local:
+        assert local.try_acquire()
+        live = authorised_client(app).get("/api/_status").get_json()["data"]["live"]
+    assert live == {
+        "kind": "file",
+        "holder": {"host": socket.gethostname(), "pid": os.getpid()},
+        "waiting": [],
+        "here": "holder",
+    }
+    reader = authorised_client(app, scopes=("read",))
+    shown = reader.get("/api/_status").get_json()["data"]["live"]
+    assert shown == {"kind": "file", "held": False, "waiting": 0, "here": None}

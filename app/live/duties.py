@@ -100,6 +100,8 @@ class SiteDuties:
 
     def _stop(self) -> None:
         self.held = False  # first: no commit is processed from here on
+        with self._processing:
+            pass  # and none still is once this returns
         self.dispatcher = None
         self._loops.close()
         self._loops = contextlib.ExitStack()

@@ -96,6 +96,7 @@ class PgLease:
         self.url = url
         self._conn: pg.Connection | None = None
         self.held = False
+        self._failing = False  # said once, not every poll while the database is away
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; False (and a new connection next time) if the
@@ -125,11 +126,17 @@ class PgLease:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = pg.connect(self.url, LIVE_ROLE)
-            return self._conn.execute(sql, params).fetchone()
+            row = self._conn.execute(sql, params).fetchone()
         except (pg.Error, OSError) as exc:
-            log.warning("site lease: the database does not answer: %s", exc)
+            if not self._failing:
+                log.warning("site lease: the database does not answer: %s", exc)
+            self._failing = True
             self.release()
             return None
+        if self._failing:
+            log.info("site lease: the database answers again")
+        self._failing = False
+        return row
 
 
 def site_lease(url: str | None) -> SiteLease:
@@ -178,11 +185,16 @@ def _here(holder: dict | None, waiting: list[dict]) -> str | None:
 
 
 def _file_holder(path: Path) -> dict | None:
-    """The process the lock file names, if it runs (the kernel held its lock till it ended)."""
+    """The process the lock file names while its lock is held (a free lock is taken and
+    let go at once: its holder ended, or is yet to come)."""
+    if not path.exists():
+        return None
+    fd = flock.try_lock(path)
+    if fd is not None:
+        os.close(fd)
+        return None
     try:
         pid = int(path.read_text() or 0)
-        if pid:
-            os.kill(pid, 0)
     except (OSError, ValueError):
         return None
     return {"host": socket.gethostname(), "pid": pid} if pid else None
