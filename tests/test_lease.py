@@ -3,23 +3,19 @@ another takes over when it dies, and one whose connection is cut stops at once."
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.helpers import ROOT, authorised_client, build_app, commit, git, write_files
+from tests.helpers import authorised_client, build_app, commit, git, write_files
+from tests.servers import running_live
 from tests.test_health import series
 from vellum.auth import keys
 from vellum.live.duties import SiteDuties, process_alone
 from vellum.live.lease import FileLease, PgLease, lease_status
-from vellum.store import outbox, pg
+from vellum.store import outbox
 
 TAKEOVER = 10.0
 
@@ -32,37 +28,9 @@ def wait_until(predicate, timeout: float = 15.0, what: str = "the condition"):
     return found
 
 
-@contextlib.contextmanager
-def live_process(site: Path, state: Path, log: Path, url: str):
-    """`vellum live` of one machine: its own state folder, the shared state database."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VELLUM_STATE_DIR": str(state)}
-    env["VELLUM_STATE_URL"] = url
-    command = [sys.executable, "-m", "vellum.cli.main", "--site", str(site), "live"]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def holder_pid(url: str, tmp_path: Path) -> int | None:
     holder = lease_status(url, tmp_path)["holder"]
     return holder["pid"] if holder else None
-
-
-@pytest.fixture
-def shared_state(postgres_url, monkeypatch):
-    """This process's state shared on a fresh PostgreSQL database (as every machine's)."""
-    monkeypatch.setenv("VELLUM_STATE_URL", postgres_url)
-    yield postgres_url
-    pg.close_shared()
 
 
 def test_one_of_two_machines_holds_the_site_lease_and_the_other_takes_over_after_kill_9(
@@ -70,8 +38,8 @@ def test_one_of_two_machines_holds_the_site_lease_and_the_other_takes_over_after
 ):
     url = shared_state
     with (
-        live_process(query_repo, tmp_path / "a", tmp_path / "a.log", url) as a,
-        live_process(query_repo, tmp_path / "b", tmp_path / "b.log", url) as b,
+        running_live(query_repo, tmp_path / "a", tmp_path / "a.log", url) as a,
+        running_live(query_repo, tmp_path / "b", tmp_path / "b.log", url) as b,
     ):
         status = wait_until(
             lambda: (s := lease_status(url, tmp_path))["holder"] and len(s["waiting"]) == 1 and s,

@@ -10,8 +10,6 @@ import threading
 import time
 import urllib.request
 
-import pytest
-
 from tests.bench.procs import children
 from tests.helpers import ROOT, build_app, commit, write_files
 from tests.receiver import Receiver
@@ -28,13 +26,6 @@ from vellum.store.state import StateStore
 LONG_POLL = 120.0  # so long that only a notification explains an arrival within a test
 
 
-@pytest.fixture
-def shared_state(postgres_url, monkeypatch):
-    monkeypatch.setenv("VELLUM_STATE_URL", postgres_url)
-    yield postgres_url
-    pg.close_shared()
-
-
 def emit_elsewhere(site, state, name: str) -> None:
     """`vellum events emit` in a process of its own, as another machine's API would."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VELLUM_STATE_DIR": str(state)}
@@ -48,6 +39,21 @@ def test_a_notification_wakes_a_listener_in_another_process(shared_state, query_
         assert listener.listening.wait(10)
         woken.clear()
         emit_elsewhere(query_repo, tmp_path / "state", "custom.hello")
+        assert woken.wait(10)
+
+
+def test_a_listener_whose_connection_is_cut_listens_again(shared_state, postgres):
+    woken = threading.Event()
+    database = shared_state.rsplit("/", 1)[1]
+    backends = "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'vellum listen %'"
+    with notify.Listener(shared_state, woken.set) as listener:
+        assert listener.listening.wait(10)
+        cut = postgres.sql(backends, database)
+        postgres.sql(f"SELECT pg_terminate_backend({cut})", database)
+        wait_until(lambda: postgres.sql(backends, database) not in ("", cut), what="again")
+        assert listener.listening.wait(10)
+        woken.clear()
+        notify.events_written()
         assert woken.wait(10)
 
 

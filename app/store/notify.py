@@ -45,6 +45,7 @@ class Listener:
         self.on_notify = on_notify
         self.listening = threading.Event()
         self._stopping = threading.Event()
+        self._outage = False
         self._thread = threading.Thread(target=self._run, name="vellum-listen", daemon=True)
 
     def start(self) -> Listener:
@@ -67,7 +68,9 @@ class Listener:
             try:
                 self._listen()
             except (pg.Error, OSError) as exc:
-                log.warning("listening for new events: %s; trying again", exc)
+                if not self._outage:  # logged once, not at every retry
+                    log.warning("listening for new events: %s; trying again", exc)
+                self._outage = True
             except Exception:  # the thread must outlive a surprise: polling is the fallback
                 log.exception("listening for new events failed; trying again")
             self.listening.clear()
@@ -77,6 +80,7 @@ class Listener:
         with pg.connect(self.url, "listen") as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             self.listening.set()
+            self._outage = False
             self.on_notify()
             fd = conn.fileno()
             while not self._stopping.is_set():
