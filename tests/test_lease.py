@@ -160,3 +160,34 @@ def test_with_the_state_file_the_status_names_the_process_holding_live_lock(app,
     reader = authorised_client(app, scopes=("read",))
     shown = reader.get("/api/_status").get_json()["data"]["live"]
     assert shown == {"kind": "file", "held": False, "waiting": 0, "here": None}
+
+
+def test_a_live_process_whose_lease_connection_is_cut_stops_and_one_holder_remains(
+    query_repo, shared_state, postgres, tmp_path
+):
+    url, database = shared_state, shared_state.rsplit("/", 1)[1]
+    logs = {name: tmp_path / f"{name}.log" for name in ("a", "b")}
+    with (
+        running_live(query_repo, tmp_path / "a", logs["a"], url) as a,
+        running_live(query_repo, tmp_path / "b", logs["b"], url) as b,
+    ):
+        status = wait_until(
+            lambda: (s := lease_status(url, tmp_path))["holder"] and len(s["waiting"]) == 1 and s,
+            what="one holder and one machine waiting",
+        )
+        holder = status["holder"]["pid"]
+        log = logs["a"] if holder == a.pid else logs["b"]
+        postgres.sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND granted",
+            database,
+        )
+        wait_until(lambda: "the site lease was lost" in log.read_text(), TAKEOVER, "stopping")
+        again = wait_until(
+            lambda: (s := lease_status(url, tmp_path))["holder"] and len(s["waiting"]) == 1 and s,
+            TAKEOVER,
+            "a holder again",
+        )
+        assert again["holder"]["pid"] in (a.pid, b.pid)
+        assert postgres_locks(url) == 1
+        assert a.poll() is None and b.poll() is None  # both still run their machines' duties
