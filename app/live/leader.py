@@ -55,10 +55,12 @@ def run_live(
         )
         watcher.observe()  # before the catch-up sync: a save made during it is not lost
         try:
+            head = vellum.repo.head()
             vellum.sync()
         except BaseException:
             watcher.stop()
             raise
+        watcher.synced_head = head  # no second pass unless the head moved meanwhile
         with contextlib.ExitStack() as loops:
             loops.enter_context(watcher)
             woken.extend(loops.enter_context(loop) for loop in extra)

@@ -50,7 +50,9 @@ class Watcher(Loop):
         self.on_events = on_events or (lambda: None)
         # What turns new commits into events (the site lease holder's, when it is ours).
         self.commits = commits
-        self._synced_head: str | None | bool = False  # False: no sync yet
+        # The head the index was last synced at; until known, the processed one (as
+        # a commit made while nothing watched is both unsynced and unprocessed).
+        self.synced_head: str | None | bool = False
         self.debounce = debounce
         self.site_root = vellum.site.root
         self.git_dir = vellum.repo.git_dir
@@ -126,12 +128,15 @@ class Watcher(Loop):
         paths = self._settled_batch()
         head_hint, self._head_hint = self._head_hint, False
         head = self.vellum.repo.head()
-        moved = head != self._synced_head
-        unprocessed = head != (outbox.get_cursor(self.vellum.state) or None)  # "": no commit
+        processed = outbox.get_cursor(self.vellum.state) or None  # "": no commit yet
+        if self.synced_head is False:
+            self.synced_head = processed
+        moved = head != self.synced_head
+        unprocessed = head != processed
         full, self._full = self._full, False
         needed = paths or moved or head_hint or full
         count = self._sync(None if full else paths) if needed else 0
-        self._synced_head = head
+        self.synced_head = head
         count += self.commits(self.vellum) if unprocessed else 0
         if paths:
             self.batches += 1
