@@ -18,6 +18,7 @@ from vellum import logs
 from vellum.cli.common import _echo_json, json_option, site_services
 from vellum.live import deliveries, retention, webhooks
 from vellum.live.delivery import Clients
+from vellum.live.duties import process_alone
 from vellum.live.leader import run_live
 from vellum.live.webhooks import MissingSecret
 from vellum.server import export_loops
@@ -170,10 +171,11 @@ def events_emit(ctx, name: str, data: str) -> None:
 @events_group.command("process")
 @click.pass_context
 def events_process(ctx) -> None:
-    """Bring the index up to date and emit the events of new commits now (git hooks run this)."""
+    """Bring the index up to date and emit the events of new commits now (git hooks run this;
+    with the state shared on PostgreSQL the live process holding the site lease does)."""
     with site_services(ctx) as vellum:
         vellum.sync(text=False)
-        count = outbox.process_head(vellum)
+        count = process_alone(vellum)
     click.echo(f"{count} events")
 
 

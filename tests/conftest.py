@@ -22,7 +22,7 @@ from tests.helpers import (
     write_files,
 )
 from vellum.auth import users
-from vellum.store import migrate
+from vellum.store import migrate, pg
 
 # Modules whose every test runs twice: state in SQLite, then in PostgreSQL (with Redis).
 BOTH_ENGINES = {
@@ -183,6 +183,15 @@ def postgres():
 def postgres_url(postgres):
     """A new empty PostgreSQL database for one test."""
     return postgres.new_database()
+
+
+@pytest.fixture
+def shared_state(postgres_url, monkeypatch):
+    """State shared on a fresh PostgreSQL database (VELLUM_STATE_URL), as every machine of
+    a site shares it; this process's connections to it are closed after the test."""
+    monkeypatch.setenv("VELLUM_STATE_URL", postgres_url)
+    yield postgres_url
+    pg.close_shared()
 
 
 @pytest.fixture

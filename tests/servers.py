@@ -87,3 +87,24 @@ def stop(proc, sig: int = signal.SIGTERM) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def running_live(site: Path, state: Path, log: Path, url: str):
+    """`vellum live` as one machine runs it: its own state folder (and here the site's
+    folder), the state database at `url` shared with the others; stopped at the end."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VELLUM_STATE_DIR": str(state)}
+    env["VELLUM_STATE_URL"] = url
+    command = [sys.executable, "-m", "vellum.cli.main", "--site", str(site), "live"]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -2,7 +2,9 @@
 
 A stream waits on the fan-out instead of polling SQLite itself: a thousand open streams
 cost one query every POLL seconds, not a thousand. The poller runs only while some stream
-waits, as a thread (a greenlet under gevent, whose patched threading it then uses).
+waits, as a thread (a greenlet under gevent, whose patched threading it then uses). With
+the state shared on PostgreSQL a listener runs beside it and wakes it as soon as any
+machine writes events (vellum.store.notify); the poll is then the fallback.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from vellum.store import outbox
-from vellum.store.state import StateStore
+from vellum.store.notify import Listener
+from vellum.store.state import StateStore, state_url
 
 log = logging.getLogger("vellum")
 POLL = 0.1  # seconds between the poller's queries: an event's latency on top of its commit
@@ -36,6 +39,8 @@ class Fanout:
         self._watchers = 0
         self._thread: threading.Thread | None = None
         self._rendered: OrderedDict[Any, str] = OrderedDict()
+        self._woken = False
+        self.listener: Listener | None = None
         self.stopped = False
 
     def watch(self) -> Callable[[], None]:
@@ -84,6 +89,12 @@ class Fanout:
                     self._rendered.popitem(last=False)
         return text
 
+    def wake(self) -> None:
+        """New events were written (any machine): the poller looks now, not after POLL."""
+        with self._changed:
+            self._woken = True
+            self._changed.notify_all()
+
     def stop(self) -> None:
         """End every stream now (they send the id to resume from), and the poller."""
         with self._changed:
@@ -91,12 +102,21 @@ class Fanout:
             self._changed.notify_all()
 
     def _run(self) -> None:
+        url = state_url()
+        listener = self.listener = Listener(url, self.wake).start() if url else None
+        try:
+            self._poll_while_watched()
+        finally:
+            if listener is not None:
+                listener.stop()
+
+    def _poll_while_watched(self) -> None:
         while True:
             with self._changed:
                 if not self._watchers or self.stopped:
                     self._thread = None
                     return
-                after = self._last
+                after, self._woken = self._last, False
             try:
                 rows = outbox.since(self._state, after, BATCH)
             except Exception:  # a locked or damaged database: streams wait, the poller goes on
@@ -106,7 +126,7 @@ class Fanout:
                 self._add(rows)
             if len(rows) < BATCH:
                 with self._changed:
-                    self._changed.wait_for(lambda: self.stopped, self._poll)
+                    self._changed.wait_for(lambda: self.stopped or self._woken, self._poll)
 
     def _add(self, rows: list) -> None:
         with self._changed:

@@ -38,7 +38,9 @@ from prometheus_client.mmap_dict import MmapedDict
 
 from vellum.auth import access, limits
 from vellum.context import current_vellum
+from vellum.live.lease import lease_status
 from vellum.live.remote import remote_lag
+from vellum.store.state import state_url
 
 metrics = Blueprint("metrics", __name__)
 _MAKING = threading.Lock()
@@ -172,6 +174,7 @@ class SiteCollector:
         if vellum.config.get("REMOTE"):
             lag = _nan(remote_lag(vellum.state))
             yield _gauge("vellum_remote_lag_seconds", "Seconds since the last good fetch", lag)
+        yield from _lease(lease_status(state_url(), vellum.state_dir))
 
 
 def _index(vellum):
@@ -208,6 +211,25 @@ def _deliveries(db):
     yield _gauge("vellum_webhook_failed_attempts", "Failed attempts in the delivery log", failed)
     last = db.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
     yield _gauge("vellum_events_last_seq", "Sequence number of the newest event", last)
+
+
+def _lease(status: dict):
+    """Who holds the site lease (one series, labelled with its host and pid), how many
+    machines wait for it, and whether this machine holds it or waits."""
+    holder = GaugeMetricFamily(
+        "vellum_site_lease_holder",
+        "1 for the process holding the site lease (commits to events, webhooks, pruning)",
+        labels=["kind", "host", "pid"],
+    )
+    if status["holder"]:
+        holder.add_metric(
+            [status["kind"], status["holder"]["host"], str(status["holder"]["pid"])], 1
+        )
+    yield holder
+    waiting = len(status["waiting"])
+    yield _gauge("vellum_site_lease_waiting", "Machines whose live process waits for it", waiting)
+    here = {"holder": 1, "waiting": 0}.get(status["here"], float("nan"))
+    yield _gauge("vellum_site_lease_held_here", "1 held here, 0 waiting here, NaN neither", here)
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

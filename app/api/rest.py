@@ -12,10 +12,12 @@ from vellum.api.params import parse_list_query, parse_search_query
 from vellum.auth import access
 from vellum.context import current_vellum
 from vellum.errors import InvalidParameter
+from vellum.live.lease import lease_status
 from vellum.live.remote import remote_status
 from vellum.query.render import to_json
 from vellum.query.run import get_record
 from vellum.store import outbox
+from vellum.store.state import state_url
 
 api = Blueprint("api", __name__)
 
@@ -61,9 +63,20 @@ def status() -> Response:
                     "processed": outbox.get_cursor(v.state) or None,
                     "skipped": _skipped(v.state),
                 },
+                "live": _live(v, audience.drafts),
             }
         }
     )
+
+
+def _live(vellum, editor: bool) -> dict:
+    """Which machine and process hold the site lease (its duties: commits to events,
+    webhooks, pruning) and which wait; hosts and pids for editors only."""
+    status = lease_status(state_url(), vellum.state_dir)
+    if editor:
+        return status
+    shown = {"kind": status["kind"], "held": status["holder"] is not None}
+    return {**shown, "waiting": len(status["waiting"]), "here": status["here"]}
 
 
 def _skipped(state) -> list[dict]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from vellum.errors import Conflict, ServiceUnavailable, VellumError
+from vellum.live.duties import process_alone
 from vellum.live.loop import Loop
 from vellum.store import outbox
 from vellum.store.events import Event
@@ -43,7 +44,7 @@ def pull(vellum: Vellum, remote: str) -> str:
         raise ServiceUnavailable(str(exc)) from exc
     _record(vellum.state, {"remote": remote, "state": "ok", "last": outcome})
     if outcome == "pulled":
-        outbox.process_head(vellum)
+        process_alone(vellum)
     return outcome
 
 

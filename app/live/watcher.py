@@ -43,10 +43,16 @@ class Watcher(Loop):
         on_events: Callable[[], None] | None = None,
         interval: float = 1.0,
         debounce: float = DEBOUNCE,
+        commits: Callable[[Vellum], int] = outbox.process_head,
     ) -> None:
         super().__init__(interval)
         self.vellum = vellum
         self.on_events = on_events or (lambda: None)
+        # What turns new commits into events (the site lease holder's, when it is ours).
+        self.commits = commits
+        # The head the index was last synced at; until known, the processed one (as
+        # a commit made while nothing watched is both unsynced and unprocessed).
+        self.synced_head: str | None | bool = False
         self.debounce = debounce
         self.site_root = vellum.site.root
         self.git_dir = vellum.repo.git_dir
@@ -122,11 +128,16 @@ class Watcher(Loop):
         paths = self._settled_batch()
         head_hint, self._head_hint = self._head_hint, False
         head = self.vellum.repo.head()
-        moved = head != (outbox.get_cursor(self.vellum.state) or None)  # "": no commit yet
+        processed = outbox.get_cursor(self.vellum.state) or None  # "": no commit yet
+        if self.synced_head is False:
+            self.synced_head = processed
+        moved = head != self.synced_head
+        unprocessed = head != processed
         full, self._full = self._full, False
         needed = paths or moved or head_hint or full
         count = self._sync(None if full else paths) if needed else 0
-        count += outbox.process_head(self.vellum) if moved else 0
+        self.synced_head = head
+        count += self.commits(self.vellum) if unprocessed else 0
         if paths:
             self.batches += 1
             count += outbox.emit(self.vellum.state, preview_events(self.vellum, paths))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from vellum.store import notify
 from vellum.store.commits import Skipped, commit_events, commits_after
 from vellum.store.events import Event
 from vellum.store.sql import Connection, Row
@@ -38,7 +39,10 @@ UNPUBLISHED = 2  # the `draft` column: 0 published, 1 draft, 2 draft that was pu
 def emit(state: StateStore, events: Iterable[Event]) -> int:
     """Store events in the outbox; returns how many."""
     with state.transaction() as db:
-        return add(db, events)
+        count = add(db, events)
+    if count:
+        notify.events_written()  # after the commit: a listener woken now finds them
+    return count
 
 
 def add(db: Connection, events: Iterable[Event]) -> int:
@@ -128,6 +132,7 @@ def process_head(vellum: Vellum) -> int:
         if batch.skipped:
             _note_skipped(db, batch.skipped)
     if count:
+        notify.events_written()
         log.info("emitted %d events for %s..%s", count, (old or "")[:7], (batch.upto or "")[:7])
     return count
 

@@ -51,12 +51,13 @@ def status(ctx: Ctx) -> Schema:
             "index": ANY_OBJECT,
             "remote": {"type": ["object", "null"]},
             "events": ANY_OBJECT,
+            "live": ANY_OBJECT,
         },
         ("site", "records", "invalid", "index"),
     )
     return operation(
         ctx,
-        "The index, invalid files, the remote and the events",
+        "The index, invalid files, the remote, the events and the site lease",
         "Site",
         "read",
         {"200": json_answer("OK", data(answer))},
