@@ -24,6 +24,7 @@ from vellum.site.config import load_config
 from vellum.site.models import Field
 from vellum.site.schema import ConfigError
 from vellum.site.site import CONFIG_FILE, Site, load_site
+from vellum.store import delta
 from vellum.store.bodies import Bodies
 from vellum.store.catalog import Catalog, can_build, plain_text
 from vellum.store.git import GitRepo
@@ -81,6 +82,10 @@ def _build_catalog(
     gc.collect()
     gc.freeze()
     return catalog
+
+
+def _run_here(build: Callable[..., Catalog], *args) -> Catalog:
+    return build(*args)
 
 
 # Field types whose values a reader would not call text: a status, a file path.
@@ -184,6 +189,10 @@ class Vellum:
         # against it, whoever reloaded it (a webhook listing does too).
         self._models_checked = True
         self._lock = threading.Lock()
+        # How a full catalog build is run: here, or (a server worker) where it does not
+        # hold up the requests and streams the process answers meanwhile.
+        self.offload: Callable[..., Catalog] = _run_here
+        self._building = False
 
     def close(self) -> None:
         self.store.close()
@@ -275,9 +284,13 @@ class Vellum:
         )
 
     # -- reading -----------------------------------------------------------------------
-    def catalog(self) -> Catalog:
-        """The catalog for the index as it is now; rebuilt when any process committed.
+    def catalog(self, *, latest: bool = False) -> Catalog:
+        """The catalog for the index as it is now; moved on when any process committed.
 
+        A few changed records update the catalog (milliseconds). A full build (the first
+        one, many changes, new models) runs through `offload`; while it runs, other
+        callers keep answering from the catalog they had, unless `latest` (a write
+        reading back what it wrote) has them wait for the new one.
         When vellum.yml changed, the site is reloaded and the index brought in line with
         its models (a rebuild), so every process serves the new models.
         """
@@ -289,25 +302,46 @@ class Vellum:
                     self.sync()
         generation = self.store.generation()
         current = self._catalog
-        if current is not None and current.generation == generation and current.site is self.site:
-            return current
+        if current is not None and current.site is self.site:
+            if current.generation == generation or (self._building and not latest):
+                return current
         with self._lock:
             stale = self._catalog is None or self._catalog.site is not self.site
             if stale or self._catalog.generation != generation:
-                snap = self._snapshot
-                if snap is None or snap.generation != generation:
-                    snap = self._snapshot = self.store.snapshot(snap)
-                previous = self._catalog
-                if not can_build(self.site, snap.entries.values(), previous):
-                    snap = self._snapshot = self.store.snapshot()  # every doc, read back
-                catalog = _build_catalog(self.site, snap, previous, self.store.bodies)
-                # The catalog's records hold what the docs said: keep one, not both.
-                lighter = catalog.lighten(snap.entries)
-                self._snapshot = Snapshot(snap.generation, snap.meta, lighter)
-                self._catalog = catalog
-                del snap, lighter
-                _give_back()
+                self._move_on(generation)
             return self._catalog
+
+    def _move_on(self, generation: int) -> None:
+        """Bring the catalog to the index's generation: by the keys that changed when the
+        snapshot knows them, else by a full build."""
+        snap = self._snapshot
+        if snap is None or snap.generation != generation:
+            snap = self._snapshot = self.store.snapshot(snap)
+        previous = self._catalog
+        changed = None
+        catalog = None
+        if previous is not None and previous.site is self.site:
+            changed = snap.changed_since(previous.generation)
+            if changed is not None:
+                catalog = delta.updated(previous, snap, changed)
+        if catalog is None:
+            changed = None
+            if not can_build(self.site, snap.entries.values(), previous):
+                snap = self._snapshot = self.store.snapshot()  # every doc, read back
+            catalog = self._build(snap, previous)
+        # The catalog's records hold what the docs said: keep one, not both.
+        self._snapshot = snap.rebased(catalog.lighten(snap.entries, changed))
+        self._catalog = catalog
+        if changed is None:
+            _give_back()
+
+    def _build(self, snap: Snapshot, previous: Catalog | None) -> Catalog:
+        """A full build through `offload`: other callers keep `previous` meanwhile."""
+        self._building = previous is not None
+        try:
+            return self.offload(_build_catalog, self.site, snap, previous, self.store.bodies)
+        finally:
+            self._building = False
 
     def problems(self) -> list[Problem]:
         """Everything `vellum validate` reports: wrong settings in vellum.yml, folders
