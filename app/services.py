@@ -84,8 +84,18 @@ def _build_catalog(
     return catalog
 
 
-def _run_here(build: Callable[..., Catalog], *args) -> Catalog:
+def _run_here(build: Callable, *args):
     return build(*args)
+
+
+def _full_build(
+    site: Site, store: Store, snap: Snapshot | None, previous: Catalog | None
+) -> tuple[Catalog, Snapshot]:
+    """A catalog built from every entry, and the snapshot it was built from: read whole
+    when `snap` is None or holds no doc of a record `previous` lacks."""
+    if snap is None or not can_build(site, snap.entries.values(), previous):
+        snap = store.snapshot()  # every doc, read back
+    return _build_catalog(site, snap, previous, store.bodies), snap
 
 
 # Field types whose values a reader would not call text: a status, a file path.
@@ -189,10 +199,10 @@ class Vellum:
         # against it, whoever reloaded it (a webhook listing does too).
         self._models_checked = True
         self._lock = threading.Lock()
-        # How a full catalog build is run: here, or (a server worker) where it does not
-        # hold up the requests and streams the process answers meanwhile.
-        self.offload: Callable[..., Catalog] = _run_here
-        self._building = False
+        # How the catalog is moved on: here, or (a server worker) where it does not hold
+        # up the requests and streams the process answers meanwhile.
+        self.offload: Callable = _run_here
+        self._moving = False
 
     def close(self) -> None:
         self.store.close()
@@ -287,10 +297,11 @@ class Vellum:
     def catalog(self, *, latest: bool = False) -> Catalog:
         """The catalog for the index as it is now; moved on when any process committed.
 
-        A few changed records update the catalog (milliseconds). A full build (the first
-        one, many changes, new models) runs through `offload`; while it runs, other
-        callers keep answering from the catalog they had, unless `latest` (a write
-        reading back what it wrote) has them wait for the new one.
+        A few changed records update the catalog (milliseconds); many changes or new
+        models build it in full (seconds at 100,000 records). Both run through
+        `offload`; meanwhile other callers keep answering from the catalog they had,
+        unless `latest` (a write reading back what it wrote) has them wait for the new
+        one.
         When vellum.yml changed, the site is reloaded and the index brought in line with
         its models (a rebuild), so every process serves the new models.
         """
@@ -303,7 +314,7 @@ class Vellum:
         generation = self.store.generation()
         current = self._catalog
         if current is not None and current.site is self.site:
-            if current.generation == generation or (self._building and not latest):
+            if current.generation == generation or (self._moving and not latest):
                 return current
         with self._lock:
             stale = self._catalog is None or self._catalog.site is not self.site
@@ -312,36 +323,33 @@ class Vellum:
             return self._catalog
 
     def _move_on(self, generation: int) -> None:
-        """Bring the catalog to the index's generation: by the keys that changed when the
-        snapshot knows them, else by a full build."""
-        snap = self._snapshot
-        if snap is None or snap.generation != generation:
-            snap = self._snapshot = self.store.snapshot(snap)
-        previous = self._catalog
-        changed = None
-        catalog = None
-        if previous is not None and previous.site is self.site:
-            changed = snap.changed_since(previous.generation)
-            if changed is not None:
-                catalog = delta.updated(previous, snap, changed)
-        if catalog is None:
-            changed = None
-            if not can_build(self.site, snap.entries.values(), previous):
-                snap = self._snapshot = self.store.snapshot()  # every doc, read back
-            catalog = self._build(snap, previous)
-        # The catalog's records hold what the docs said: keep one, not both.
-        self._snapshot = snap.rebased(catalog.lighten(snap.entries, changed))
-        self._catalog = catalog
-        if changed is None:
-            _give_back()
-
-    def _build(self, snap: Snapshot, previous: Catalog | None) -> Catalog:
-        """A full build through `offload`: other callers keep `previous` meanwhile."""
-        self._building = previous is not None
+        """Bring the catalog to the index's generation, through `offload`; meanwhile other
+        callers keep the catalog they had (see catalog())."""
+        self._moving = self._catalog is not None
         try:
-            return self.offload(_build_catalog, self.site, snap, previous, self.store.bodies)
+            self._catalog, self._snapshot = self.offload(
+                self._next_catalog, self._snapshot, self._catalog, generation
+            )
         finally:
-            self._building = False
+            self._moving = False
+
+    def _next_catalog(
+        self, snap: Snapshot | None, previous: Catalog | None, generation: int
+    ) -> tuple[Catalog, Snapshot]:
+        """The catalog at `generation` (or newer) and the snapshot it was made from: by the
+        keys that changed when the snapshot knows them, else by a full build."""
+        if snap is not None and snap.generation != generation:
+            snap = self.store.catch_up(snap)  # None: the log does not reach back to it
+        if snap is not None and previous is not None and previous.site is self.site:
+            changed = snap.changed_since(previous.generation)
+            moved = None if changed is None else delta.updated(previous, snap, changed)
+            if moved is not None:
+                return moved, snap.rebased(moved.lighten(snap.entries, changed))
+        catalog, snap = _full_build(self.site, self.store, snap, previous)
+        # The catalog's records hold what the docs said: keep one, not both.
+        snap = snap.rebased(catalog.lighten(snap.entries))
+        _give_back()
+        return catalog, snap
 
     def problems(self) -> list[Problem]:
         """Everything `vellum validate` reports: wrong settings in vellum.yml, folders

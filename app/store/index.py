@@ -251,14 +251,22 @@ class Store:
         With a `known` older snapshot whose generation the change log still covers, only
         the documents changed since are read.
         """
+        if known is not None:
+            caught_up = self.catch_up(known)
+            if caught_up is not None:
+                return caught_up
+        return self._read(_snapshot)
+
+    def catch_up(self, known: Snapshot) -> Snapshot | None:
+        """`known` moved to the newest generation by reading only the documents the change
+        log names; None when the log does not reach back to it (read them all then)."""
+        return self._read(lambda searcher: _catch_up(searcher, known))
+
+    def _read(self, read: Callable):
         for attempt in range(5):
             try:
                 with self.records.searcher() as searcher:
-                    if known is not None:
-                        caught_up = _catch_up(searcher, known)
-                        if caught_up is not None:
-                            return caught_up
-                    return _snapshot(searcher)
+                    return read(searcher)
             except OSError:
                 # A writer in another process may delete old segments mid-open: retry.
                 if attempt == 4:
@@ -554,6 +562,8 @@ def _catch_up(searcher, known: Snapshot, generation: int | None = None) -> Snaps
     what the log says changed, if it can."""
     if generation is None:
         generation = searcher.reader().generation()
+    if known.generation is None or generation is None:  # an index never written
+        return None
     if generation == known.generation:
         return known
     by_generation = {g: keys for g, keys in _log(searcher)}
