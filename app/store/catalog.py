@@ -7,6 +7,7 @@ here: duplicate ids, relations to nothing, unique values.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import sys
@@ -288,11 +289,30 @@ class Catalog:
         found = self._views.get(key)
         if found is None:
             ids = sorted(self.records.get(model, {}))
-            found = [r for r in (self.get(model, i, locale, audience) for i in ids) if r]
-            if locale is None or locale == self.site.default_locale:
-                found = [r for r in found if r.locale in (None, self.site.default_locale)]
+            found = [r for r in (self._shown(model, i, locale, audience) for i in ids) if r]
             self._views[key] = found
         return found
+
+    def _shown(self, model: str, record_id: str, locale: str | None, audience: Audience):
+        """An id's record in a view: the default locale's view lists its own variants only."""
+        rec = self.get(model, record_id, locale, audience)
+        if rec is None or locale not in (None, self.site.default_locale):
+            return rec
+        return rec if rec.locale in (None, self.site.default_locale) else None
+
+    def inherit_views(self, previous: Catalog, touched: dict[str, set[str]]) -> None:
+        """Take over the views `previous` made, each id in `touched` (model → ids) looked
+        up again: the first list after a save need not go through every record."""
+        for key, view in list(previous._views.items()):
+            model, locale, audience = key
+            ids = touched.get(model)
+            if ids:
+                view = [r for r in view if r.id not in ids]
+                for rid in ids:
+                    rec = self._shown(model, rid, locale, audience)
+                    if rec is not None:
+                        bisect.insort(view, rec, key=_id_of)
+            self._views[key] = view
 
     def memo(self, key: tuple, compute):
         """Remember a derived list for this catalog's lifetime (it never changes).
@@ -363,6 +383,10 @@ def holders_of(index: dict, value) -> tuple[Record, ...]:
     if held is None:
         return ()
     return held if type(held) is tuple else (held,)
+
+
+def _id_of(rec: Record) -> str:
+    return rec.id
 
 
 def _shared(value):

@@ -52,7 +52,13 @@ def updated(previous: Catalog, snap: Snapshot, changed: Iterable[str]) -> Catalo
     _place(new, dirty, verdicts, problems)
     for key, rec in records.items():
         new.made[key] = (snap.entries[key], rec)
-    return None if _tangled(new) else new
+    if _tangled(new):
+        return None
+    touched: dict[str, set[str]] = {}
+    for rec in [*old.values(), *dirty.values()]:
+        touched.setdefault(rec.model, set()).add(rec.id)
+    new.inherit_views(previous, touched)
+    return new
 
 
 def _parse(
