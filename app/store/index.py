@@ -166,7 +166,10 @@ class Snapshot:
 
     def light(self) -> Snapshot:
         """The same snapshot with no record's doc kept (for a process that needs none)."""
-        entries = {k: e.light() if e.is_record else e for k, e in self.entries.items()}
+        entries = {
+            k: e.light() if e.raw is not None and e.is_record else e
+            for k, e in self.entries.items()
+        }
         return Snapshot(self.generation, self.meta, entries, self.base, self.changed)
 
     def moved(self, generation: int, meta: dict, entries: dict, keys: Iterable[str]) -> Snapshot:
