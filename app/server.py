@@ -4,7 +4,9 @@ processes `vellum serve` runs beside it (the full-text indexer and the live proc
 A gevent worker answers each connection on a greenlet: an open event stream costs a few
 tens of KB, not a thread, so one process holds a thousand. Its monkey-patching makes the
 blocking calls Vellum makes cooperative (sockets, subprocesses for git, sleeps in lock
-waits); SQLite and Whoosh calls are short and run on the loop.
+waits); SQLite and Whoosh calls are short and run on the loop; moving the catalog on to a new
+index generation may not be (a full build takes seconds at 100,000 records), and runs on
+gevent's thread pool (`off_the_loop`).
 
 `prepare` does what must happen before the first answer; `serve` starts the helpers, runs
 gunicorn, and stops every process it started however the server ends.
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gevent
 from flask import Flask
 from gevent import monkey
 from gevent.monkey import MonkeyPatchWarning
@@ -161,7 +164,19 @@ class VellumServer(BaseApplication):
 
     def load(self):
         logs.configure(self.vellum_config["LOG_FORMAT"])
-        return create_app({**self.vellum_config, "SYNC_ON_START": False})
+        app = create_app({**self.vellum_config, "SYNC_ON_START": False})
+        app.extensions["vellum"].offload = off_the_loop
+        return app
+
+
+def off_the_loop(work: Callable[..., Any], *args) -> Any:
+    """Move the catalog on (read the index, update or build) on a thread of gevent's pool:
+    the worker's loop goes on serving its requests and streams meanwhile.
+
+    The work reads files and computes; it waits on no greenlet and writes nothing the
+    loop reads until it is done.
+    """
+    return gevent.get_hub().threadpool.apply(work, args)
 
 
 def check_address(host: str, port: int) -> None:

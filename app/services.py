@@ -24,6 +24,7 @@ from vellum.site.config import load_config
 from vellum.site.models import Field
 from vellum.site.schema import ConfigError
 from vellum.site.site import CONFIG_FILE, Site, load_site
+from vellum.store import delta
 from vellum.store.bodies import Bodies
 from vellum.store.catalog import Catalog, can_build, plain_text
 from vellum.store.git import GitRepo
@@ -82,6 +83,20 @@ def _build_catalog(
     gc.collect()
     gc.freeze()
     return catalog
+
+
+def _run_here(build: Callable, *args):
+    return build(*args)
+
+
+def _full_build(
+    site: Site, store: Store, snap: Snapshot | None, previous: Catalog | None
+) -> tuple[Catalog, Snapshot]:
+    """A catalog built from every entry, and the snapshot it was built from: read whole
+    when `snap` is None or holds no doc of a record `previous` lacks."""
+    if snap is None or not can_build(site, snap.entries.values(), previous):
+        snap = store.snapshot()  # every doc, read back
+    return _build_catalog(site, snap, previous, store.bodies), snap
 
 
 # Field types whose values a reader would not call text: a status, a file path.
@@ -201,6 +216,10 @@ class Vellum:
         # against it, whoever reloaded it (a webhook listing does too).
         self._models_checked = True
         self._lock = threading.Lock()
+        # How the catalog is moved on: here, or (a server worker) where it does not hold
+        # up the requests and streams the process answers meanwhile.
+        self.offload: Callable = _run_here
+        self._moving = False
 
     def close(self) -> None:
         self.store.close()
@@ -292,9 +311,14 @@ class Vellum:
         )
 
     # -- reading -----------------------------------------------------------------------
-    def catalog(self) -> Catalog:
-        """The catalog for the index as it is now; rebuilt when any process committed.
+    def catalog(self, *, latest: bool = False) -> Catalog:
+        """The catalog for the index as it is now; moved on when any process committed.
 
+        A few changed records update the catalog (milliseconds); many changes or new
+        models build it in full (seconds at 100,000 records). Both run through
+        `offload`; meanwhile other callers keep answering from the catalog they had,
+        unless `latest` (a write reading back what it wrote) has them wait for the new
+        one.
         When vellum.yml changed, the site is reloaded and the index brought in line with
         its models (a rebuild), so every process serves the new models.
         """
@@ -306,25 +330,43 @@ class Vellum:
                     self.sync()
         generation = self.store.generation()
         current = self._catalog
-        if current is not None and current.generation == generation and current.site is self.site:
-            return current
+        if current is not None and current.site is self.site:
+            if current.generation == generation or (self._moving and not latest):
+                return current
         with self._lock:
             stale = self._catalog is None or self._catalog.site is not self.site
             if stale or self._catalog.generation != generation:
-                snap = self._snapshot
-                if snap is None or snap.generation != generation:
-                    snap = self._snapshot = self.store.snapshot(snap)
-                previous = self._catalog
-                if not can_build(self.site, snap.entries.values(), previous):
-                    snap = self._snapshot = self.store.snapshot()  # every doc, read back
-                catalog = _build_catalog(self.site, snap, previous, self.store.bodies)
-                # The catalog's records hold what the docs said: keep one, not both.
-                lighter = catalog.lighten(snap.entries)
-                self._snapshot = Snapshot(snap.generation, snap.meta, lighter)
-                self._catalog = catalog
-                del snap, lighter
-                _give_back()
+                self._move_on(generation)
             return self._catalog
+
+    def _move_on(self, generation: int) -> None:
+        """Bring the catalog to the index's generation, through `offload`; meanwhile other
+        callers keep the catalog they had (see catalog())."""
+        self._moving = self._catalog is not None
+        try:
+            self._catalog, self._snapshot = self.offload(
+                self._next_catalog, self._snapshot, self._catalog, generation
+            )
+        finally:
+            self._moving = False
+
+    def _next_catalog(
+        self, snap: Snapshot | None, previous: Catalog | None, generation: int
+    ) -> tuple[Catalog, Snapshot]:
+        """The catalog at `generation` (or newer) and the snapshot it was made from: by the
+        keys that changed when the snapshot knows them, else by a full build."""
+        if snap is not None and snap.generation != generation:
+            snap = self.store.catch_up(snap)  # None: the log does not reach back to it
+        if snap is not None and previous is not None and previous.site is self.site:
+            changed = snap.changed_since(previous.generation)
+            moved = None if changed is None else delta.updated(previous, snap, changed)
+            if moved is not None:
+                return moved, snap.rebased(moved.lighten(snap.entries, changed))
+        catalog, snap = _full_build(self.site, self.store, snap, previous)
+        # The catalog's records hold what the docs said: keep one, not both.
+        snap = snap.rebased(catalog.lighten(snap.entries))
+        _give_back()
+        return catalog, snap
 
     def problems(self) -> list[Problem]:
         """Everything `vellum validate` reports: wrong settings in vellum.yml, folders

@@ -79,6 +79,13 @@ def test_blobs_read_back_byte_for_byte(repo, data):
     assert repo.committed_blobs("media") == {"file.bin": blob}
 
 
+def test_the_committed_blobs_of_named_files_only(repo):
+    repo.commit_files({"notes/a.md": b"a\n", "notes/b.md": b"b\n"}, "Two notes", WRITER)
+    a = repo.committed_blob("notes/a.md")
+    assert repo.committed_blobs("notes", ["a.md", "new.md"]) == {"a.md": a}
+    assert repo.committed_blobs("notes", []) == {}
+
+
 def test_a_file_not_in_a_commit_reads_as_none(repo):
     first = repo.head()
     repo.commit_files({"posts/new.md": b"new\n"}, "Add new", WRITER)

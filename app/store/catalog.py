@@ -7,6 +7,7 @@ here: duplicate ids, relations to nothing, unique values.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import sys
@@ -71,7 +72,7 @@ class Catalog:
     def __init__(
         self,
         site: Site,
-        entries: Iterable[Entry],
+        entries: Iterable[Entry] | None,
         generation=None,
         head=None,
         previous: Catalog | None = None,
@@ -91,8 +92,17 @@ class Catalog:
         self._memo: dict[tuple, list[Record]] = {}
         self._lock = threading.Lock()
         # The record made from each entry, so the next catalog reuses what did not change.
-        self._made: dict[str, tuple[Entry, Record]] = {}
-        reuse = previous._made if previous is not None and previous.site is site else {}
+        self.made: dict[str, tuple[Entry, Record]] = {}
+        # Records left out by a check of the whole set (key → record, check, field), and
+        # the (model, id, locale) of files that say the same record: what an update by
+        # changed keys (vellum.store.delta) needs to give the answers of a full build.
+        self.rejected: dict[str, tuple[Record, str, str]] = {}
+        self.duplicated: set[tuple] = set()
+        # (model, unique field) → value → the record(s) of any check's verdict holding it.
+        self.holders: dict[tuple[str, str], dict | None] = {}
+        if entries is None:  # a copy made by successor()
+            return
+        reuse = previous.made if previous is not None and previous.site is site else {}
         self._load(sorted(entries, key=lambda e: e.key), reuse)
 
     # -- building -----------------------------------------------------------------
@@ -108,18 +118,19 @@ class Catalog:
                     p = doc["problem"]
                     self.problems.append(Problem(p["path"], p["reason"], p["line"], p["field"]))
                     continue
-                rec = self._record(doc)
-            self._made[entry.key] = (entry, rec)
+                rec = self.make_record(doc)
+            self.made[entry.key] = (entry, rec)
             self._add(rec)
         for name, model in self.site.models.items():
             self.fields[name] = self._infer(name) if model.inferred else model.fields
+        self._index_unique()
         self._check_relations()
         self._check_unique()
         for rec in self._all():
             self.by_key[rec.path] = rec
         self.problems.sort(key=lambda p: p.path)
 
-    def _record(self, doc: dict) -> Record:
+    def make_record(self, doc: dict) -> Record:
         rec = StoredRecord(bodies=self.bodies, **doc["record"])
         git_created, git_updated = doc.get("git") or (None, None)
         rec.created = _shared(rec.created or git_created)
@@ -136,6 +147,7 @@ class Catalog:
         variants = self.records.setdefault(rec.model, {}).setdefault(rec.id, {})
         other = variants.get(rec.locale)
         if other is not None:
+            self.duplicated.add((rec.model, rec.id, rec.locale))
             self.problems.append(
                 Problem(rec.path, f"duplicate id '{rec.id}' in {rec.model} (also {other.path})")
             )
@@ -154,6 +166,18 @@ class Catalog:
                 rec.data = typed
         return fields
 
+    def _index_unique(self) -> None:
+        for name, model in self.site.models.items():
+            for f in model.fields.values():
+                if f.unique:
+                    found: dict | None = {}
+                    try:
+                        for rec in self._all(name):
+                            add_holder(found, rec.data.get(f.name), rec)
+                    except TypeError:  # a value that cannot be a key: no index
+                        found = None
+                    self.holders[(name, f.name)] = found
+
     def _check_relations(self) -> None:
         for name, model in self.site.models.items():
             relations = model.relations()
@@ -165,7 +189,8 @@ class Catalog:
                         t for t in relation_ids(rec.data.get(f.name)) if t not in self.records[f.to]
                     ]
                     if missing:
-                        self._reject(rec, f.name, f"relation to nothing: no {f.to} '{missing[0]}'")
+                        reason = f"relation to nothing: no {f.to} '{missing[0]}'"
+                        self._reject(rec, "relation", f.name, reason)
                         break
 
     def _check_unique(self) -> None:
@@ -180,15 +205,36 @@ class Catalog:
                         continue
                     first = seen.setdefault((rec.locale, value), rec)
                     if first is not rec:
-                        self._reject(rec, f.name, f"'{value}' is already used by {first.path}")
+                        reason = f"'{value}' is already used by {first.path}"
+                        self._reject(rec, "unique", f.name, reason)
 
-    def _reject(self, rec: Record, field: str, reason: str) -> None:
+    def _reject(self, rec: Record, check: str, field: str, reason: str) -> None:
         variants = self.records[rec.model][rec.id]
         del variants[rec.locale]
         if not variants:
             del self.records[rec.model][rec.id]
+        self.rejected[rec.path] = (rec, check, field)
+        self.problems.append(self.problem(rec, field, reason))
+
+    def problem(self, rec: Record, field: str, reason: str) -> Problem:
+        """What a check of the whole set says of a record it leaves out."""
         line = _line_in_file(self.site, rec.path, field, self.site.models[rec.model])
-        self.problems.append(Problem(rec.path, reason, line, field))
+        return Problem(rec.path, reason, line, field)
+
+    def successor(self, generation, head) -> Catalog:
+        """A copy at another generation that shares the records, for an update by changed
+        keys to change before anyone reads it (each id's variants are replaced, never
+        changed in place)."""
+        new = Catalog(self.site, None, generation, head, bodies=self.bodies)
+        new.problems = list(self.problems)
+        new.by_key = dict(self.by_key)
+        new.records = {name: dict(ids) for name, ids in self.records.items()}
+        new.fields = self.fields
+        new.made = dict(self.made)
+        new.rejected = dict(self.rejected)
+        new.duplicated = set(self.duplicated)
+        new.holders = dict(self.holders)  # each field's index is copied when it changes
+        return new
 
     def _all(self, model: str | None = None) -> Iterable[Record]:
         models = [model] if model else list(self.records)
@@ -196,16 +242,20 @@ class Catalog:
             for variants in self.records[name].values():
                 yield from variants.values()
 
-    def lighten(self, entries: dict[str, Entry]) -> dict[str, Entry]:
+    def lighten(
+        self, entries: dict[str, Entry], keys: Iterable[str] | None = None
+    ) -> dict[str, Entry]:
         """`entries` with the doc of each record this catalog holds let go: the record
         has what it said. The catalog remembers the light entries, so the next catalog
-        still reuses its records."""
+        still reuses its records. `keys`: only these can still hold a doc."""
         inferred = {name for name, model in self.site.models.items() if model.inferred}
         out = dict(entries)
-        for key, (entry, rec) in self._made.items():
+        made = self.made
+        pairs = made.items() if keys is None else ((k, made[k]) for k in keys if k in made)
+        for key, (entry, rec) in list(pairs):
             if entry.raw is not None and rec.model not in inferred and out.get(key) is entry:
                 light = out[key] = entry.light()
-                self._made[key] = (light, rec)
+                self.made[key] = (light, rec)
         return out
 
     # -- reading ------------------------------------------------------------------
@@ -239,11 +289,30 @@ class Catalog:
         found = self._views.get(key)
         if found is None:
             ids = sorted(self.records.get(model, {}))
-            found = [r for r in (self.get(model, i, locale, audience) for i in ids) if r]
-            if locale is None or locale == self.site.default_locale:
-                found = [r for r in found if r.locale in (None, self.site.default_locale)]
+            found = [r for r in (self._shown(model, i, locale, audience) for i in ids) if r]
             self._views[key] = found
         return found
+
+    def _shown(self, model: str, record_id: str, locale: str | None, audience: Audience):
+        """An id's record in a view: the default locale's view lists its own variants only."""
+        rec = self.get(model, record_id, locale, audience)
+        if rec is None or locale not in (None, self.site.default_locale):
+            return rec
+        return rec if rec.locale in (None, self.site.default_locale) else None
+
+    def inherit_views(self, previous: Catalog, touched: dict[str, set[str]]) -> None:
+        """Take over the views `previous` made, each id in `touched` (model → ids) looked
+        up again: the first list after a save need not go through every record."""
+        for key, view in list(previous._views.items()):
+            model, locale, audience = key
+            ids = touched.get(model)
+            if ids:
+                view = [r for r in view if r.id not in ids]
+                for rid in ids:
+                    rec = self._shown(model, rid, locale, audience)
+                    if rec is not None:
+                        bisect.insort(view, rec, key=_id_of)
+            self._views[key] = view
 
     def memo(self, key: tuple, compute):
         """Remember a derived list for this catalog's lifetime (it never changes).
@@ -281,7 +350,7 @@ class Catalog:
 def can_build(site: Site, entries: Iterable[Entry], previous: Catalog | None) -> bool:
     """Whether a catalog of `site` can be built from these entries with `previous`: each
     light entry (no doc kept) must be one whose record `previous` holds."""
-    made = previous._made if previous is not None and site is previous.site else {}
+    made = previous.made if previous is not None and site is previous.site else {}
     inferred = {name for name, model in site.models.items() if model.inferred}
     for entry in entries:
         if entry.raw is None:
@@ -289,6 +358,35 @@ def can_build(site: Site, entries: Iterable[Entry], previous: Catalog | None) ->
             if known is None or known[0] is not entry or known[1].model in inferred:
                 return False
     return True
+
+
+def add_holder(index: dict, value, rec: Record) -> None:
+    """Note that `rec` holds `value` (one record alone, else a tuple of them)."""
+    if value is None:
+        return
+    held = index.get(value)
+    index[value] = rec if held is None else (*holders_of(index, value), rec)
+
+
+def drop_holder(index: dict, value, rec: Record) -> None:
+    if value is None:
+        return
+    rest = tuple(r for r in holders_of(index, value) if r is not rec)
+    if not rest:
+        index.pop(value, None)
+    else:
+        index[value] = rest[0] if len(rest) == 1 else rest
+
+
+def holders_of(index: dict, value) -> tuple[Record, ...]:
+    held = index.get(value)
+    if held is None:
+        return ()
+    return held if type(held) is tuple else (held,)
+
+
+def _id_of(rec: Record) -> str:
+    return rec.id
 
 
 def _shared(value):

@@ -9,6 +9,7 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -114,11 +115,18 @@ class GitRepo:
             return False
 
     @_locked
-    def committed_blobs(self, prefix: str) -> dict[str, str]:
-        """Path (relative to `prefix`) → blob sha of every file in HEAD's tree under prefix."""
+    def committed_blobs(self, prefix: str, paths: Iterable[str] | None = None) -> dict[str, str]:
+        """Path (relative to `prefix`) → blob sha of every file in HEAD's tree under prefix
+        (only of these `paths`, relative to it, when given: a tree of 100,000 files takes
+        a tenth of a second to list)."""
         if self.head() is None:
             return {}
-        out = self._repo.git.ls_tree("-r", "-z", "HEAD", "--", prefix or ".")
+        wanted = (
+            [prefix or "."] if paths is None else [f"{prefix}/{p}" if prefix else p for p in paths]
+        )
+        if not wanted:
+            return {}
+        out = self._repo.git.ls_tree("-r", "-z", "HEAD", "--", *wanted)
         blobs = {}
         for entry in out.split("\0"):
             if not entry:

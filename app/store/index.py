@@ -152,16 +152,42 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The whole records index at one generation: its meta doc and every entry."""
+    """The whole records index at one generation: its meta doc and every entry.
+
+    It also knows which keys differ from the snapshot it grew from at generation `base`
+    (a catch-up, a sync's commits): a catalog built at `base` then changes only those.
+    """
 
     generation: int
     meta: dict
     entries: dict[str, Entry]
+    base: int | None = None  # None: grown from nothing known (read whole)
+    changed: frozenset[str] = frozenset()
 
     def light(self) -> Snapshot:
         """The same snapshot with no record's doc kept (for a process that needs none)."""
-        entries = {k: e.light() if e.is_record else e for k, e in self.entries.items()}
-        return Snapshot(self.generation, self.meta, entries)
+        entries = {
+            k: e.light() if e.raw is not None and e.is_record else e
+            for k, e in self.entries.items()
+        }
+        return Snapshot(self.generation, self.meta, entries, self.base, self.changed)
+
+    def moved(self, generation: int, meta: dict, entries: dict, keys: Iterable[str]) -> Snapshot:
+        """The snapshot this one becomes when `keys` change: what changed since `base`
+        grows by them."""
+        keys = frozenset(keys) - {META_KEY}
+        return Snapshot(generation, meta, entries, self.base, self.changed | keys)
+
+    def rebased(self, entries: dict[str, Entry] | None = None) -> Snapshot:
+        """The same index as a new base (nothing changed since), with these entries."""
+        kept = self.entries if entries is None else entries
+        return Snapshot(self.generation, self.meta, kept, self.generation, frozenset())
+
+    def changed_since(self, generation: int) -> frozenset[str] | None:
+        """The keys that differ from the index at `generation`; None when not known."""
+        if generation == self.base:
+            return self.changed
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,14 +254,22 @@ class Store:
         With a `known` older snapshot whose generation the change log still covers, only
         the documents changed since are read.
         """
+        if known is not None:
+            caught_up = self.catch_up(known)
+            if caught_up is not None:
+                return caught_up
+        return self._read(_snapshot)
+
+    def catch_up(self, known: Snapshot) -> Snapshot | None:
+        """`known` moved to the newest generation by reading only the documents the change
+        log names; None when the log does not reach back to it (read them all then)."""
+        return self._read(lambda searcher: _catch_up(searcher, known))
+
+    def _read(self, read: Callable):
         for attempt in range(5):
             try:
                 with self.records.searcher() as searcher:
-                    if known is not None:
-                        caught_up = _catch_up(searcher, known)
-                        if caught_up is not None:
-                            return caught_up
-                    return _snapshot(searcher)
+                    return read(searcher)
             except OSError:
                 # A writer in another process may delete old segments mid-open: retry.
                 if attempt == 4:
@@ -268,7 +302,8 @@ class Store:
                     # A writer's searcher reports the generation it is about to write:
                     # were nothing written, that number would go to another process's
                     # commit, and this snapshot would pass for it.
-                    known = _snapshot(searcher, base)
+                    caught_up = _catch_up(searcher, known, base) if known else None
+                    known = caught_up or _snapshot(searcher, base)
             batch = RecordsWriter(writer, known)
             try:
                 yield batch
@@ -473,7 +508,7 @@ class RecordsWriter:
         """The index as this batch leaves it (valid once committed)."""
         if not self.changed:
             return self.before
-        return Snapshot(self._writer.generation, self.meta, self.entries)
+        return self.before.moved(self._writer.generation, self.meta, self.entries, self.touched)
 
 
 def _parse(text: str):
@@ -525,9 +560,13 @@ def _log(searcher) -> list:
     return orjson.loads(stored["doc"]) if stored else []
 
 
-def _catch_up(searcher, known: Snapshot) -> Snapshot | None:
-    """`known` moved forward by reading only what the log says changed, if it can."""
-    generation = searcher.reader().generation()
+def _catch_up(searcher, known: Snapshot, generation: int | None = None) -> Snapshot | None:
+    """`known` moved forward to `generation` (the searcher's by default) by reading only
+    what the log says changed, if it can."""
+    if generation is None:
+        generation = searcher.reader().generation()
+    if known.generation is None or generation is None:  # an index never written
+        return None
     if generation == known.generation:
         return known
     by_generation = {g: keys for g, keys in _log(searcher)}
@@ -536,7 +575,8 @@ def _catch_up(searcher, known: Snapshot) -> Snapshot | None:
         return None
     meta = dict(known.meta)
     entries = dict(known.entries)
-    for key in {k for g in wanted for k in by_generation[g]}:
+    keys = {k for g in wanted for k in by_generation[g]}
+    for key in keys:
         stored = searcher.document(key=key)
         if key == META_KEY:
             meta = orjson.loads(stored["doc"]) if stored else {}
@@ -544,7 +584,7 @@ def _catch_up(searcher, known: Snapshot) -> Snapshot | None:
             entries.pop(key, None)
         else:
             entries[key] = _entry(stored)
-    return Snapshot(generation, meta, entries)
+    return known.moved(generation, meta, entries, keys)
 
 
 def _entry(stored: dict) -> Entry:
@@ -565,4 +605,4 @@ def _snapshot(searcher, generation: int | None = None) -> Snapshot:
             entries[key] = Entry(key, stored["sha"], tuple(stored["stat"]), stored["doc"])
     if generation is None:
         generation = searcher.reader().generation()
-    return Snapshot(generation, meta, entries)
+    return Snapshot(generation, meta, entries, generation)

@@ -29,6 +29,10 @@ FORMAT = 3
 # Above these many files, parsing and text indexing are split over two processes.
 PARALLEL_PARSE_THRESHOLD = 1000
 PARALLEL_TEXT_THRESHOLD = 2000
+# Up to this many files a sync asks Git for their committed blobs by name, not for the
+# whole tree's (names Git would read as patterns are never asked for by name).
+PATHS_LISTED = 200
+PATTERN_CHARS = set("*?[]\\:")
 # Bodies written to the body store per transaction during a big sync.
 BODY_BATCH = 5000
 
@@ -103,6 +107,9 @@ def sync_records(
         elif paths is not None and dates.moved:
             paths |= dates.changed.keys()  # new commits move their files' dates, only theirs
             files = _stat_paths(site, paths)
+        if paths is not None and len(paths) <= PATHS_LISTED:
+            if not any(PATTERN_CHARS.intersection(p) for p in paths):
+                dates.paths = paths
         todo = []
         for path, (model_name, st) in files.items():
             old = existing.get(path)
@@ -238,6 +245,7 @@ class _Dates:
             since = None  # history was rewritten: walk it all again
         self.full = since is None
         self._since = since
+        self.paths: set[str] | None = None  # the only files asked about, when known
         self._changed: dict[str, FileDates] | None = None
         self._blobs: dict[str, str] | None = None
 
@@ -256,7 +264,7 @@ class _Dates:
     def of(self, path: str, sha: str, old: dict | None, st: os.stat_result) -> list[str | None]:
         """[created, updated] of a file; `old` is the doc the index held for it."""
         if self._blobs is None:
-            self._blobs = self.repo.committed_blobs(self.prefix)
+            self._blobs = self.repo.committed_blobs(self.prefix, self.paths)
         mtime = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime))
         committed = self._blobs.get(path)
         if committed is None:

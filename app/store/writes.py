@@ -413,7 +413,7 @@ def _render_edit(
 
 def _reindexed(vellum: Vellum, model: str, record_id: str, locale: str | None) -> Record:
     """The record as the index now has it (commit() has synced the written files)."""
-    rec = vellum.catalog().get(model, record_id, locale, EDITORS)
+    rec = vellum.catalog(latest=True).get(model, record_id, locale, EDITORS)
     if rec is None:  # only if the file we wrote is rejected by the whole-site checks
         raise Conflict(f"The {model} was saved but is not valid in the site; see /api/_status")
     return rec
