@@ -186,10 +186,13 @@ def postgres_url(postgres):
 
 
 @pytest.fixture
-def shared_state(postgres_url, monkeypatch):
-    """State shared on a fresh PostgreSQL database (VELLUM_STATE_URL), as every machine of
-    a site shares it; this process's connections to it are closed after the test."""
+def shared_state(postgres_url, shared_redis_url, monkeypatch):
+    """State shared on a fresh PostgreSQL database at head (VELLUM_STATE_URL) and counts in
+    Redis, as every machine of a site shares them; this process's connections to the
+    database are closed after the test."""
+    migrate.upgrade(postgres_url)
     monkeypatch.setenv("VELLUM_STATE_URL", postgres_url)
+    monkeypatch.setenv("VELLUM_REDIS_URL", shared_redis_url)
     yield postgres_url
     pg.close_shared()
 
