@@ -1,7 +1,8 @@
 """One connection to the state database, SQLite or PostgreSQL, spoken to the same way.
 
 The call sites write one SQL for both engines, with `?` placeholders, and read rows by
-column name (or position). The only module that imports the database drivers.
+column name (or position). SQLite is opened here; PostgreSQL connections come from
+vellum.store.pg, which opens every connection Vellum makes to it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from vellum.errors import StateNotReady
+from vellum.store import pg
 
 # What a unique constraint or a foreign key refused, on either engine.
 IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
@@ -82,7 +84,10 @@ class Connection:
 
     @classmethod
     def open_postgres(cls, url: str) -> Connection:
-        raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
+        """Opened as the lease's and the listener's are (vellum.store.pg): cooperative under
+        gevent, named in pg_stat_activity, dead within seconds when its machine is."""
+        raw = pg.connect(url, "state")
+        raw.row_factory = _row_factory
         return cls(raw, postgres=True)
 
     def execute(self, sql: str, params=()):
