@@ -83,7 +83,7 @@ def postgres_locks(url: str) -> int:
 
 
 def test_a_holder_whose_connection_is_cut_stops_the_sites_duties(
-    app, shared_state, postgres, tmp_path
+    shared_state, app, postgres, tmp_path
 ):
     vellum = app.extensions["vellum"]
     other = PgLease(shared_state)  # another machine, waiting
@@ -111,7 +111,7 @@ def test_a_holder_whose_connection_is_cut_stops_the_sites_duties(
 
 
 def test_the_commit_processor_waits_for_a_clone_behind_the_shared_cursor(
-    app, query_repo, shared_state, tmp_path
+    shared_state, app, query_repo, tmp_path
 ):
     vellum = app.extensions["vellum"]
     outbox.take_cursor(vellum)

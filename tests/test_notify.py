@@ -53,7 +53,7 @@ def test_a_listener_whose_connection_is_cut_listens_again(shared_state, postgres
         wait_until(lambda: postgres.sql(backends, database) not in ("", cut), what="again")
         assert listener.listening.wait(10)
         woken.clear()
-        notify.events_written()
+        notify.events_written(shared_state)
         assert woken.wait(10)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from vellum.store import outbox
 from vellum.store.notify import Listener
-from vellum.store.state import StateStore, state_url
+from vellum.store.state import StateStore
 
 log = logging.getLogger("vellum")
 POLL = 0.1  # seconds between the poller's queries: an event's latency on top of its commit
@@ -102,7 +102,7 @@ class Fanout:
             self._changed.notify_all()
 
     def _run(self) -> None:
-        url = state_url()
+        url = self._state.url
         listener = self.listener = Listener(url, self.wake).start() if url else None
         try:
             self._poll_while_watched()

@@ -40,7 +40,6 @@ from vellum.auth import access, limits
 from vellum.context import current_vellum
 from vellum.live.lease import lease_status
 from vellum.live.remote import remote_lag
-from vellum.store.state import state_url
 
 metrics = Blueprint("metrics", __name__)
 _MAKING = threading.Lock()
@@ -174,7 +173,7 @@ class SiteCollector:
         if vellum.config.get("REMOTE"):
             lag = _nan(remote_lag(vellum.state))
             yield _gauge("vellum_remote_lag_seconds", "Seconds since the last good fetch", lag)
-        yield from _lease(lease_status(state_url(), vellum.state_dir))
+        yield from _lease(lease_status(vellum.state.url, vellum.state_dir))
 
 
 def _index(vellum):

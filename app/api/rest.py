@@ -17,7 +17,6 @@ from vellum.live.remote import remote_status
 from vellum.query.render import to_json
 from vellum.query.run import get_record
 from vellum.store import outbox
-from vellum.store.state import state_url
 
 api = Blueprint("api", __name__)
 
@@ -72,7 +71,7 @@ def status() -> Response:
 def _live(vellum, editor: bool) -> dict:
     """Which machine and process hold the site lease (its duties: commits to events,
     webhooks, pruning) and which wait; hosts and pids for editors only."""
-    status = lease_status(state_url(), vellum.state_dir)
+    status = lease_status(vellum.state.url, vellum.state_dir)
     if editor:
         return status
     shown = {"kind": status["kind"], "held": status["holder"] is not None}

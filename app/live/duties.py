@@ -22,7 +22,6 @@ from vellum.live.retention import Pruner
 from vellum.store import outbox, pg
 from vellum.store.events import Event
 from vellum.store.notify import Listener
-from vellum.store.state import state_url
 
 if TYPE_CHECKING:
     from vellum.services import Vellum
@@ -91,7 +90,7 @@ class SiteDuties:
         self.process_commits()
         self.dispatcher = self._loops.enter_context(Dispatcher(self.vellum, self.dispatch_every))
         self._loops.enter_context(Pruner(self.vellum))
-        url = state_url()
+        url = self.vellum.state.url
         if url:  # events written on other machines wake the dispatcher at once
             self._loops.enter_context(Listener(url, self.dispatcher.wake))
         # Announced once every loop runs: a client that waits for it misses no save.
@@ -112,7 +111,7 @@ def behind_cursor(vellum: Vellum) -> bool:
     """The shared cursor names a commit this clone has not pulled yet, or one past its
     head. With the SQLite state there is one clone: a head behind the cursor was reset,
     and its events are news (outbox.process_head tells rewritten history)."""
-    if not state_url():
+    if not vellum.state.postgres:
         return False
     cursor, head = outbox.get_cursor(vellum.state), vellum.repo.head()
     if not cursor or head is None or cursor == head:
@@ -125,4 +124,4 @@ def behind_cursor(vellum: Vellum) -> bool:
 def process_alone(vellum: Vellum) -> int:
     """process_head where no lease is held (a pull, a git hook): with the state shared,
     the lease holder's watcher turns the commits into events instead, from its clone."""
-    return 0 if state_url() else outbox.process_head(vellum)
+    return 0 if vellum.state.postgres else outbox.process_head(vellum)

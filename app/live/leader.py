@@ -23,7 +23,6 @@ from vellum.live.lease import POLL, FileLease, site_lease
 from vellum.live.loop import Loop
 from vellum.live.remote import Puller
 from vellum.live.watcher import Watcher
-from vellum.store.state import state_url
 
 if TYPE_CHECKING:
     from vellum.services import Vellum
@@ -46,7 +45,7 @@ def run_live(
         if not local.wait(stop, alive=alive):
             return False
         log.info("live: this process (%d) runs this machine's watcher", os.getpid())
-        duties = SiteDuties(vellum, site_lease(state_url()))
+        duties = SiteDuties(vellum, site_lease(vellum.state.url))
         woken: list = []
         watcher = Watcher(
             vellum,

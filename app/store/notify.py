@@ -1,7 +1,7 @@
 """Word that events were written, across machines: NOTIFY after an outbox write, and a
 LISTEN connection per process that wakes whoever waits for new events.
 
-Only with the state shared on PostgreSQL (`state_url()`); with the SQLite state file the
+Only with the state shared on PostgreSQL (`StateStore.url`); with the SQLite state file the
 sender does nothing and nobody listens (one machine: the pollers' short intervals are
 the news). Polling stays either way: a lost notification delays an event by a poll
 interval, never loses it, since the outbox, not the notification, holds the events.
@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 
 from vellum.store import pg
-from vellum.store.state import state_url
 
 log = logging.getLogger("vellum.events")
 CHANNEL = "vellum_events"
@@ -23,10 +22,10 @@ WAIT = 1.0  # seconds a listener waits on its socket before looking at its stop 
 RETRY = 1.0  # seconds between attempts to listen again after the connection broke
 
 
-def events_written() -> None:
-    """Tell every process listening on the shared state that new events are in the
-    outbox. Call it after the transaction that wrote them commits; never raises."""
-    url = state_url()
+def events_written(url: str | None) -> None:
+    """Tell every process listening on the shared state at `url` (a StateStore's; None for
+    the SQLite file) that new events are in the outbox. Call it after the transaction that
+    wrote them commits; never raises."""
     if not url:
         return
     try:

@@ -41,7 +41,7 @@ def emit(state: StateStore, events: Iterable[Event]) -> int:
     with state.transaction() as db:
         count = add(db, events)
     if count:
-        notify.events_written()  # after the commit: a listener woken now finds them
+        notify.events_written(state.url)  # after the commit: a listener woken now finds them
     return count
 
 
@@ -132,7 +132,7 @@ def process_head(vellum: Vellum) -> int:
         if batch.skipped:
             _note_skipped(db, batch.skipped)
     if count:
-        notify.events_written()
+        notify.events_written(vellum.state.url)
         log.info("emitted %d events for %s..%s", count, (old or "")[:7], (batch.upto or "")[:7])
     return count
 
