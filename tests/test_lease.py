@@ -14,7 +14,7 @@ from tests.servers import running_live
 from tests.test_health import series
 from vellum.auth import keys
 from vellum.live.duties import SiteDuties, process_alone
-from vellum.live.lease import FileLease, PgLease, lease_status
+from vellum.live.lease import LOCK_KEYS, FileLease, PgLease, lease_status
 from vellum.store import outbox
 
 TAKEOVER = 10.0
@@ -72,10 +72,15 @@ def test_one_of_two_machines_holds_the_site_lease_and_the_other_takes_over_after
 
 
 def postgres_locks(url: str) -> int:
+    """Grants of the site lease's advisory lock in the site's database (a state-store
+    transaction's own short advisory locks, taken meanwhile, are not the lease)."""
     lease = PgLease(url)
     try:
         row = lease._one(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted", ()
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()"
+            " AND l.classid = %s AND l.objid = %s AND l.objsubid = 2",
+            LOCK_KEYS,
         )
         return row[0]
     finally:
