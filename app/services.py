@@ -32,7 +32,7 @@ from vellum.store.index import Snapshot, Store
 from vellum.store.indexer import SyncReport, sync_records, sync_text, text_is_current
 from vellum.store.locate import find_site
 from vellum.store.records import Problem
-from vellum.store.state import StateStore, make_private, private_folder
+from vellum.store.state import StateStore, make_private, private_folder, state_url
 from vellum.store.state import target as state_target_url
 
 log = logging.getLogger("vellum")
@@ -177,7 +177,10 @@ def state_dir_of(config: dict[str, Any], repo: GitRepo, site: Site) -> Path:
 
 
 def state_target(config: dict[str, Any]) -> str:
-    """The state database of the site `config` names, as a URL (`vellum migrate`'s)."""
+    """The state database of the site `config` names, as a URL (`vellum migrate`'s). A shared
+    database needs no site: an operator migrates it from any machine, clone or not."""
+    if url := state_url():
+        return url
     site = load_site(find_site(config["SITE"]))
     repo = GitRepo(site.root)
     try:

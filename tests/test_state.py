@@ -3,6 +3,7 @@ what must hold when several machines share one PostgreSQL database."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -203,6 +204,19 @@ def test_vellum_migrate_on_an_empty_postgresql_database(
     status = runner.invoke(cli, ["--site", str(site_repo), "migrate", "--status"])
     assert status.output == "Current revision: 0003; head: 0003; up to date.\n"
     Vellum(load_config({"SITE": str(site_repo)})).close()
+
+
+def test_vellum_migrate_needs_no_site_for_a_shared_database(
+    runner, tmp_path, postgres_url, monkeypatch
+):
+    # An operator migrates the shared database from wherever, before any machine has a clone.
+    monkeypatch.setenv("VELLUM_STATE_URL", postgres_url)
+    nowhere = tmp_path / "not-a-site"
+    nowhere.mkdir()
+    done = runner.invoke(cli, ["--site", str(nowhere), "migrate", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["current"] == migrate.head()
+    assert not list(nowhere.iterdir())
 
 
 def test_serve_refuses_a_postgresql_state_behind_its_revision(
