@@ -45,6 +45,7 @@ from vellum import create_app, logs
 from vellum.api import metrics
 from vellum.api.envelope import HTTP_CODES
 from vellum.api.events import DEFAULT_STREAMS, end_streams
+from vellum.auth import key_use
 from vellum.errors import SiteError, StateNotReady, VellumError
 from vellum.export.loop import ExportLoop
 from vellum.export.run import Exporter
@@ -159,6 +160,8 @@ class VellumServer(BaseApplication):
             "control_socket_disable": True,
             # A worker gone (restarted, killed) leaves no open streams counted.
             "child_exit": lambda _server, worker: metrics.process_ended(worker.pid),
+            # A worker that stops writes the key usage it still holds (vellum.auth.key_use).
+            "worker_exit": lambda _server, worker: write_key_use(worker),
         }.items():
             self.cfg.set(key, value)
 
@@ -167,6 +170,12 @@ class VellumServer(BaseApplication):
         app = create_app({**self.vellum_config, "SYNC_ON_START": False})
         app.extensions["vellum"].offload = off_the_loop
         return app
+
+
+def write_key_use(worker) -> None:
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        key_use.flush(app.extensions["vellum"].state)
 
 
 def off_the_loop(work: Callable[..., Any], *args) -> Any:

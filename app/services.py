@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from vellum.auth import users
+from vellum.auth import key_use, users
 from vellum.errors import SiteError
 from vellum.graphql import names as graphql_names
 from vellum.query.lists import ListQuery
@@ -226,6 +226,7 @@ class Vellum:
 
     def close(self) -> None:
         self.store.close()
+        key_use.close(self.state)  # this process's batched key usage, before the store goes
         self.state.close()
         self.repo.close()
 

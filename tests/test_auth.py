@@ -18,6 +18,7 @@ from tests.helpers import QUERY_SITE, build_app, commit, make_repo, write_files
 from vellum.auth import keys, users
 from vellum.settings_check import settings_problems
 from vellum.site.site import load_site
+from vellum.store.state import StateStore
 
 
 def state_of(application):
@@ -185,6 +186,31 @@ def test_key_as_bearer_or_header_and_its_activity(app, anonymous):
         ("/api/post/alpha", 200),
         ("/api/post", 200),
     ]
+
+
+def test_a_keyed_read_never_waits_for_the_state_databases_writer(app, anonymous):
+    # Another process (or machine) holds a write on the key's row: a read with the key is
+    # answered all the same, and its usage is written once that write is done.
+    key, secret = keys.create_key(state_of(app), "builder", ["read"])
+    other = StateStore(state_of(app).folder, state_of(app).url)
+    answered = []
+    try:
+        with other.transaction() as db:
+            db.execute("UPDATE api_keys SET name = name WHERE id = ?", (key.id,))
+            reader = threading.Thread(
+                target=lambda: answered.append(anonymous.get("/api/post", headers=bearer(secret)))
+            )
+            reader.start()
+            reader.join(timeout=10)
+            assert [r.status_code for r in answered] == [200]  # not queued behind the lock
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not other.query("SELECT * FROM key_activity"):
+            time.sleep(0.05)  # written by the process's own writer, with no request to prompt it
+        written = other.query("SELECT request_count, last_ip FROM api_keys WHERE id = ?", (key.id,))
+        assert tuple(written[0]) == (1, "127.0.0.1")
+        assert [r["path"] for r in other.query("SELECT path FROM key_activity")] == ["/api/post"]
+    finally:
+        other.close()
 
 
 def test_unknown_revoked_and_expired_keys_are_401(app, anonymous):

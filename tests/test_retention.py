@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.helpers import write_files
-from vellum.auth import keys
+from vellum.auth import key_use, keys
 from vellum.cli.main import cli
 from vellum.errors import SiteError
 from vellum.live import deliveries
@@ -61,10 +61,12 @@ def test_prune_keeps_what_a_consumer_may_still_need(tmp_path):
     _, secret = keys.create_key(state, "k", ["read"])
     key = keys.verify_key(state, secret, "127.0.0.1")
     keys.record_use(state, key.id, "127.0.0.1", "GET", "/api", 200)
+    key_use.flush(state)  # a process writes its keys' activity in batches
     with state.transaction() as db:
         db.execute("UPDATE key_activity SET at = ?", (OLD,))
         db.execute("UPDATE delivery_attempts SET at = ?", (OLD,))
     keys.record_use(state, key.id, "127.0.0.1", "GET", "/api/post", 200)
+    key_use.flush(state)
 
     counts = prune(state, KEEP, now=NOW)
 

@@ -339,3 +339,21 @@ def test_vellums_own_log_lines_reach_the_server_log_with_time_and_level(query_re
             time.sleep(0.1)
     line = next(x for x in log.read_text().splitlines() if "Failed sign-in for 'ada'" in x)
     assert "[WARNING] vellum: Failed sign-in" in line and line.startswith("[20")
+
+
+def test_stopping_the_server_loses_no_key_usage(query_repo, tmp_path):
+    # Each worker writes its keys' usage in batches; told to stop, it writes what it holds.
+    state = tmp_path / "state"
+    store = StateStore(state)
+    key, secret = keys.create_key(store, "builder", ["read"])
+    store.close()
+    with running_server(query_repo, state, tmp_path / "server.log", workers=2) as (base, _):
+        for n in range(40):
+            headers = {"Authorization": f"Bearer {secret}"}
+            assert call("GET", f"{base}/api/post?offset={n}", headers=headers)[0] == 200
+    store = StateStore(state)
+    try:
+        assert keys.get_key(store, key.id).request_count == 40
+        assert len(keys.activity(store, key.id, limit=100)) == 40
+    finally:
+        store.close()

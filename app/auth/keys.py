@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from vellum.auth import key_use
 from vellum.errors import Detail, Forbidden, NotFound, RateLimited, Unauthorized, ValidationError
 from vellum.store import outbox
 from vellum.store.events import Event
@@ -159,11 +160,13 @@ def create_key(
 
 
 def list_keys(state: StateStore) -> list[ApiKey]:
+    key_use.flush(state)
     return [_key(row) for row in state.query("SELECT * FROM api_keys ORDER BY created_at, id")]
 
 
 def get_key(state: StateStore, key_id: str) -> ApiKey:
     key_id = key_id.removeprefix(PREFIX)
+    key_use.flush(state)
     rows = state.query("SELECT * FROM api_keys WHERE id = ?", (key_id,))
     if not rows:
         raise KeyNotFound(key_id)
@@ -231,7 +234,12 @@ def verify_key(state: StateStore, secret: str, ip: str | None) -> ApiKey:
 
 def _spend(state: StateStore, key: ApiKey, ip: str | None) -> ApiKey:
     """Count one request, unless the usage limit is spent: check and count are one UPDATE,
-    so concurrent requests, in any process, can never take more than the limit."""
+    so concurrent requests, in any process, can never take more than the limit. A key with
+    no limit is counted in this process and written in batches (vellum.auth.key_use)."""
+    if key.usage_limit is None:
+        waiting = key_use.of(state).count(key.id, ip)
+        count = key.request_count + waiting
+        return replace(key, request_count=count, last_used_at=iso(utcnow()), last_ip=ip)
     with state.transaction() as db:
         rows = db.execute(
             "UPDATE api_keys SET request_count = request_count + 1, last_used_at = ?,"
@@ -246,13 +254,9 @@ def _spend(state: StateStore, key: ApiKey, ip: str | None) -> ApiKey:
 
 
 def record_use(state: StateStore, key_id: str, ip: str | None, method: str, path: str, status: int):
-    """Add a request, with its final status, to the key's activity log (verify_key counted it)."""
-    with state.transaction() as db:
-        db.execute(
-            "INSERT INTO key_activity (key_id, at, ip, method, path, status)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (key_id, iso(utcnow()), ip, method, path, status),
-        )
+    """Add a request, with its final status, to the key's activity log (verify_key counted
+    it); written with the process's next batch."""
+    key_use.of(state).log(key_id, ip, method, path, status)
 
 
 def activity(state: StateStore, key_id: str, limit: int = 50, offset: int = 0) -> list[dict]:
